@@ -1,0 +1,212 @@
+"""The `mlpbench` command: a thin layer over study, runner, store and report."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from importlib import resources
+from pathlib import Path
+
+from mlpbench import engines
+from mlpbench.config import (
+    ACTIVATION_NAMES,
+    DATASET_NAMES,
+    DTYPE_NAMES,
+    LOSS_NAMES,
+    OPTIMIZER_NAMES,
+    Config,
+    check_dtype,
+    check_runs,
+)
+from mlpbench.errors import UsageError
+from mlpbench.report import REPORT_NAME, render_report, write_text
+from mlpbench.runner import run_jobs
+from mlpbench.stats import summarize
+from mlpbench.store import Store
+from mlpbench.study import Job, Study, jobs, load_study, parse_study
+
+BUNDLED = ("seed",)
+LAST_STUDY = "last_study"
+
+
+def bundled_study(name: str) -> Study:
+    """A study shipped inside the package, by name."""
+    text = resources.files("mlpbench").joinpath("studies", f"{name}.toml").read_text()
+    return parse_study(text, f"{name}.toml")
+
+
+def resolve_study(spec: str) -> Study:
+    """A study from a bundled name ('seed') or a TOML file path."""
+    if spec in BUNDLED and not Path(spec).exists():
+        return bundled_study(spec)
+    return load_study(spec)
+
+
+def _engine(name: str | None) -> str:
+    return engines.check_engine(name) if name else engines.default_engine()
+
+
+def _hidden(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"hidden sizes must be integers separated by commas, got {text!r}"
+        ) from None
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", default="results", help="output folder (default: results)")
+    p.add_argument("--engine", help=f"engine: {', '.join(engines.ENGINES)} (default: fastest)")
+    p.add_argument("--dtype", choices=DTYPE_NAMES, help="float width (default: float64)")
+    p.add_argument("--runs", type=int, help="runs per configuration")
+    p.add_argument("--seed", type=int, help="seed of run 0; run i uses seed + i")
+    p.add_argument("--fresh", action="store_true", help="recompute runs already stored")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run a study's tables, reusing stored runs, and print and write the report."""
+    study = resolve_study(args.study).select(args.tables).with_runs(args.runs)
+    study = study.with_seed(args.seed)
+    engine, dtype = _engine(args.engine), check_dtype(args.dtype or "float64")
+    todo = jobs(study, engine, dtype)
+    for job in todo:
+        engines.check_engine(job.engine)
+    store = Store(args.out)
+    store.set_meta(
+        LAST_STUDY,
+        {
+            "source": study.source,
+            "tables": args.tables,
+            "runs": study.runs,
+            "seed": study.seed,
+            "engine": engine,
+            "dtype": dtype,
+        },
+    )
+    run_jobs(todo, study.seeds, store, fresh=args.fresh)
+    return _report(study, store, engine, dtype, Path(args.out))
+
+
+def _report(study: Study, store: Store, engine: str, dtype: str, out: Path) -> int:
+    text = render_report(study, store, engine, dtype)
+    write_text(out / REPORT_NAME, text)
+    print(text)
+    print(f"report written to {out / REPORT_NAME}", file=sys.stderr)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Re-render the report from the store, without training."""
+    store = Store(args.out)
+    last = store.get_meta(LAST_STUDY)
+    if last is None:
+        raise UsageError(f"no study has been run in {args.out!r}; run `mlpbench run` first")
+    assert isinstance(last, dict)
+    study = resolve_study(args.study) if args.study else parse_study(last["source"])
+    study = study.select(args.tables or last["tables"]).with_runs(last["runs"])
+    study = study.with_seed(last["seed"])
+    return _report(study, store, last["engine"], last["dtype"], Path(args.out))
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train one configuration for R runs and print its summary."""
+    config = Config(
+        data=args.data,
+        m=args.m,
+        n=args.n,
+        hidden=args.hidden,
+        activation=args.activation,
+        loss=args.loss,
+        optimizer=args.optimizer,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+    )
+    runs = check_runs(args.runs if args.runs is not None else 1)
+    first = args.seed if args.seed is not None else 0
+    seeds = [first + i for i in range(runs)]
+    job = Job(config, _engine(args.engine), check_dtype(args.dtype or "float64"))
+    store = Store(args.out)
+    run_jobs([job], seeds, store, fresh=args.fresh)
+    stored = store.runs(job.config, job.engine, job.dtype, seeds)
+    flags = [r["diverged"] for r in stored]
+    summary = {}
+    for metric in engines.METRICS:
+        s = summarize([r[metric] for r in stored], flags)
+        summary[metric] = {"mean": _json_number(s.mean), "std": _json_number(s.std)}
+    result = {
+        "config": config.as_dict(),
+        "engine": job.engine,
+        "dtype": job.dtype,
+        "runs": len(stored),
+        "diverged": sum(flags),
+        "seeds": seeds,
+        "metrics": summary,
+    }
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for metric, s in summary.items():
+            print(f"{metric:>15}: {s['mean']} ± {s['std']}")
+        print(f"{'runs':>15}: {len(stored)} ({sum(flags)} diverged), engine {job.engine}")
+    return 0
+
+
+def _json_number(x: float) -> float | None:
+    return None if math.isnan(x) else x
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """All subcommands and their options."""
+    parser = argparse.ArgumentParser(
+        prog="mlpbench", description="Controlled, repeatable comparisons of MLP training choices."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run a study (default: the seed report's tables)")
+    run.add_argument("study", nargs="?", default="seed", help="study TOML file, or 'seed'")
+    run.add_argument("--tables", help="tables to run, by number or name: 1,4 or loss,batch")
+    _add_common(run)
+    run.set_defaults(func=cmd_run)
+
+    train = sub.add_parser("train", help="train one configuration for several runs")
+    train.add_argument("--data", default="quadratic", help=f"one of {', '.join(DATASET_NAMES)}")
+    train.add_argument("--m", type=int, default=1000, help="train set size")
+    train.add_argument("--n", type=int, default=100, help="test set size")
+    train.add_argument("--hidden", type=_hidden, default=(3,), help="hidden sizes, e.g. 3 or 8,8")
+    train.add_argument("--activation", default="sigmoid", help=f"{', '.join(ACTIVATION_NAMES)}")
+    train.add_argument("--loss", default="bce", help=f"one of {', '.join(LOSS_NAMES)}")
+    train.add_argument("--optimizer", default="sgd", help=f"one of {', '.join(OPTIMIZER_NAMES)}")
+    train.add_argument("--lr", type=float, default=10.0, help="learning rate")
+    train.add_argument("--batch-size", type=int, help="mini-batch size (default: m, full batch)")
+    train.add_argument("--epochs", type=int, default=1000, help="passes over the train set")
+    train.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_common(train)
+    train.set_defaults(func=cmd_train)
+
+    report = sub.add_parser("report", help="re-render the report from the store")
+    report.add_argument("study", nargs="?", help="study file (default: the last one run)")
+    report.add_argument("--tables", help="tables to show")
+    report.add_argument("--out", default="results", help="output folder (default: results)")
+    report.set_defaults(func=cmd_report)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: bad input becomes one line on stderr and exit status 2."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except UsageError as e:
+        print(f"mlpbench: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("mlpbench: interrupted; finished runs are kept in the store", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

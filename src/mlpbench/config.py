@@ -1,0 +1,114 @@
+"""One training configuration, validated once so every engine can trust it."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from mlpbench.errors import UsageError
+
+DATASET_NAMES = ("quadratic", "quadratic-int", "linear-int")
+ACTIVATION_NAMES = ("sigmoid", "tanh", "relu")
+LOSS_NAMES = ("bce", "mse")
+OPTIMIZER_NAMES = ("sgd", "rmsprop", "adam")
+DTYPE_NAMES = ("float64", "float32")
+
+
+@dataclass(frozen=True)
+class Config:
+    """What is trained: data, network, loss, optimizer and schedule (not the engine)."""
+
+    data: str = "quadratic"
+    m: int = 1000
+    n: int = 100
+    hidden: tuple[int, ...] = (3,)
+    activation: str = "sigmoid"
+    loss: str = "bce"
+    optimizer: str = "sgd"
+    lr: float = 10.0
+    batch_size: int | None = None
+    epochs: int = 1000
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.hidden, (list, tuple)):
+            raise UsageError(
+                f"hidden must be a list of layer sizes such as [3], got {self.hidden!r}"
+            )
+        object.__setattr__(self, "hidden", tuple(self.hidden))
+        _validate(self)
+
+    @property
+    def batch(self) -> int:
+        """The mini-batch size actually used: None means full batch (m)."""
+        return self.m if self.batch_size is None else self.batch_size
+
+    @property
+    def layer_sizes(self) -> tuple[int, ...]:
+        """Units per layer, input to output: (2, 3, 1) for the seed network."""
+        return (2, *self.hidden, 1)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Canonical form: batch size resolved, so full batch and B = m are one config."""
+        d = dataclasses.asdict(self)
+        d["hidden"] = list(self.hidden)
+        d["batch_size"] = self.batch
+        d["lr"] = float(self.lr)
+        return d
+
+    def key(self) -> str:
+        """Stable identity of the configuration for the store."""
+        text = json.dumps(self.as_dict(), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def replace(self, **changes: Any) -> Config:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+
+CONFIG_FIELDS = tuple(f.name for f in dataclasses.fields(Config))
+
+
+def _choice(name: str, value: object, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise UsageError(f"unknown {name} {value!r}; allowed: {', '.join(allowed)}")
+
+
+def _positive_int(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise UsageError(f"{name} must be an integer >= 1, got {value!r}")
+
+
+def _validate(c: Config) -> None:
+    _choice("data set", c.data, DATASET_NAMES)
+    _choice("activation", c.activation, ACTIVATION_NAMES)
+    _choice("loss", c.loss, LOSS_NAMES)
+    _choice("optimizer", c.optimizer, OPTIMIZER_NAMES)
+    for name in ("m", "n", "epochs"):
+        _positive_int(name, getattr(c, name))
+    if not c.hidden:
+        raise UsageError("hidden must list at least one layer size, got []")
+    for units in c.hidden:
+        _positive_int("hidden layer size", units)
+    lr_ok = isinstance(c.lr, (int, float)) and not isinstance(c.lr, bool)
+    if not lr_ok or not math.isfinite(c.lr) or c.lr <= 0:
+        raise UsageError(f"learning rate must be a finite number > 0, got {c.lr!r}")
+    if c.batch_size is not None:
+        _positive_int("batch size", c.batch_size)
+        if c.batch_size > c.m:
+            raise UsageError(f"batch size must be between 1 and m = {c.m}, got {c.batch_size}")
+
+
+def check_dtype(dtype: str) -> str:
+    """Reject float widths the engines do not implement."""
+    _choice("dtype", dtype, DTYPE_NAMES)
+    return dtype
+
+
+def check_runs(runs: object) -> int:
+    """Runs per configuration must be a positive integer."""
+    _positive_int("runs", runs)
+    return int(runs)  # type: ignore[arg-type]

@@ -1,0 +1,129 @@
+"""One interface, several engines in sibling modules, imported only when used.
+
+An engine module exposes
+
+    train(config, seeds, dtype, on_epoch=None) -> list[RunResult]
+    versions() -> dict[str, str]      # libraries whose versions matter to it
+
+and trains len(seeds) runs of one configuration. Every engine starts from
+`prepare(...)`: the same data, initial weights and batch order for a seed.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from types import ModuleType
+from typing import NamedTuple
+
+import numpy as np
+
+from mlpbench.config import Config
+from mlpbench.data import Dataset, batch_orders, stack_datasets
+from mlpbench.errors import UsageError
+from mlpbench.model import Params, init_params
+
+# name -> (module, the import it needs, how to install it)
+ENGINES: dict[str, tuple[str, str, str]] = {
+    "numpy": ("mlpbench.engines.numpy_engine", "numpy", "pip install mlpbench"),
+    "numba": ("mlpbench.engines.numba_engine", "numba", "pip install 'mlpbench[fast]'"),
+}
+
+METRICS = (
+    "train_accuracy",
+    "test_accuracy",
+    "train_loss",
+    "test_loss",
+    "train_time_s",
+    "test_time_s",
+    "compile_time_s",
+)
+
+EpochCallback = Callable[[int], None]
+
+
+@dataclass
+class RunResult:
+    """What one run produced; accuracies in percent, times in seconds."""
+
+    seed: int
+    metrics: dict[str, float]
+    loss_curve: np.ndarray
+    params: list
+    diverged: bool
+
+
+class Problem(NamedTuple):
+    """Everything an engine needs for R runs, identical across engines."""
+
+    data: Dataset
+    params: Params
+    orders: np.ndarray | None
+
+
+def prepare(config: Config, seeds: Sequence[int], dtype: str) -> Problem:
+    """Data, initial weights and batch order of each seed, on a leading run axis."""
+    data = stack_datasets(config.data, config.m, config.n, seeds)
+    data = Dataset(*(a.astype(dtype) for a in data))
+    params = init_params(config.layer_sizes, seeds, dtype)
+    orders = batch_orders(seeds, config.m, config.epochs, config.batch)
+    return Problem(data, params, orders)
+
+
+def accuracy(p: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Percent of outputs on the right side of 0.5 (output >= 0.5 predicts 1), per run."""
+    if p.shape != y.shape:
+        raise ValueError(f"outputs {p.shape} and targets {y.shape} must have one shape")
+    return ((p >= 0.5) == (y > 0.5)).mean(axis=(1, 2)) * 100.0
+
+
+def collect(
+    seeds: Sequence[int], curve: np.ndarray, params: Params, metrics: dict[str, np.ndarray]
+) -> list[RunResult]:
+    """Split per-run arrays (leading run axis) into one RunResult per seed.
+
+    A run diverged when its loss became NaN or infinite at any point.
+    """
+    if set(metrics) != set(METRICS):
+        raise ValueError(f"engine returned metrics {sorted(metrics)}, expected {sorted(METRICS)}")
+    return [
+        RunResult(
+            seed=int(seed),
+            metrics={k: float(v[r]) for k, v in metrics.items()},
+            loss_curve=np.asarray(curve[r], dtype=np.float64),
+            params=[np.asarray(p[r]).tolist() for p in params],
+            diverged=not (np.isfinite(curve[r]).all() and np.isfinite(metrics["train_loss"][r])),
+        )
+        for r, seed in enumerate(seeds)
+    ]
+
+
+def available(name: str) -> bool:
+    """Whether the engine's library can be imported here."""
+    return name in ENGINES and importlib.util.find_spec(ENGINES[name][1]) is not None
+
+
+def default_engine() -> str:
+    """The fastest engine installed: numba where present, else the NumPy reference."""
+    return "numba" if available("numba") else "numpy"
+
+
+def check_engine_name(name: str) -> str:
+    """Reject engine names mlpbench does not know."""
+    if name not in ENGINES:
+        raise UsageError(f"unknown engine {name!r}; allowed: {', '.join(ENGINES)}")
+    return name
+
+
+def check_engine(name: str) -> str:
+    """Reject unknown or uninstalled engines with one line saying what to do."""
+    if not available(check_engine_name(name)):
+        raise UsageError(f"engine {name!r} needs {ENGINES[name][1]}: {ENGINES[name][2]}")
+    return name
+
+
+def load(name: str) -> ModuleType:
+    """Import an engine module on first use."""
+    return importlib.import_module(ENGINES[check_engine(name)][0])

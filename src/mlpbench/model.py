@@ -1,0 +1,58 @@
+"""The MLP's parameters and activations, shared by every engine.
+
+Parameters are a flat list [W1, b1, W2, b2, ...]; W_l has shape
+(R, fan_in, fan_out) and b_l shape (R, fan_out), the leading axis running
+over independent runs. The output layer is one sigmoid unit.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from mlpbench.data import INIT_STREAM, rng_for
+
+Params = list[np.ndarray]
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    """Overflow-free logistic: 1/(1+e^-|z|) for z >= 0, e^-|z|/(1+e^-|z|) below."""
+    e = np.exp(-np.abs(z))
+    s = 1.0 / (1.0 + e)
+    return np.where(z >= 0, s, e * s)
+
+
+def _relu(z: np.ndarray) -> np.ndarray:
+    return np.maximum(z, 0)
+
+
+# name -> (activation, derivative given (pre-activation z, activation a))
+ACTIVATIONS: dict[str, tuple[Callable, Callable]] = {
+    "sigmoid": (sigmoid, lambda z, a: a * (1 - a)),
+    "tanh": (np.tanh, lambda z, a: 1 - a * a),
+    "relu": (_relu, lambda z, a: (z > 0).astype(z.dtype)),
+}
+
+
+def glorot_params(sizes: Sequence[int], seed: int) -> Params:
+    """Keras Dense initialisation for one run: Glorot-uniform weights, zero biases.
+
+    W_l ~ U(-limit, limit), limit = sqrt(6 / (fan_in + fan_out)), drawn layer by
+    layer from the run's init stream, so it depends on the seed and the layer
+    sizes only.
+    """
+    rng = rng_for(seed, INIT_STREAM)
+    params: Params = []
+    for fan_in, fan_out in itertools.pairwise(sizes):
+        limit = np.sqrt(6.0 / (fan_in + fan_out))
+        params.append(rng.uniform(-limit, limit, size=(fan_in, fan_out)))
+        params.append(np.zeros(fan_out))
+    return params
+
+
+def init_params(sizes: Sequence[int], seeds: Sequence[int], dtype: str = "float64") -> Params:
+    """Initial parameters of R runs stacked on a leading run axis."""
+    per_run = [glorot_params(sizes, s) for s in seeds]
+    return [np.stack(parts).astype(dtype) for parts in zip(*per_run)]

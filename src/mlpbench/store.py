@@ -1,0 +1,166 @@
+"""The SQLite store: one row per finished run, written by the parent process only.
+
+A run is identified by (configuration key, engine, dtype, seed); storing the
+same run again replaces it. Each group of runs is written in one transaction
+as soon as it finishes, so an interrupted study keeps every finished group.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from mlpbench.config import Config
+from mlpbench.engines import METRICS, RunResult
+
+DB_NAME = "mlpbench.sqlite"
+
+SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,
+    config_key TEXT NOT NULL,
+    config TEXT NOT NULL,
+    engine TEXT NOT NULL,
+    dtype TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    diverged INTEGER NOT NULL,
+    {", ".join(f"{m} REAL" for m in METRICS)},
+    group_size INTEGER NOT NULL,
+    loss_curve BLOB NOT NULL,
+    params TEXT NOT NULL,
+    versions TEXT NOT NULL,
+    environment TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    UNIQUE (config_key, engine, dtype, seed)
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+class Store:
+    """A results database in an output folder, created on first write."""
+
+    def __init__(self, out: Path | str):
+        self.path = Path(out) / DB_NAME
+        self._conn: sqlite3.Connection | None = None
+
+    def _connect(self, create: bool) -> sqlite3.Connection | None:
+        if self._conn is None:
+            if not self.path.exists() and not create:
+                return None
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(self.path)
+            self._conn.row_factory = sqlite3.Row
+            self._conn.executescript(SCHEMA)
+        return self._conn
+
+    def close(self) -> None:
+        """Close the connection, if one was opened."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def finished_seeds(self, config: Config, engine: str, dtype: str) -> set[int]:
+        """Seeds of this configuration already stored, to be reused."""
+        conn = self._connect(create=False)
+        if conn is None:
+            return set()
+        rows = conn.execute(
+            "SELECT seed FROM runs WHERE config_key = ? AND engine = ? AND dtype = ?",
+            (config.key(), engine, dtype),
+        )
+        return {r["seed"] for r in rows}
+
+    def save(
+        self,
+        config: Config,
+        engine: str,
+        dtype: str,
+        results: Sequence[RunResult],
+        versions: dict[str, str],
+        environment: dict[str, str],
+    ) -> None:
+        """Write one finished group of runs atomically."""
+        conn = self._connect(create=True)
+        assert conn is not None
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        columns = ["config_key", "config", "engine", "dtype", "seed", "diverged", *METRICS]
+        columns += ["group_size", "loss_curve", "params", "versions", "environment", "created_at"]
+        rows = [
+            (
+                config.key(),
+                json.dumps(config.as_dict(), sort_keys=True),
+                engine,
+                dtype,
+                r.seed,
+                int(r.diverged),
+                *(r.metrics[m] for m in METRICS),
+                len(results),
+                np.asarray(r.loss_curve, dtype="<f8").tobytes(),
+                json.dumps(r.params),
+                json.dumps(versions, sort_keys=True),
+                json.dumps(environment, sort_keys=True),
+                now,
+            )
+            for r in results
+        ]
+        marks = ", ".join("?" * len(columns))
+        with conn:
+            conn.executemany(
+                f"INSERT OR REPLACE INTO runs ({', '.join(columns)}) VALUES ({marks})", rows
+            )
+
+    def runs(self, config: Config, engine: str, dtype: str, seeds: Iterable[int]) -> list[dict]:
+        """Stored runs of one configuration for the given seeds, in seed order."""
+        conn = self._connect(create=False)
+        if conn is None:
+            return []
+        wanted = sorted(set(seeds))
+        marks = ", ".join("?" * len(wanted))
+        rows = conn.execute(
+            f"SELECT * FROM runs WHERE config_key = ? AND engine = ? AND dtype = ?"
+            f" AND seed IN ({marks}) ORDER BY seed",
+            (config.key(), engine, dtype, *wanted),
+        )
+        return [decode(r) for r in rows]
+
+    def set_meta(self, key: str, value: object) -> None:
+        """Remember a JSON value under a name (such as the last study run here)."""
+        conn = self._connect(create=True)
+        assert conn is not None
+        with conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, json.dumps(value))
+            )
+
+    def get_meta(self, key: str) -> object | None:
+        """A value stored by set_meta, or None."""
+        conn = self._connect(create=False)
+        if conn is None:
+            return None
+        row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else json.loads(row["value"])
+
+    def all_runs(self) -> list[dict]:
+        """Every stored run, oldest first."""
+        conn = self._connect(create=False)
+        if conn is None:
+            return []
+        return [decode(r) for r in conn.execute("SELECT * FROM runs ORDER BY id")]
+
+
+def decode(row: sqlite3.Row) -> dict:
+    """A stored row as plain Python values."""
+    d = dict(row)
+    d["config"] = json.loads(d["config"])
+    d["loss_curve"] = np.frombuffer(d["loss_curve"], dtype="<f8")
+    d["params"] = json.loads(d["params"])
+    d["versions"] = json.loads(d["versions"])
+    d["environment"] = json.loads(d["environment"])
+    d["diverged"] = bool(d["diverged"])
+    return d

@@ -1,0 +1,224 @@
+"""Studies: TOML files of named tables whose columns are training configurations.
+
+A study file looks like
+
+    name = "seed"
+    runs = 20           # runs per column
+    seed = 0            # run i of every column uses seed + i
+
+    [defaults]          # any Config field, shared by every column
+    data = "quadratic"
+
+    [[tables]]
+    number = 1
+    name = "loss"
+    title = "Comparison between loss functions"
+    rows = ["accuracy", "loss", "time"]
+
+    [[tables.columns]]
+    label = "Binary Crossentropy (10.0)"
+    loss = "bce"
+    lr = 10.0
+    reported = { train_accuracy = 99.30, test_accuracy = 99.45 }
+
+A column may also name its `engine` and `dtype`; `reported` holds the seed
+report's figures, shown beside ours.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlpbench.config import CONFIG_FIELDS, Config, check_dtype, check_runs
+from mlpbench.engines import METRICS, check_engine_name
+from mlpbench.errors import UsageError
+
+ROWS = ("accuracy", "loss", "time")
+STUDY_KEYS = ("name", "title", "runs", "seed", "defaults", "tables")
+TABLE_KEYS = ("number", "name", "title", "note", "rows", "columns")
+COLUMN_KEYS = ("label", "engine", "dtype", "reported", *CONFIG_FIELDS)
+
+
+@dataclass(frozen=True)
+class Column:
+    """One training configuration, run on one engine in one float width."""
+
+    label: str
+    config: Config
+    engine: str | None
+    dtype: str | None
+    reported: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Table:
+    """A numbered, named comparison: columns side by side on the chosen metric rows."""
+
+    number: int
+    name: str
+    title: str
+    note: str
+    rows: tuple[str, ...]
+    columns: tuple[Column, ...]
+
+
+@dataclass(frozen=True)
+class Study:
+    """A set of tables sharing run count and seeds, so columns pair run by run."""
+
+    name: str
+    title: str
+    runs: int
+    seed: int
+    tables: tuple[Table, ...]
+    source: str
+
+    @property
+    def seeds(self) -> list[int]:
+        """Seed of each run index; the same in every column."""
+        return [self.seed + i for i in range(self.runs)]
+
+    def select(self, spec: str | None) -> Study:
+        """Keep the tables named in '1,4' or 'loss,batch' (numbers or names)."""
+        if not spec:
+            return self
+        wanted = [s.strip() for s in spec.split(",") if s.strip()]
+        known = {str(t.number): t for t in self.tables} | {t.name: t for t in self.tables}
+        for w in wanted:
+            if w not in known:
+                allowed = ", ".join(f"{t.number} ({t.name})" for t in self.tables)
+                raise UsageError(f"unknown table {w!r}; this study has: {allowed}")
+        keep = {known[w].number for w in wanted}
+        return self._with(tables=tuple(t for t in self.tables if t.number in keep))
+
+    def with_runs(self, runs: int | None) -> Study:
+        """Override the number of runs per column."""
+        return self if runs is None else self._with(runs=check_runs(runs))
+
+    def with_seed(self, seed: int | None) -> Study:
+        """Override the first seed."""
+        return self if seed is None else self._with(seed=seed)
+
+    def _with(self, **changes: Any) -> Study:
+        return Study(**{**self.__dict__, **changes})
+
+
+def _check_keys(where: str, table: dict, allowed: tuple[str, ...]) -> None:
+    for key in table:
+        if key not in allowed:
+            raise UsageError(f"{where}: unknown key {key!r}; allowed: {', '.join(allowed)}")
+
+
+def _typed(where: str, value: Any, kind: type | tuple[type, ...], what: str) -> Any:
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        raise UsageError(f"{where}: expected {what}, got {value!r}")
+    return value
+
+
+def _config(where: str, fields: dict) -> Config:
+    try:
+        return Config(**fields)
+    except TypeError as e:  # a field of the wrong kind, e.g. hidden = 3
+        raise UsageError(f"{where}: {e}") from None
+    except UsageError as e:
+        raise UsageError(f"{where}: {e}") from None
+
+
+def _column(where: str, raw: dict, defaults: dict) -> Column:
+    _check_keys(where, raw, COLUMN_KEYS)
+    label = _typed(where, raw.get("label"), str, "a string label")
+    fields = {k: v for k, v in {**defaults, **raw}.items() if k in CONFIG_FIELDS}
+    engine, dtype = raw.get("engine"), raw.get("dtype")
+    try:
+        if engine is not None:
+            check_engine_name(engine)
+        if dtype is not None:
+            check_dtype(dtype)
+    except UsageError as e:
+        raise UsageError(f"{where}: {e}") from None
+    reported = _typed(where, raw.get("reported", {}), dict, "a table of reported figures")
+    _check_keys(f"{where}.reported", reported, METRICS)
+    return Column(label, _config(where, fields), engine, dtype, dict(reported))
+
+
+def _table(where: str, raw: dict, defaults: dict) -> Table:
+    _check_keys(where, raw, TABLE_KEYS)
+    number = _typed(where, raw.get("number"), int, "an integer table number")
+    rows = tuple(_typed(where, raw.get("rows", list(ROWS)), list, "a list of rows"))
+    for row in rows:
+        if row not in ROWS:
+            raise UsageError(f"{where}: unknown row {row!r}; allowed: {', '.join(ROWS)}")
+    columns = _typed(where, raw.get("columns"), list, "a list of columns")
+    if not columns:
+        raise UsageError(f"{where}: a table needs at least one column")
+    return Table(
+        number=number,
+        name=_typed(where, raw.get("name", str(number)), str, "a string name"),
+        title=_typed(where, raw.get("title", ""), str, "a string title"),
+        note=_typed(where, raw.get("note", ""), str, "a string note"),
+        rows=rows,
+        columns=tuple(
+            _column(f"{where} column {i + 1}", c, defaults) for i, c in enumerate(columns)
+        ),
+    )
+
+
+def parse_study(text: str, origin: str = "<study>") -> Study:
+    """Parse and validate a study, or raise UsageError naming the bad value."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise UsageError(f"{origin} is not valid TOML: {e}") from None
+    _check_keys(origin, raw, STUDY_KEYS)
+    defaults = _typed(origin, raw.get("defaults", {}), dict, "a [defaults] table")
+    _check_keys(f"{origin} [defaults]", defaults, CONFIG_FIELDS)
+    tables = _typed(origin, raw.get("tables"), list, "a list of [[tables]]")
+    parsed = tuple(_table(f"{origin} table {i + 1}", t, defaults) for i, t in enumerate(tables))
+    numbers = [t.number for t in parsed]
+    if len(set(numbers)) != len(numbers):
+        raise UsageError(f"{origin}: table numbers must be unique, got {numbers}")
+    runs = check_runs(raw.get("runs", 20))
+    return Study(
+        name=_typed(origin, raw.get("name", Path(origin).stem), str, "a string name"),
+        title=_typed(origin, raw.get("title", ""), str, "a string title"),
+        runs=runs,
+        seed=_typed(origin, raw.get("seed", 0), int, "an integer seed"),
+        tables=parsed,
+        source=text,
+    )
+
+
+def load_study(path: Path | str) -> Study:
+    """Read a study file."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise UsageError(f"cannot read study file {str(path)!r}: {e.strerror}") from None
+    return parse_study(text, str(path))
+
+
+@dataclass(frozen=True)
+class Job:
+    """One configuration on one engine: the unit of training and of storage."""
+
+    config: Config
+    engine: str
+    dtype: str
+
+
+def jobs(study: Study, default_engine: str, dtype: str = "float64") -> list[Job]:
+    """Distinct jobs of a study, in table order; a column's own engine and dtype win."""
+    seen: dict[Job, None] = {}
+    for table in study.tables:
+        for col in table.columns:
+            seen[column_job(col, default_engine, dtype)] = None
+    return list(seen)
+
+
+def column_job(col: Column, default_engine: str, dtype: str = "float64") -> Job:
+    """The job that fills one column."""
+    return Job(col.config, col.engine or default_engine, col.dtype or dtype)

@@ -1,0 +1,248 @@
+"""The command line end to end: studies, the store, resume and bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from mlpbench import cli, engines
+from mlpbench.engines import numpy_engine
+
+MLPBENCH = [sys.executable, "-m", "mlpbench.cli"]
+
+
+def _count_runs(out):
+    db = out / "mlpbench.sqlite"
+    if not db.exists():
+        return 0
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+
+
+def test_small_study_end_to_end(tiny_study, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert cli.main(["run", str(tiny_study), "--out", str(out), "--engine", "numpy"]) == 0
+    text = capsys.readouterr().out
+    assert "### Table 1: Loss functions" in text and "### Table 2: Batch sizes" in text
+    assert "| Accuracy | Train |" in text and "| Elapsed time | Train |" in text
+    assert "| Runs |  | 3 | 3 |" in text and "numpy, float64" in text
+    assert "## Environment" in text
+    assert (out / "report.md").read_text().strip() == text.strip()
+    assert _count_runs(out) == 9  # three columns x three runs
+
+    # the report re-renders from the store alone
+    assert cli.main(["report", "--out", str(out)]) == 0
+    assert capsys.readouterr().out.strip() == text.strip()
+
+
+def test_rerun_reuses_stored_runs_and_fresh_recomputes(tiny_study, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    args = ["run", str(tiny_study), "--out", str(out), "--engine", "numpy"]
+    assert cli.main(args) == 0
+    calls = []
+    real = numpy_engine.train
+    monkeypatch.setattr(numpy_engine, "train", lambda *a, **k: calls.append(a) or real(*a, **k))
+    assert cli.main(args) == 0
+    assert calls == []
+    assert cli.main([*args, "--fresh"]) == 0
+    assert len(calls) == 3
+    assert _count_runs(out) == 9
+
+
+def test_interrupted_study_resumes_without_losing_finished_runs(tiny_study, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    args = ["run", str(tiny_study), "--out", str(out), "--engine", "numpy"]
+    real = numpy_engine.train
+    trained = []
+
+    def interrupt_second(config, seeds, *a, **k):
+        if trained:
+            raise KeyboardInterrupt
+        trained.append(config)
+        return real(config, seeds, *a, **k)
+
+    monkeypatch.setattr(numpy_engine, "train", interrupt_second)
+    assert cli.main(args) == 130
+    assert _count_runs(out) == 3  # the first column's runs survived
+
+    again = []
+    monkeypatch.setattr(
+        numpy_engine, "train", lambda c, s, *a, **k: again.append(c) or real(c, s, *a, **k)
+    )
+    assert cli.main(args) == 0
+    assert trained[0] not in again and len(again) == 2
+    assert _count_runs(out) == 9
+
+
+def test_sigint_keeps_finished_runs(tmp_path):
+    """A real Ctrl-C on a running study: finished groups stay, the rest are redone on resume."""
+    study = tmp_path / "slow.toml"
+    study.write_text(
+        "runs = 2\n[defaults]\nm = 200\nn = 20\n[[tables]]\nnumber = 1\n"
+        '  [[tables.columns]]\n  label = "fast"\n  epochs = 5\n'
+        '  [[tables.columns]]\n  label = "slow"\n  batch_size = 1\n  epochs = 100000\n'
+    )
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [*MLPBENCH, "run", str(study), "--out", str(out), "--engine", "numpy"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.time() + 60
+    while _count_runs(out) < 2 and time.time() < deadline:
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "finished runs are kept" in err
+    assert _count_runs(out) == 2
+
+
+def test_train_json(tmp_path, capsys):
+    out = tmp_path / "out"
+    argv = ["train", "--runs", "4", "--epochs", "50", "--m", "100", "--json", "--out", str(out)]
+    assert cli.main([*argv, "--engine", "numpy"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["runs"] == 4 and result["engine"] == "numpy"
+    names = {
+        "train_accuracy",
+        "test_accuracy",
+        "train_loss",
+        "test_loss",
+        "train_time_s",
+        "test_time_s",
+    }
+    assert names <= set(result["metrics"])
+    for name in names:
+        assert set(result["metrics"][name]) == {"mean", "std"}
+    assert 0 <= result["metrics"]["test_accuracy"]["mean"] <= 100
+    assert result["metrics"]["train_loss"]["mean"] > 0
+
+
+def test_default_engine_is_the_fastest_installed():
+    expected = "numba" if engines.available("numba") else "numpy"
+    assert engines.default_engine() == expected
+
+
+BAD_TRAIN = [
+    (["--data", "spiral"], "unknown data set 'spiral'"),
+    (["--loss", "hinge"], "unknown loss 'hinge'"),
+    (["--optimizer", "lbfgs"], "unknown optimizer 'lbfgs'"),
+    (["--engine", "cuda"], "unknown engine 'cuda'"),
+    (["--lr", "0"], "learning rate must be a finite number > 0, got 0.0"),
+    (["--lr", "-1"], "learning rate must be a finite number > 0"),
+    (["--lr", "nan"], "learning rate must be a finite number > 0, got nan"),
+    (["--lr", "inf"], "learning rate must be a finite number > 0, got inf"),
+    (["--batch-size", "0"], "batch size must be an integer >= 1, got 0"),
+    (["--batch-size", "1001"], "batch size must be between 1 and m = 1000, got 1001"),
+    (["--m", "0"], "m must be an integer >= 1, got 0"),
+    (["--n", "0"], "n must be an integer >= 1, got 0"),
+    (["--epochs", "0"], "epochs must be an integer >= 1, got 0"),
+    (["--runs", "0"], "runs must be an integer >= 1, got 0"),
+    (["--activation", "swish"], "unknown activation 'swish'"),
+]
+
+
+@pytest.mark.parametrize(("extra", "message"), BAD_TRAIN)
+def test_bad_train_input(extra, message, tmp_path):
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [*MLPBENCH, "train", "--epochs", "2", "--out", str(out), *extra],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], proc.stderr
+    assert not out.exists()
+
+
+BAD_STUDIES = [
+    ("runs = [", "is not valid TOML"),
+    ("colour = 1\n[[tables]]\nnumber = 1", "unknown key 'colour'"),
+    (
+        "[[tables]]\nnumber = 1\n[[tables.columns]]\nlabel = 'a'\nloss = 'hinge'",
+        "unknown loss 'hinge'",
+    ),
+    ("[[tables]]\nnumber = 1\n[[tables.columns]]\nlabel = 'a'\nlr = -3.0", "learning rate"),
+    (
+        "[[tables]]\nnumber = 1\n[[tables.columns]]\nlabel = 'a'\nmomentum = 0.9",
+        "unknown key 'momentum'",
+    ),
+    (
+        "[[tables]]\nnumber = 1\nrows = ['speed']\n[[tables.columns]]\nlabel = 'a'",
+        "unknown row 'speed'",
+    ),
+    (
+        "[[tables]]\nnumber = 1\n[[tables.columns]]\nlabel = 'a'\nengine = 'cuda'",
+        "unknown engine 'cuda'",
+    ),
+    ("[defaults]\nbatch = 3\n[[tables]]\nnumber = 1", "unknown key 'batch'"),
+    ("[[tables]]\nnumber = 1\n[[tables.columns]]\nlabel = 'a'\nhidden = 3", "hidden"),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), BAD_STUDIES)
+def test_bad_study_files(text, message, tmp_path, capsys):
+    study = tmp_path / "bad.toml"
+    study.write_text(text)
+    out = tmp_path / "out"
+    assert cli.main(["run", str(study), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["run", "--tables", "9"],
+            "unknown table '9'; this study has: 1 (loss), 2 (optimizer), 4 (batch)",
+        ),
+        (["run", "missing.toml"], "cannot read study file 'missing.toml'"),
+        (["run", "--runs", "0"], "runs must be an integer >= 1"),
+        (["report"], "no study has been run in"),
+    ],
+)
+def test_bad_run_input(argv, message, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert cli.main([*argv, "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+    assert not out.exists()
+
+
+def test_console_script_runs_a_selected_table(tmp_path):
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.run(
+        [
+            *MLPBENCH,
+            "run",
+            "--tables",
+            "loss",
+            "--runs",
+            "2",
+            "--out",
+            str(out),
+            "--engine",
+            "numpy",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "### Table 1: Comparison between loss functions" in proc.stdout
+    assert "Table 2" not in proc.stdout
+    assert "Seed report (2020" in proc.stdout
