@@ -72,22 +72,31 @@ def _dact(code, z, a, k):
 
 
 @njit(cache=True, error_model="numpy")
-def _forward(theta, x, r, idx, sizes, woff, boff, uoff, act, zbuf, abuf, k):
-    """Sample x[r, idx] through the network; returns the output logit, fills zbuf/abuf."""
+def _forward(theta, nb, sizes, woff, boff, uoff, act, zs, acts, k):
+    """Layer by layer over the batch's nb samples, whose inputs are in acts[:d, :nb].
+
+    Rows of zs and acts are units, columns samples, so the inner loops run over
+    contiguous samples; each logit is sum_i a_i * w_ij (i in order), then + bias,
+    as the NumPy engine computes it. The output logits land in zs[-1, :nb].
+    """
     n_layers = sizes.shape[0] - 1
-    for j in range(sizes[0]):
-        abuf[j] = x[r, idx, j]
     for layer in range(n_layers):
         fan_in, fan_out = sizes[layer], sizes[layer + 1]
         for j in range(fan_out):
-            s = k[ZERO]
+            u = uoff[layer + 1] + j
+            for b in range(nb):
+                zs[u, b] = k[ZERO]
             for i in range(fan_in):
-                s += abuf[uoff[layer] + i] * theta[woff[layer] + i * fan_out + j]
-            z = s + theta[boff[layer] + j]
-            zbuf[uoff[layer + 1] + j] = z
+                w = theta[woff[layer] + i * fan_out + j]
+                v = uoff[layer] + i
+                for b in range(nb):
+                    zs[u, b] += acts[v, b] * w
+            bias = theta[boff[layer] + j]
+            for b in range(nb):
+                zs[u, b] = zs[u, b] + bias
             if layer < n_layers - 1:
-                abuf[uoff[layer + 1] + j] = _act(act, z, k)
-    return zbuf[uoff[n_layers]]
+                for b in range(nb):
+                    acts[u, b] = _act(act, zs[u, b], k)
 
 
 @njit(cache=True, error_model="numpy")
@@ -104,24 +113,38 @@ def _loss_and_dz(loss, z, y, nb, k):
 
 
 @njit(cache=True, error_model="numpy")
-def _backward(theta, grad, dz, sizes, woff, boff, uoff, act, zbuf, abuf, dbuf, k):
-    """Add one sample's gradient to grad, given dL/dz of the output unit."""
+def _backward(theta, grad, nb, sizes, woff, boff, uoff, act, zs, acts, ds, k):
+    """Set grad to the batch gradient, given dL/dz of each sample's output in ds[-1, :nb].
+
+    Sums over samples run in sample order, as adding one sample at a time would.
+    """
     n_layers = sizes.shape[0] - 1
-    dbuf[uoff[n_layers]] = dz
     for layer in range(n_layers - 1, -1, -1):
         fan_in, fan_out = sizes[layer], sizes[layer + 1]
         for j in range(fan_out):
-            d = dbuf[uoff[layer + 1] + j]
-            grad[boff[layer] + j] += d
+            u = uoff[layer + 1] + j
+            s = k[ZERO]
+            for b in range(nb):
+                s += ds[u, b]
+            grad[boff[layer] + j] = s
             for i in range(fan_in):
-                grad[woff[layer] + i * fan_out + j] += abuf[uoff[layer] + i] * d
+                v = uoff[layer] + i
+                s = k[ZERO]
+                for b in range(nb):
+                    s += acts[v, b] * ds[u, b]
+                grad[woff[layer] + i * fan_out + j] = s
         if layer > 0:
             for i in range(fan_in):
-                s = k[ZERO]
+                v = uoff[layer] + i
+                for b in range(nb):
+                    ds[v, b] = k[ZERO]
                 for j in range(fan_out):
-                    s += dbuf[uoff[layer + 1] + j] * theta[woff[layer] + i * fan_out + j]
-                u = uoff[layer] + i
-                dbuf[u] = s * _dact(act, zbuf[u], abuf[u], k)
+                    w = theta[woff[layer] + i * fan_out + j]
+                    u = uoff[layer + 1] + j
+                    for b in range(nb):
+                        ds[v, b] += ds[u, b] * w
+                for b in range(nb):
+                    ds[v, b] = ds[v, b] * _dact(act, zs[v, b], acts[v, b], k)
 
 
 @njit(cache=True, error_model="numpy")
@@ -147,29 +170,35 @@ def _step(theta, grad, m1, m2, opt, lr, t, k):
 def train_kernel(x, y, orders, shuffled, theta, sizes, woff, boff, uoff,
                  act, loss, opt, lr, batch, epochs, curve, k):  # fmt: skip
     """Train every run r in parallel; theta (R, P) is updated in place, curve (R, E) filled."""
-    runs, m = x.shape[0], x.shape[1]
+    runs, m, dim = x.shape[0], x.shape[1], x.shape[2]
     units = uoff[-1] + sizes[-1]
+    out = units - 1
     for r in prange(runs):
         th = theta[r]
         grad, m1, m2 = np.zeros_like(th), np.zeros_like(th), np.zeros_like(th)
-        zbuf = np.zeros(units, th.dtype)
-        abuf, dbuf = np.zeros_like(zbuf), np.zeros_like(zbuf)
+        zs = np.zeros((units, batch), th.dtype)
+        acts, ds = np.zeros_like(zs), np.zeros_like(zs)
+        targets = np.zeros(batch, th.dtype)
         t = k[ZERO]  # step count, in the parameters' dtype as Keras keeps it
         for e in range(epochs):
             total = k[ZERO]
             for start in range(0, m, batch):
-                nb = k[ONE] * min(batch, m - start)
-                grad[:] = k[ZERO]
+                nb = min(batch, m - start)
+                nbf = k[ONE] * nb
+                for b in range(nb):
+                    idx = orders[r, e, start + b] if shuffled else start + b
+                    for j in range(dim):
+                        acts[j, b] = x[r, idx, j]
+                    targets[b] = y[r, idx]
+                _forward(th, nb, sizes, woff, boff, uoff, act, zs, acts, k)
                 batch_loss = k[ZERO]
-                for i in range(min(batch, m - start)):
-                    idx = orders[r, e, start + i] if shuffled else start + i
-                    z = _forward(th, x, r, idx, sizes, woff, boff, uoff, act, zbuf, abuf, k)
-                    value, dz = _loss_and_dz(loss, z, y[r, idx], nb, k)
+                for b in range(nb):
+                    value, ds[out, b] = _loss_and_dz(loss, zs[out, b], targets[b], nbf, k)
                     batch_loss += value
-                    _backward(th, grad, dz, sizes, woff, boff, uoff, act, zbuf, abuf, dbuf, k)
+                _backward(th, grad, nb, sizes, woff, boff, uoff, act, zs, acts, ds, k)
                 t += k[ONE]
                 _step(th, grad, m1, m2, opt, lr[r], t, k)
-                total += batch_loss / nb * nb
+                total += batch_loss / nbf * nbf
             curve[r, e] = total / m
 
 
@@ -177,10 +206,16 @@ def train_kernel(x, y, orders, shuffled, theta, sizes, woff, boff, uoff,
 def predict_kernel(x, theta, sizes, woff, boff, uoff, act, out, k):
     """Output logits out (R, n) of every run on its own inputs x (R, n, d)."""
     units = uoff[-1] + sizes[-1]
+    n, dim = x.shape[1], x.shape[2]
     for r in prange(x.shape[0]):
-        zbuf, abuf = np.zeros(units, theta.dtype), np.zeros(units, theta.dtype)
-        for i in range(x.shape[1]):
-            out[r, i] = _forward(theta[r], x, r, i, sizes, woff, boff, uoff, act, zbuf, abuf, k)
+        zs = np.zeros((units, n), theta.dtype)
+        acts = np.zeros_like(zs)
+        for b in range(n):
+            for j in range(dim):
+                acts[j, b] = x[r, b, j]
+        _forward(theta[r], n, sizes, woff, boff, uoff, act, zs, acts, k)
+        for b in range(n):
+            out[r, b] = zs[units - 1, b]
 
 
 def layout(sizes: Sequence[int]) -> tuple[np.ndarray, ...]:
