@@ -206,7 +206,7 @@ def test_bad_study_files(text, message, tmp_path, capsys):
     [
         (
             ["run", "--tables", "9"],
-            "unknown table '9'; this study has: 1 (loss), 2 (optimizer), 4 (batch)",
+            "unknown table '9'; this study has: 1 (loss), 2 (optimizer), 3 (engine), 4 (batch)",
         ),
         (["run", "missing.toml"], "cannot read study file 'missing.toml'"),
         (["run", "--runs", "0"], "runs must be an integer >= 1"),
@@ -246,3 +246,51 @@ def test_console_script_runs_a_selected_table(tmp_path):
     assert "### Table 1: Comparison between loss functions" in proc.stdout
     assert "Table 2" not in proc.stdout
     assert "Seed report (2020" in proc.stdout
+
+
+def test_missing_engine_library_says_how_to_install(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(engines, "available", lambda name: name not in ("keras", "tf-function"))
+    out = tmp_path / "out"
+    assert cli.main(["run", "--tables", "3", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "mlpbench: error: engine 'keras' needs keras; install it with: pip install 'mlpbench[tf]'"
+    ]
+    assert not out.exists()
+
+
+def test_gpu_column_without_gpu_says_so(tmp_path, capsys):
+    study = tmp_path / "gpu.toml"
+    study.write_text(
+        "runs = 2\n[defaults]\nm = 40\nn = 10\nepochs = 5\n[[tables]]\nnumber = 1\n"
+        '  [[tables.columns]]\n  label = "cpu"\n  engine = "numpy"\n'
+        '  [[tables.columns]]\n  label = "gpu"\n  engine = "numpy"\n  device = "gpu"\n'
+    )
+    assert cli.main(["run", str(study), "--out", str(tmp_path / "out")]) == 0
+    text = capsys.readouterr().out
+    assert "| Accuracy | Train | " in text
+    assert text.count("no GPU here") == 6  # every metric row of the GPU column
+    assert "| Runs |  | 2 | 0 |" in text
+
+
+def test_agree_command(capsys):
+    argv = ["agree", "--engines", "numpy,numpy", "--epochs", "20", "--m", "50", "--runs", "2"]
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "reference: numpy, float64" in out
+    assert "numpy, float64" in out.splitlines()[3] and "0.00e+00" in out.splitlines()[3]
+    assert cli.main(["agree", "--engines", "numpy"]) == 2
+
+
+@pytest.mark.skipif(not engines.available("keras"), reason="needs the [tf] extra")
+def test_table_3_fills_keras_and_tf_function_columns(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert cli.main(["run", "--tables", "3", "--runs", "2", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    runs_row = next(line for line in text.splitlines() if line.startswith("| Runs |"))
+    gpu = engines.has_device("keras", "gpu")
+    assert runs_row == (
+        "| Runs |  | 2 | 2 | 2 | 2 | 2 | 2 |" if gpu else "| Runs |  | 2 | 2 | 2 | 2 | 0 | 0 |"
+    )
+    assert ("no GPU here" in text) != gpu
+    assert "tensorflow 2." in text and "keras 3." in text

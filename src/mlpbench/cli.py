@@ -10,6 +10,7 @@ from importlib import resources
 from pathlib import Path
 
 from mlpbench import engines
+from mlpbench.agree import compare, format_differences
 from mlpbench.config import (
     ACTIVATION_NAMES,
     DATASET_NAMES,
@@ -17,7 +18,7 @@ from mlpbench.config import (
     LOSS_NAMES,
     OPTIMIZER_NAMES,
     Config,
-    check_dtype,
+    Job,
     check_runs,
 )
 from mlpbench.errors import UsageError
@@ -25,7 +26,7 @@ from mlpbench.report import REPORT_NAME, render_report, write_text
 from mlpbench.runner import run_jobs
 from mlpbench.stats import summarize
 from mlpbench.store import Store
-from mlpbench.study import Job, Study, jobs, load_study, parse_study
+from mlpbench.study import Study, jobs, load_study, parse_study
 
 BUNDLED = ("seed",)
 LAST_STUDY = "last_study"
@@ -60,7 +61,9 @@ def _hidden(text: str) -> tuple[int, ...]:
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="results", help="output folder (default: results)")
     p.add_argument("--engine", help=f"engine: {', '.join(engines.ENGINES)} (default: fastest)")
-    p.add_argument("--dtype", choices=DTYPE_NAMES, help="float width (default: float64)")
+    p.add_argument(
+        "--dtype", choices=DTYPE_NAMES, help="float width (default: the engine's own, see README)"
+    )
     p.add_argument("--runs", type=int, help="runs per configuration")
     p.add_argument("--seed", type=int, help="seed of run 0; run i uses seed + i")
     p.add_argument("--fresh", action="store_true", help="recompute runs already stored")
@@ -70,7 +73,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Run a study's tables, reusing stored runs, and print and write the report."""
     study = resolve_study(args.study).select(args.tables).with_runs(args.runs)
     study = study.with_seed(args.seed)
-    engine, dtype = _engine(args.engine), check_dtype(args.dtype or "float64")
+    engine, dtype = _engine(args.engine), args.dtype
     todo = jobs(study, engine, dtype)
     for job in todo:
         engines.check_engine(job.engine)
@@ -90,7 +93,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     return _report(study, store, engine, dtype, Path(args.out))
 
 
-def _report(study: Study, store: Store, engine: str, dtype: str, out: Path) -> int:
+def _report(study: Study, store: Store, engine: str, dtype: str | None, out: Path) -> int:
     text = render_report(study, store, engine, dtype)
     write_text(out / REPORT_NAME, text)
     print(text)
@@ -111,27 +114,38 @@ def cmd_report(args: argparse.Namespace) -> int:
     return _report(study, store, last["engine"], last["dtype"], Path(args.out))
 
 
+def _config(args: argparse.Namespace) -> Config:
+    fields = ("data", "m", "n", "hidden", "activation", "loss", "optimizer", "lr", "batch_size")
+    return Config(epochs=args.epochs, **{f: getattr(args, f) for f in fields})
+
+
+def _seeds(args: argparse.Namespace, default_runs: int) -> list[int]:
+    runs = check_runs(args.runs if args.runs is not None else default_runs)
+    first = args.seed if args.seed is not None else 0
+    return [first + i for i in range(runs)]
+
+
+def cmd_agree(args: argparse.Namespace) -> int:
+    """Train one configuration on several engines from the same start; print how far apart."""
+    names = [n.strip() for n in args.engines.split(",") if n.strip()]
+    if len(names) < 2:
+        raise UsageError(f"--engines needs at least two engines, got {args.engines!r}")
+    config, seeds = _config(args), _seeds(args, 2)
+    rows = compare(config, names, seeds, args.dtype)
+    reference = f"{names[0]}, {args.dtype or engines.default_dtype(names[0])}"
+    print(f"{len(seeds)} runs of {json.dumps(config.as_dict())}")
+    print(format_differences(reference, rows))
+    return 0
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     """Train one configuration for R runs and print its summary."""
-    config = Config(
-        data=args.data,
-        m=args.m,
-        n=args.n,
-        hidden=args.hidden,
-        activation=args.activation,
-        loss=args.loss,
-        optimizer=args.optimizer,
-        lr=args.lr,
-        batch_size=args.batch_size,
-        epochs=args.epochs,
-    )
-    runs = check_runs(args.runs if args.runs is not None else 1)
-    first = args.seed if args.seed is not None else 0
-    seeds = [first + i for i in range(runs)]
-    job = Job(config, _engine(args.engine), check_dtype(args.dtype or "float64"))
+    config, seeds = _config(args), _seeds(args, 1)
+    engine = _engine(args.engine)
+    job = Job(config, engine, args.dtype or engines.default_dtype(engine))
     store = Store(args.out)
     run_jobs([job], seeds, store, fresh=args.fresh)
-    stored = store.runs(job.config, job.engine, job.dtype, seeds)
+    stored = store.runs(job, seeds)
     flags = [r["diverged"] for r in stored]
     summary = {}
     for metric in engines.METRICS:
@@ -159,6 +173,19 @@ def _json_number(x: float) -> float | None:
     return None if math.isnan(x) else x
 
 
+def _add_config_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", default="quadratic", help=f"one of {', '.join(DATASET_NAMES)}")
+    p.add_argument("--m", type=int, default=1000, help="train set size")
+    p.add_argument("--n", type=int, default=100, help="test set size")
+    p.add_argument("--hidden", type=_hidden, default=(3,), help="hidden sizes, e.g. 3 or 8,8")
+    p.add_argument("--activation", default="sigmoid", help=f"{', '.join(ACTIVATION_NAMES)}")
+    p.add_argument("--loss", default="bce", help=f"one of {', '.join(LOSS_NAMES)}")
+    p.add_argument("--optimizer", default="sgd", help=f"one of {', '.join(OPTIMIZER_NAMES)}")
+    p.add_argument("--lr", type=float, default=10.0, help="learning rate")
+    p.add_argument("--batch-size", type=int, help="mini-batch size (default: m, full batch)")
+    p.add_argument("--epochs", type=int, default=1000, help="passes over the train set")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """All subcommands and their options."""
     parser = argparse.ArgumentParser(
@@ -173,19 +200,20 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
 
     train = sub.add_parser("train", help="train one configuration for several runs")
-    train.add_argument("--data", default="quadratic", help=f"one of {', '.join(DATASET_NAMES)}")
-    train.add_argument("--m", type=int, default=1000, help="train set size")
-    train.add_argument("--n", type=int, default=100, help="test set size")
-    train.add_argument("--hidden", type=_hidden, default=(3,), help="hidden sizes, e.g. 3 or 8,8")
-    train.add_argument("--activation", default="sigmoid", help=f"{', '.join(ACTIVATION_NAMES)}")
-    train.add_argument("--loss", default="bce", help=f"one of {', '.join(LOSS_NAMES)}")
-    train.add_argument("--optimizer", default="sgd", help=f"one of {', '.join(OPTIMIZER_NAMES)}")
-    train.add_argument("--lr", type=float, default=10.0, help="learning rate")
-    train.add_argument("--batch-size", type=int, help="mini-batch size (default: m, full batch)")
-    train.add_argument("--epochs", type=int, default=1000, help="passes over the train set")
+    _add_config_options(train)
     train.add_argument("--json", action="store_true", help="print one JSON object")
     _add_common(train)
     train.set_defaults(func=cmd_train)
+
+    agree = sub.add_parser("agree", help="train one configuration on several engines and compare")
+    _add_config_options(agree)
+    agree.add_argument(
+        "--engines", default="numpy,numba", help="engines to compare, the first is the reference"
+    )
+    agree.add_argument("--runs", type=int, help="runs per engine (default 2)")
+    agree.add_argument("--seed", type=int, help="seed of run 0")
+    agree.add_argument("--dtype", choices=DTYPE_NAMES, help="float width (default: each engine's)")
+    agree.set_defaults(func=cmd_agree)
 
     report = sub.add_parser("report", help="re-render the report from the store")
     report.add_argument("study", nargs="?", help="study file (default: the last one run)")

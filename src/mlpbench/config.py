@@ -16,6 +16,7 @@ ACTIVATION_NAMES = ("sigmoid", "tanh", "relu")
 LOSS_NAMES = ("bce", "mse")
 OPTIMIZER_NAMES = ("sgd", "rmsprop", "adam")
 DTYPE_NAMES = ("float64", "float32")
+DEVICE_NAMES = ("cpu", "gpu")
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,20 @@ class Config:
 CONFIG_FIELDS = tuple(f.name for f in dataclasses.fields(Config))
 
 
+@dataclass(frozen=True)
+class Job:
+    """How a configuration is run: engine, float width and device. The unit of storage."""
+
+    config: Config
+    engine: str
+    dtype: str = "float64"
+    device: str = "cpu"
+
+    def describe(self) -> str:
+        """Short label for progress bars and tables."""
+        return f"{self.engine}, {self.dtype}" + (", GPU" if self.device == "gpu" else "")
+
+
 def _choice(name: str, value: object, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
         raise UsageError(f"unknown {name} {value!r}; allowed: {', '.join(allowed)}")
@@ -106,6 +121,12 @@ def check_dtype(dtype: str) -> str:
     """Reject float widths the engines do not implement."""
     _choice("dtype", dtype, DTYPE_NAMES)
     return dtype
+
+
+def check_device(device: str) -> str:
+    """Reject devices other than cpu and gpu."""
+    _choice("device", device, DEVICE_NAMES)
+    return device
 
 
 def check_runs(runs: object) -> int:

@@ -6,6 +6,8 @@ import math
 import os
 from pathlib import Path
 
+from mlpbench import engines
+from mlpbench.config import Job
 from mlpbench.env import ENV_KEYS
 from mlpbench.stats import Summary, summarize
 from mlpbench.store import Store
@@ -18,6 +20,7 @@ ROW_METRICS = {
     "accuracy": ("Accuracy", [("Train", "train_accuracy"), ("Test", "test_accuracy")]),
     "loss": ("Loss", [("Train", "train_loss"), ("Test", "test_loss")]),
     "time": ("Elapsed time", [("Train", "train_time_s"), ("Test", "test_time_s")]),
+    "compile": ("Compile, warm-up", [("First call", "compile_time_s")]),
 }
 
 
@@ -79,18 +82,20 @@ def _rows(table: Table, cells: list) -> list[list[str]]:
     return body
 
 
-def render_table(table: Table, study: Study, store: Store, engine: str, dtype: str) -> str:
+def render_table(table: Table, study: Study, store: Store, engine: str, dtype: str | None) -> str:
     """One table: our mean ± std per cell, then the seed report's figures if the study has them."""
     header = ["", "", *(c.label for c in table.columns)]
     jobs = [column_job(c, engine, dtype) for c in table.columns]
-    stored = [store.runs(j.config, j.engine, j.dtype, study.seeds) for j in jobs]
+    stored = [store.runs(j, study.seeds) for j in jobs]
 
-    def ours(runs: list[dict]):
+    def ours(job: Job, runs: list[dict]):
+        if not runs and not engines.has_device(job.engine, job.device):
+            return lambda metric: f"no {job.device.upper()} here"
         flags = [r["diverged"] for r in runs]
         return lambda metric: format_cell(metric, summarize([r[metric] for r in runs], flags))
 
-    body = _rows(table, [ours(r) for r in stored])
-    body.append(["Engine", "", *(f"{j.engine}, {j.dtype}" for j in jobs)])
+    body = _rows(table, [ours(j, r) for j, r in zip(jobs, stored)])
+    body.append(["Engine", "", *(j.describe() for j in jobs)])
     body.append(["Runs", "", *(str(len(r)) for r in stored)])
     parts = [f"### Table {table.number}: {table.title}", ""]
     if table.note:
@@ -122,7 +127,7 @@ def render_environment(store: Store) -> str:
     return "## Environment\n\n" + _markdown(["", ""], [[k, v] for k, v in env.items()])
 
 
-def render_report(study: Study, store: Store, engine: str, dtype: str) -> str:
+def render_report(study: Study, store: Store, engine: str, dtype: str | None) -> str:
     """The whole Markdown report of a study."""
     title = study.title or study.name
     intro = (

@@ -1,6 +1,6 @@
 """The SQLite store: one row per finished run, written by the parent process only.
 
-A run is identified by (configuration key, engine, dtype, seed); storing the
+A run is identified by (configuration key, engine, dtype, device, seed); storing the
 same run again replaces it. Each group of runs is written in one transaction
 as soon as it finishes, so an interrupted study keeps every finished group.
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mlpbench.config import Config
+from mlpbench.config import Job
 from mlpbench.engines import METRICS, RunResult
 
 DB_NAME = "mlpbench.sqlite"
@@ -27,6 +27,7 @@ CREATE TABLE IF NOT EXISTS runs (
     config TEXT NOT NULL,
     engine TEXT NOT NULL,
     dtype TEXT NOT NULL,
+    device TEXT NOT NULL,
     seed INTEGER NOT NULL,
     diverged INTEGER NOT NULL,
     {", ".join(f"{m} REAL" for m in METRICS)},
@@ -36,10 +37,17 @@ CREATE TABLE IF NOT EXISTS runs (
     versions TEXT NOT NULL,
     environment TEXT NOT NULL,
     created_at TEXT NOT NULL,
-    UNIQUE (config_key, engine, dtype, seed)
+    UNIQUE (config_key, engine, dtype, device, seed)
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+
+
+JOB_MATCH = "config_key = ? AND engine = ? AND dtype = ? AND device = ?"
+
+
+def _job_key(job: Job) -> tuple[str, str, str, str]:
+    return job.config.key(), job.engine, job.dtype, job.device
 
 
 class Store:
@@ -65,22 +73,20 @@ class Store:
             self._conn.close()
             self._conn = None
 
-    def finished_seeds(self, config: Config, engine: str, dtype: str) -> set[int]:
+    def finished_seeds(self, job: Job) -> set[int]:
         """Seeds of this configuration already stored, to be reused."""
         conn = self._connect(create=False)
         if conn is None:
             return set()
         rows = conn.execute(
-            "SELECT seed FROM runs WHERE config_key = ? AND engine = ? AND dtype = ?",
-            (config.key(), engine, dtype),
+            f"SELECT seed FROM runs WHERE {JOB_MATCH}",
+            _job_key(job),
         )
         return {r["seed"] for r in rows}
 
     def save(
         self,
-        config: Config,
-        engine: str,
-        dtype: str,
+        job: Job,
         results: Sequence[RunResult],
         versions: dict[str, str],
         environment: dict[str, str],
@@ -89,14 +95,24 @@ class Store:
         conn = self._connect(create=True)
         assert conn is not None
         now = datetime.now(UTC).isoformat(timespec="seconds")
-        columns = ["config_key", "config", "engine", "dtype", "seed", "diverged", *METRICS]
+        columns = [
+            "config_key",
+            "config",
+            "engine",
+            "dtype",
+            "device",
+            "seed",
+            "diverged",
+            *METRICS,
+        ]
         columns += ["group_size", "loss_curve", "params", "versions", "environment", "created_at"]
         rows = [
             (
-                config.key(),
-                json.dumps(config.as_dict(), sort_keys=True),
-                engine,
-                dtype,
+                job.config.key(),
+                json.dumps(job.config.as_dict(), sort_keys=True),
+                job.engine,
+                job.dtype,
+                job.device,
                 r.seed,
                 int(r.diverged),
                 *(r.metrics[m] for m in METRICS),
@@ -115,7 +131,7 @@ class Store:
                 f"INSERT OR REPLACE INTO runs ({', '.join(columns)}) VALUES ({marks})", rows
             )
 
-    def runs(self, config: Config, engine: str, dtype: str, seeds: Iterable[int]) -> list[dict]:
+    def runs(self, job: Job, seeds: Iterable[int]) -> list[dict]:
         """Stored runs of one configuration for the given seeds, in seed order."""
         conn = self._connect(create=False)
         if conn is None:
@@ -123,9 +139,8 @@ class Store:
         wanted = sorted(set(seeds))
         marks = ", ".join("?" * len(wanted))
         rows = conn.execute(
-            f"SELECT * FROM runs WHERE config_key = ? AND engine = ? AND dtype = ?"
-            f" AND seed IN ({marks}) ORDER BY seed",
-            (config.key(), engine, dtype, *wanted),
+            f"SELECT * FROM runs WHERE {JOB_MATCH} AND seed IN ({marks}) ORDER BY seed",
+            (*_job_key(job), *wanted),
         )
         return [decode(r) for r in rows]
 

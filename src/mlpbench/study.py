@@ -21,8 +21,8 @@ A study file looks like
     lr = 10.0
     reported = { train_accuracy = 99.30, test_accuracy = 99.45 }
 
-A column may also name its `engine` and `dtype`; `reported` holds the seed
-report's figures, shown beside ours.
+A column may also name its `engine`, `dtype` and `device` ("cpu" or "gpu");
+`reported` holds the seed report's figures, shown beside ours.
 """
 
 from __future__ import annotations
@@ -32,14 +32,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlpbench.config import CONFIG_FIELDS, Config, check_dtype, check_runs
-from mlpbench.engines import METRICS, check_engine_name
+from mlpbench.config import CONFIG_FIELDS, Config, Job, check_device, check_dtype, check_runs
+from mlpbench.engines import METRICS, check_engine_name, default_dtype
 from mlpbench.errors import UsageError
 
-ROWS = ("accuracy", "loss", "time")
+ROWS = ("accuracy", "loss", "time", "compile")
 STUDY_KEYS = ("name", "title", "runs", "seed", "defaults", "tables")
 TABLE_KEYS = ("number", "name", "title", "note", "rows", "columns")
-COLUMN_KEYS = ("label", "engine", "dtype", "reported", *CONFIG_FIELDS)
+COLUMN_KEYS = ("label", "engine", "dtype", "device", "reported", *CONFIG_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,7 @@ class Column:
     config: Config
     engine: str | None
     dtype: str | None
+    device: str
     reported: dict[str, float]
 
 
@@ -137,17 +138,18 @@ def _column(where: str, raw: dict, defaults: dict) -> Column:
             check_engine_name(engine)
         if dtype is not None:
             check_dtype(dtype)
+        device = check_device(raw.get("device", "cpu"))
     except UsageError as e:
         raise UsageError(f"{where}: {e}") from None
     reported = _typed(where, raw.get("reported", {}), dict, "a table of reported figures")
     _check_keys(f"{where}.reported", reported, METRICS)
-    return Column(label, _config(where, fields), engine, dtype, dict(reported))
+    return Column(label, _config(where, fields), engine, dtype, device, dict(reported))
 
 
 def _table(where: str, raw: dict, defaults: dict) -> Table:
     _check_keys(where, raw, TABLE_KEYS)
     number = _typed(where, raw.get("number"), int, "an integer table number")
-    rows = tuple(_typed(where, raw.get("rows", list(ROWS)), list, "a list of rows"))
+    rows = tuple(_typed(where, raw.get("rows", list(ROWS[:3])), list, "a list of rows"))
     for row in rows:
         if row not in ROWS:
             raise UsageError(f"{where}: unknown row {row!r}; allowed: {', '.join(ROWS)}")
@@ -201,16 +203,7 @@ def load_study(path: Path | str) -> Study:
     return parse_study(text, str(path))
 
 
-@dataclass(frozen=True)
-class Job:
-    """One configuration on one engine: the unit of training and of storage."""
-
-    config: Config
-    engine: str
-    dtype: str
-
-
-def jobs(study: Study, default_engine: str, dtype: str = "float64") -> list[Job]:
+def jobs(study: Study, default_engine: str, dtype: str | None = None) -> list[Job]:
     """Distinct jobs of a study, in table order; a column's own engine and dtype win."""
     seen: dict[Job, None] = {}
     for table in study.tables:
@@ -219,6 +212,7 @@ def jobs(study: Study, default_engine: str, dtype: str = "float64") -> list[Job]
     return list(seen)
 
 
-def column_job(col: Column, default_engine: str, dtype: str = "float64") -> Job:
-    """The job that fills one column."""
-    return Job(col.config, col.engine or default_engine, col.dtype or dtype)
+def column_job(col: Column, default_engine: str, dtype: str | None = None) -> Job:
+    """The job that fills one column; without a dtype, the engine's own float width."""
+    engine = col.engine or default_engine
+    return Job(col.config, engine, col.dtype or dtype or default_dtype(engine), col.device)

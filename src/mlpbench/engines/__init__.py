@@ -2,8 +2,9 @@
 
 An engine module exposes
 
-    train(config, seeds, dtype, on_epoch=None) -> list[RunResult]
-    versions() -> dict[str, str]      # libraries whose versions matter to it
+    train(config, seeds, dtype, device, on_epoch=None) -> list[RunResult]
+    devices() -> tuple[str, ...]      # "cpu", and "gpu" where it can use one here
+    versions() -> dict[str, str]      # libraries and thread counts its numbers depend on
 
 and trains len(seeds) runs of one configuration. Every engine starts from
 `prepare(...)`: the same data, initial weights and batch order for a seed.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import ModuleType
@@ -25,10 +27,32 @@ from mlpbench.data import Dataset, batch_orders, stack_datasets
 from mlpbench.errors import UsageError
 from mlpbench.model import Params, init_params
 
-# name -> (module, the import it needs, how to install it)
-ENGINES: dict[str, tuple[str, str, str]] = {
-    "numpy": ("mlpbench.engines.numpy_engine", "numpy", "pip install mlpbench"),
-    "numba": ("mlpbench.engines.numba_engine", "numba", "pip install 'mlpbench[fast]'"),
+
+class EngineInfo(NamedTuple):
+    """Where an engine lives, what it needs, and its natural float width."""
+
+    module: str
+    needs: str
+    install: str
+    dtype: str
+
+
+ENGINES: dict[str, EngineInfo] = {
+    "numpy": EngineInfo(
+        "mlpbench.engines.numpy_engine", "numpy", "pip install mlpbench", "float64"
+    ),
+    "numba": EngineInfo(
+        "mlpbench.engines.numba_engine", "numba", "pip install 'mlpbench[fast]'", "float64"
+    ),
+    "keras": EngineInfo(
+        "mlpbench.engines.keras_engine", "keras", "pip install 'mlpbench[tf]'", "float32"
+    ),
+    "tf-function": EngineInfo(
+        "mlpbench.engines.tf_function_engine", "tensorflow", "pip install 'mlpbench[tf]'", "float32"
+    ),
+    "tf-xla": EngineInfo(
+        "mlpbench.engines.tf_xla_engine", "tensorflow", "pip install 'mlpbench[tf]'", "float32"
+    ),
 }
 
 METRICS = (
@@ -102,7 +126,7 @@ def collect(
 
 def available(name: str) -> bool:
     """Whether the engine's library can be imported here."""
-    return name in ENGINES and importlib.util.find_spec(ENGINES[name][1]) is not None
+    return name in ENGINES and importlib.util.find_spec(ENGINES[name].needs) is not None
 
 
 def default_engine() -> str:
@@ -120,10 +144,22 @@ def check_engine_name(name: str) -> str:
 def check_engine(name: str) -> str:
     """Reject unknown or uninstalled engines with one line saying what to do."""
     if not available(check_engine_name(name)):
-        raise UsageError(f"engine {name!r} needs {ENGINES[name][1]}: {ENGINES[name][2]}")
+        info = ENGINES[name]
+        raise UsageError(f"engine {name!r} needs {info.needs}; install it with: {info.install}")
     return name
 
 
 def load(name: str) -> ModuleType:
     """Import an engine module on first use."""
-    return importlib.import_module(ENGINES[check_engine(name)][0])
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter
+    return importlib.import_module(ENGINES[check_engine(name)].module)
+
+
+def default_dtype(name: str) -> str:
+    """The engine's natural float width: float64 for ours, float32 for Keras and TensorFlow."""
+    return ENGINES[check_engine_name(name)].dtype
+
+
+def has_device(name: str, device: str) -> bool:
+    """Whether an installed engine can run on the device here (every engine has a CPU)."""
+    return device == "cpu" or (available(name) and device in load(name).devices())

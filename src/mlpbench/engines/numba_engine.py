@@ -299,6 +299,7 @@ def train(
     config: Config,
     seeds: Sequence[int],
     dtype: str = "float64",
+    device: str = "cpu",
     on_epoch: EpochCallback | None = None,
 ) -> list[RunResult]:
     """Train len(seeds) runs of one configuration, spread over the cores."""
@@ -321,6 +322,12 @@ def train(
     return collect(seeds, curve, params, metrics)
 
 
+def devices() -> tuple[str, ...]:
+    """Where this engine can run here: the CPU only."""
+    return ("cpu",)
+
+
 def versions() -> dict[str, str]:
     """Libraries this engine's numbers depend on."""
-    return {"numpy": np.__version__, "numba": numba.__version__}
+    threads = str(numba.get_num_threads())
+    return {"numpy": np.__version__, "numba": numba.__version__, "numba threads": threads}

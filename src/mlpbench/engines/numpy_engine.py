@@ -67,6 +67,7 @@ def train(
     config: Config,
     seeds: Sequence[int],
     dtype: str = "float64",
+    device: str = "cpu",
     on_epoch: EpochCallback | None = None,
 ) -> list[RunResult]:
     """Train len(seeds) runs of one configuration together."""
@@ -120,6 +121,11 @@ def train(
     )
 
 
+def devices() -> tuple[str, ...]:
+    """Where this engine can run here: the CPU only."""
+    return ("cpu",)
+
+
 def versions() -> dict[str, str]:
     """Libraries this engine's numbers depend on."""
-    return {"numpy": np.__version__}
+    return {"numpy": np.__version__, "numpy engine threads": "1"}
