@@ -148,11 +148,12 @@ def _backward(theta, grad, nb, sizes, woff, boff, uoff, act, zs, acts, ds, k):
 
 
 @njit(cache=True, error_model="numpy")
-def _step(theta, grad, m1, m2, opt, lr, t, k):
-    """One optimizer update of every parameter, Keras 3 rules (see optimizers.py)."""
-    alpha = k[ZERO]
-    if opt == 2:
-        alpha = lr * np.sqrt(k[ONE] - k[BETA_2] ** t) / (k[ONE] - k[BETA_1] ** t)
+def _step(theta, grad, m1, m2, opt, lr, root, denominator, k):
+    """One optimizer update of every parameter, Keras 3 rules (see optimizers.py).
+
+    For Adam, root = sqrt(1 - beta_2^t) and denominator = 1 - beta_1^t.
+    """
+    alpha = lr * root / denominator
     for p in range(theta.shape[0]):
         g = grad[p]
         if opt == 0:
@@ -173,13 +174,22 @@ def train_kernel(x, y, orders, shuffled, theta, sizes, woff, boff, uoff,
     runs, m, dim = x.shape[0], x.shape[1], x.shape[2]
     units = uoff[-1] + sizes[-1]
     out = units - 1
+    # Adam's bias corrections depend on the step count alone: compute them once
+    # for all runs (two pow calls a step would otherwise dominate batch size 1)
+    steps = epochs * ((m + batch - 1) // batch) if opt == 2 else 0
+    root, denominator = np.ones(steps + 1, theta.dtype), np.ones(steps + 1, theta.dtype)
+    t = k[ZERO]  # step count, in the parameters' dtype as Keras keeps it
+    for s in range(1, steps + 1):
+        t += k[ONE]
+        root[s] = np.sqrt(k[ONE] - k[BETA_2] ** t)
+        denominator[s] = k[ONE] - k[BETA_1] ** t
     for r in prange(runs):
         th = theta[r]
         grad, m1, m2 = np.zeros_like(th), np.zeros_like(th), np.zeros_like(th)
         zs = np.zeros((units, batch), th.dtype)
         acts, ds = np.zeros_like(zs), np.zeros_like(zs)
         targets = np.zeros(batch, th.dtype)
-        t = k[ZERO]  # step count, in the parameters' dtype as Keras keeps it
+        step = 0
         for e in range(epochs):
             total = k[ZERO]
             for start in range(0, m, batch):
@@ -196,8 +206,9 @@ def train_kernel(x, y, orders, shuffled, theta, sizes, woff, boff, uoff,
                     value, ds[out, b] = _loss_and_dz(loss, zs[out, b], targets[b], nbf, k)
                     batch_loss += value
                 _backward(th, grad, nb, sizes, woff, boff, uoff, act, zs, acts, ds, k)
-                t += k[ONE]
-                _step(th, grad, m1, m2, opt, lr[r], t, k)
+                step += 1
+                s = step if opt == 2 else 0
+                _step(th, grad, m1, m2, opt, lr[r], root[s], denominator[s], k)
                 total += batch_loss / nbf * nbf
             curve[r, e] = total / m
 
