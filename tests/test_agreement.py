@@ -33,11 +33,9 @@ PAIRS = [
 ENGINES = ["numpy", "numba", "keras", "tf-function"]
 
 
-def _config(loss, optimizer, lr, batch=None):
-    epochs = 200 if batch is None else 200 // (64 // batch)
-    return Config(
-        m=64, n=32, loss=loss, optimizer=optimizer, lr=lr, batch_size=batch, epochs=epochs
-    )
+def _config(loss, optimizer, lr, batch=None, m=64):
+    epochs = 200 if batch is None else max(1, 200 // -(-m // batch))
+    return Config(m=m, n=32, loss=loss, optimizer=optimizer, lr=lr, batch_size=batch, epochs=epochs)
 
 
 @pytest.mark.parametrize("batch", [None, 16])
@@ -60,6 +58,15 @@ def test_engines_agree(loss, optimizer, lr, batch):
 def test_xla_engine_agrees():
     rows = compare(_config("bce", "adam", 0.05, 16), ["numpy", "tf-xla"], SEEDS)
     assert rows[0].curve <= CURVE_TOLERANCE and rows[0].weights <= WEIGHT_TOLERANCE
+
+
+@pytest.mark.parametrize("batch", [16, 7])
+def test_short_last_batch_is_replayed_by_every_engine(batch):
+    """m = 60 is no multiple of the batch: each epoch ends on a short batch, never a mixed one."""
+    config = _config("mse", "adam", 0.05, batch, m=60)
+    names = [n for n in [*ENGINES, "tf-xla"] if engines.available(n)]
+    for row in compare(config, names, SEEDS):
+        assert row.curve <= CURVE_TOLERANCE and row.weights <= WEIGHT_TOLERANCE, row
 
 
 def _rmsprop_epsilon_outside_root(lr, rho=0.9, eps=1e-7):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import math
 import sys
@@ -22,10 +23,11 @@ from mlpbench.config import (
     check_runs,
 )
 from mlpbench.errors import UsageError
-from mlpbench.report import REPORT_NAME, render_report, write_text
+from mlpbench.export import TIDY_FIELDS, tidy, write_dataset
+from mlpbench.report import HTML_NAME, REPORT_NAME, write_report
 from mlpbench.runner import run_jobs
 from mlpbench.stats import summarize
-from mlpbench.store import Store
+from mlpbench.store import DB_NAME, Store
 from mlpbench.study import Study, jobs, load_study, parse_study
 
 BUNDLED = ("seed",)
@@ -94,10 +96,33 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _report(study: Study, store: Store, engine: str, dtype: str | None, out: Path) -> int:
-    text = render_report(study, store, engine, dtype)
-    write_text(out / REPORT_NAME, text)
+    text = write_report(study, store, engine, dtype, out)
     print(text)
-    print(f"report written to {out / REPORT_NAME}", file=sys.stderr)
+    print(f"report written to {out / REPORT_NAME} and {out / HTML_NAME}", file=sys.stderr)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Print every stored run, one row per run, as CSV or JSON."""
+    runs = Store(args.out).all_runs()
+    if not runs and not (Path(args.out) / DB_NAME).exists():
+        raise UsageError(f"no results in {args.out!r}; run `mlpbench run` or `train` first")
+    rows = [tidy(r) for r in runs]
+    if args.format == "json":
+        print(json.dumps(rows, indent=1))
+    else:
+        writer = csv.DictWriter(sys.stdout, fieldnames=TIDY_FIELDS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    return 0
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    """Write the exact train and test sets a run with this seed used, as CSV files."""
+    config = Config(data=args.dataset, m=args.m, n=args.n)
+    paths = write_dataset(config, args.seed, Path(args.out))
+    for path in paths:
+        print(path)
     return 0
 
 
@@ -220,6 +245,19 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--tables", help="tables to show")
     report.add_argument("--out", default="results", help="output folder (default: results)")
     report.set_defaults(func=cmd_report)
+
+    export = sub.add_parser("export", help="print every stored run as CSV or JSON")
+    export.add_argument("--format", choices=("csv", "json"), default="csv")
+    export.add_argument("--out", default="results", help="output folder (default: results)")
+    export.set_defaults(func=cmd_export)
+
+    data = sub.add_parser("data", help="write the train and test sets of one seed as CSV")
+    data.add_argument("--dataset", default="quadratic", help=f"one of {', '.join(DATASET_NAMES)}")
+    data.add_argument("--seed", type=int, default=0, help="the run's seed")
+    data.add_argument("--m", type=int, default=1000, help="train set size")
+    data.add_argument("--n", type=int, default=100, help="test set size")
+    data.add_argument("--out", default="results", help="output folder (default: results)")
+    data.set_defaults(func=cmd_data)
     return parser
 
 

@@ -57,6 +57,14 @@ DATASETS: dict[str, tuple[Generator, str]] = {
 }
 
 
+# name -> (plotting range for both inputs, true boundary as x2 = f(x1))
+BOUNDARIES: dict[str, tuple[tuple[float, float], Callable[[np.ndarray], np.ndarray]]] = {
+    "quadratic": ((-2.0, 2.0), lambda x1: x1**2),
+    "quadratic-int": ((-2.5, 2.5), lambda x1: x1**2),
+    "linear-int": ((-10.5, 10.5), lambda x1: -x1),
+}
+
+
 def make_dataset(name: str, m: int, n: int, seed: int) -> Dataset:
     """Draw m train and n test points for one run from its data stream."""
     generate, _ = DATASETS[name]

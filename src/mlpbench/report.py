@@ -1,4 +1,5 @@
-"""Markdown tables shaped like the seed report's, built from the store alone."""
+"""The report: tables shaped like the seed report's, statistics, verdicts and plots,
+built from the store alone, as Markdown and as one self-contained HTML file."""
 
 from __future__ import annotations
 
@@ -6,14 +7,17 @@ import math
 import os
 from pathlib import Path
 
-from mlpbench import engines
-from mlpbench.config import Job
+from mlpbench.analysis import COMPARED, ColumnRuns, Verdict, compare_columns, judge, load_columns
 from mlpbench.env import ENV_KEYS
+from mlpbench.html_report import markdown_to_html
+from mlpbench.plots import PLOTS
 from mlpbench.stats import Summary, summarize
 from mlpbench.store import Store
-from mlpbench.study import Column, Study, Table, column_job
+from mlpbench.study import Column, Study, Table
 
 REPORT_NAME = "report.md"
+HTML_NAME = "report.html"
+PLOT_DIR = "plots"
 
 # row name -> (label, [(sub-label, metric)])
 ROW_METRICS = {
@@ -52,15 +56,19 @@ def format_value(metric: str, value: float) -> str:
 
 
 def format_cell(metric: str, s: Summary) -> str:
-    """Mean ± std, with diverged runs named rather than averaged in."""
+    """Mean ± std over 95% CI of the mean, with diverged runs named, never averaged in."""
     if s.count == 0 and s.diverged == 0:
         return "not run"
     if s.count == 0:
         return f"diverged ({s.diverged}/{s.diverged})"
     if metric.endswith("_time_s"):
         text = f"{format_duration(s.mean)} ± {format_duration(s.std, like=s.mean)}"
+        ci = [format_duration(v, like=s.mean) for v in (s.ci_low, s.ci_high)]
     else:
         text = f"{format_value(metric, s.mean)} ± {format_value(metric, s.std)}"
+        ci = [format_value(metric, v) for v in (s.ci_low, s.ci_high)]
+    if s.ci_high > s.ci_low:
+        text += f"<br>[{ci[0]}, {ci[1]}]"
     if s.diverged:
         text += f" ({s.diverged}/{s.count + s.diverged} diverged)"
     return text
@@ -82,21 +90,25 @@ def _rows(table: Table, cells: list) -> list[list[str]]:
     return body
 
 
-def render_table(table: Table, study: Study, store: Store, engine: str, dtype: str | None) -> str:
-    """One table: our mean ± std per cell, then the seed report's figures if the study has them."""
+def _cells(col: ColumnRuns):
+    """cell(metric) for one column: our summary, or why there is none."""
+    if not col.runs and col.missing().endswith("here"):
+        return lambda metric: f"no {col.job.device.upper()} here"
+    flags = [r["diverged"] for r in col.runs]
+    return lambda metric: format_cell(metric, summarize([r[metric] for r in col.runs], flags))
+
+
+def _runs_cell(col: ColumnRuns) -> str:
+    diverged = sum(r["diverged"] for r in col.runs)
+    return f"{len(col.runs)}" + (f" ({diverged} diverged)" if diverged else "")
+
+
+def render_table(table: Table, columns: list[ColumnRuns]) -> str:
+    """Our mean ± std [95% CI] per cell, then the seed report's figures if the study has them."""
     header = ["", "", *(c.label for c in table.columns)]
-    jobs = [column_job(c, engine, dtype) for c in table.columns]
-    stored = [store.runs(j, study.seeds) for j in jobs]
-
-    def ours(job: Job, runs: list[dict]):
-        if not runs and not engines.has_device(job.engine, job.device):
-            return lambda metric: f"no {job.device.upper()} here"
-        flags = [r["diverged"] for r in runs]
-        return lambda metric: format_cell(metric, summarize([r[metric] for r in runs], flags))
-
-    body = _rows(table, [ours(j, r) for j, r in zip(jobs, stored)])
-    body.append(["Engine", "", *(j.describe() for j in jobs)])
-    body.append(["Runs", "", *(str(len(r)) for r in stored)])
+    body = _rows(table, [_cells(c) for c in columns])
+    body.append(["Engine", "", *(c.job.describe() for c in columns)])
+    body.append(["Runs", "", *(_runs_cell(c) for c in columns)])
     parts = [f"### Table {table.number}: {table.title}", ""]
     if table.note:
         parts += [table.note, ""]
@@ -105,6 +117,45 @@ def render_table(table: Table, study: Study, store: Store, engine: str, dtype: s
         parts += ["", "Seed report (2020, Keras, mean of 20 runs), for comparison:", ""]
         parts.append(_markdown(header, _rows(table, [_reported(c) for c in table.columns])))
     return "\n".join(parts)
+
+
+def _p(p: float) -> str:
+    return "n/a" if math.isnan(p) else f"{p:.3g}"
+
+
+def render_comparisons(columns: list[ColumnRuns]) -> str:
+    """Paired differences between every two columns on test accuracy and test loss."""
+    rows = []
+    for metric in COMPARED:
+        for c in compare_columns(columns, metric):
+            r = c.result
+            rows.append([
+                f"{c.a} − {c.b}", metric, f"{r.mean_diff:+.4g}",
+                f"[{r.ci_low:+.4g}, {r.ci_high:+.4g}]", _p(r.p_t), _p(r.p_wilcoxon),
+                _p(c.p_holm), c.verdict(),
+            ])  # fmt: skip
+    if not rows:
+        return ""
+    intro = (
+        "Paired over runs with the same seed (same data, same initial weights): mean "
+        "difference and its 95% CI, paired t-test and Wilcoxon signed-rank p-values, and "
+        "Holm's correction over the table's pairs (applied to the t-test, or to Wilcoxon "
+        "where a Shapiro-Wilk test finds the differences far from normal)."
+    )
+    header = ["Columns", "Metric", "Difference", "95% CI", "p (t)", "p (Wilcoxon)",
+              "p (Holm)", "Result"]  # fmt: skip
+    return "#### Paired comparisons\n\n" + intro + "\n\n" + _markdown(header, rows)
+
+
+def render_verdicts(verdicts: list[tuple[Table, Verdict]]) -> str:
+    """One line per claim: the verdict and the numbers behind it."""
+    if not verdicts:
+        return ""
+    lines = ["## The report's claims, checked", ""]
+    for table, v in verdicts:
+        lines.append(f'- Table {table.number}, "{v.claim.text}": **{v.verdict}**')
+        lines += [f"  - {d}" for d in v.details]
+    return "\n".join(lines)
 
 
 def _reported(col: Column):
@@ -127,22 +178,44 @@ def render_environment(store: Store) -> str:
     return "## Environment\n\n" + _markdown(["", ""], [[k, v] for k, v in env.items()])
 
 
-def render_report(study: Study, store: Store, engine: str, dtype: str | None) -> str:
-    """The whole Markdown report of a study."""
+def build_report(study: Study, store: Store, engine: str, dtype: str | None, out: Path) -> str:
+    """The whole Markdown report of a study, drawing its plots into out/plots."""
     title = study.title or study.name
     intro = (
         f"Each cell is the mean ± sample standard deviation over {study.runs} runs "
-        f"(seeds {study.seeds[0]}..{study.seeds[-1]}); run i of every column shares its data "
-        "and initial weights. Times are per run: a run's share of the wall time when an "
+        f"(seeds {study.seeds[0]}..{study.seeds[-1]}), with the 95% confidence interval "
+        "of the mean (Student t) below it; run i of every column shares its data and "
+        "initial weights. Times are per run: a run's share of the wall time when an "
         "engine trains several runs together."
     )
+    tables = [(t, load_columns(t, study, store, engine, dtype)) for t in study.tables]
+    verdicts = [(t, judge(claim, t, cols)) for t, cols in tables for claim in t.claims]
     parts = [f"# {title}", "", intro, ""]
-    env = render_environment(store)
-    if env:
-        parts += [env, ""]
-    for table in study.tables:
-        parts += [render_table(table, study, store, engine, dtype), ""]
+    for section in (render_environment(store), render_verdicts(verdicts)):
+        if section:
+            parts += [section, ""]
+    plot_dir = out / PLOT_DIR
+    plot_dir.mkdir(parents=True, exist_ok=True)
+    for table, columns in tables:
+        parts += [render_table(table, columns), ""]
+        comparisons = render_comparisons(columns)
+        if comparisons:
+            parts += [comparisons, ""]
+        if any(c.runs for c in columns):
+            parts += ["#### Plots", ""]
+            for kind, draw in PLOTS.items():
+                name = f"table-{table.number}-{kind}.png"
+                draw(f"Table {table.number}", columns, plot_dir / name)
+                parts += [f"![Table {table.number} {kind}]({PLOT_DIR}/{name})", ""]
     return "\n".join(parts)
+
+
+def write_report(study: Study, store: Store, engine: str, dtype: str | None, out: Path) -> str:
+    """Write report.md and the self-contained report.html; return the Markdown."""
+    text = build_report(study, store, engine, dtype, out)
+    write_text(out / REPORT_NAME, text)
+    write_text(out / HTML_NAME, markdown_to_html(text, out, study.title or study.name))
+    return text
 
 
 def write_text(path: Path, text: str) -> None:

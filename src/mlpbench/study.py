@@ -38,8 +38,35 @@ from mlpbench.errors import UsageError
 
 ROWS = ("accuracy", "loss", "time", "compile")
 STUDY_KEYS = ("name", "title", "runs", "seed", "defaults", "tables")
-TABLE_KEYS = ("number", "name", "title", "note", "rows", "columns")
+TABLE_KEYS = ("number", "name", "title", "note", "rows", "columns", "claims")
 COLUMN_KEYS = ("label", "engine", "dtype", "device", "reported", *CONFIG_FIELDS)
+CLAIM_KEYS = ("text", "checks")
+CHECK_KEYS = ("kind", "metric", "a", "b", "low", "high")
+CHECK_KINDS = ("greater", "ratio")
+
+
+@dataclass(frozen=True)
+class Check:
+    """One testable statement about two columns of a table.
+
+    kind "greater": column a's metric is higher than column b's (paired test);
+    kind "ratio": mean(a) / mean(b) lies within [low, high].
+    """
+
+    kind: str
+    metric: str
+    a: str
+    b: str
+    low: float = 0.0
+    high: float = float("inf")
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A sentence from a report and the checks that would make it true."""
+
+    text: str
+    checks: tuple[Check, ...]
 
 
 @dataclass(frozen=True)
@@ -64,6 +91,11 @@ class Table:
     note: str
     rows: tuple[str, ...]
     columns: tuple[Column, ...]
+    claims: tuple[Claim, ...] = ()
+
+    def column(self, label: str) -> Column:
+        """The column with this label."""
+        return next(c for c in self.columns if c.label == label)
 
 
 @dataclass(frozen=True)
@@ -156,16 +188,47 @@ def _table(where: str, raw: dict, defaults: dict) -> Table:
     columns = _typed(where, raw.get("columns"), list, "a list of columns")
     if not columns:
         raise UsageError(f"{where}: a table needs at least one column")
+    parsed_columns = tuple(
+        _column(f"{where} column {i + 1}", c, defaults) for i, c in enumerate(columns)
+    )
+    labels = [c.label for c in parsed_columns]
+    if len(set(labels)) != len(labels):
+        raise UsageError(f"{where}: column labels must be unique, got {labels}")
+    claims = _typed(where, raw.get("claims", []), list, "a list of claims")
     return Table(
         number=number,
         name=_typed(where, raw.get("name", str(number)), str, "a string name"),
         title=_typed(where, raw.get("title", ""), str, "a string title"),
         note=_typed(where, raw.get("note", ""), str, "a string note"),
         rows=rows,
-        columns=tuple(
-            _column(f"{where} column {i + 1}", c, defaults) for i, c in enumerate(columns)
-        ),
+        columns=parsed_columns,
+        claims=tuple(_claim(f"{where} claim {i + 1}", c, labels) for i, c in enumerate(claims)),
     )
+
+
+def _claim(where: str, raw: dict, labels: list[str]) -> Claim:
+    _check_keys(where, raw, CLAIM_KEYS)
+    text = _typed(where, raw.get("text"), str, "the claim's text")
+    checks = _typed(where, raw.get("checks"), list, "a list of checks")
+    parsed = []
+    for i, check in enumerate(checks):
+        here = f"{where} check {i + 1}"
+        _check_keys(here, check, CHECK_KEYS)
+        kind = check.get("kind")
+        if kind not in CHECK_KINDS:
+            raise UsageError(f"{here}: unknown kind {kind!r}; allowed: {', '.join(CHECK_KINDS)}")
+        if check.get("metric") not in METRICS:
+            raise UsageError(
+                f"{here}: unknown metric {check.get('metric')!r}; allowed: {', '.join(METRICS)}"
+            )
+        for side in ("a", "b"):
+            if check.get(side) not in labels:
+                raise UsageError(
+                    f"{here}: {side} = {check.get(side)!r} is not a column; columns: {labels}"
+                )
+        bounds = {k: float(check[k]) for k in ("low", "high") if k in check}
+        parsed.append(Check(kind, check["metric"], check["a"], check["b"], **bounds))
+    return Claim(text, tuple(parsed))
 
 
 def parse_study(text: str, origin: str = "<study>") -> Study:

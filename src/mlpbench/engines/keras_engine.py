@@ -84,10 +84,11 @@ def epochs_dataset(x: np.ndarray, y: np.ndarray, orders: np.ndarray | None, batc
     if orders is None:
         return tf.data.Dataset.from_tensors((xs, ys)).repeat()
 
-    def epoch(order):
-        return tf.data.Dataset.from_tensor_slices((tf.gather(xs, order), tf.gather(ys, order)))
+    def epoch(order):  # batched within the epoch, so its last batch stays short
+        data = tf.data.Dataset.from_tensor_slices((tf.gather(xs, order), tf.gather(ys, order)))
+        return data.batch(batch)
 
-    return tf.data.Dataset.from_tensor_slices(orders).flat_map(epoch).batch(batch)
+    return tf.data.Dataset.from_tensor_slices(orders).flat_map(epoch)
 
 
 def _fit(model, config: Config, x, y, orders, epochs: int) -> list[float]:

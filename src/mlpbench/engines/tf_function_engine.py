@@ -32,6 +32,8 @@ from mlpbench.engines import EpochCallback, RunResult, accuracy, collect, prepar
 from mlpbench.engines.keras_engine import OPTIMIZERS, device_scope
 
 ACTIVATIONS = {"sigmoid": tf.sigmoid, "tanh": tf.tanh, "relu": tf.nn.relu}
+# each train() call builds its own function, which TensorFlow reports as "retracing"
+tf.get_logger().setLevel("ERROR")
 
 
 def _per_run_loss(loss: str):

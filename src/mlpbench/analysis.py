@@ -1,0 +1,169 @@
+"""Paired comparisons between a table's columns, and verdicts on a report's claims."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import NamedTuple
+
+import numpy as np
+from scipy import stats as sps
+
+from mlpbench import engines
+from mlpbench.config import Job
+from mlpbench.stats import ALPHA, CONFIDENCE, Paired, holm, paired
+from mlpbench.store import Store
+from mlpbench.study import Check, Claim, Column, Study, Table, column_job
+
+COMPARED = ("test_accuracy", "test_loss")
+SUPPORTED = "supported"
+NOT_SUPPORTED = "not supported at this sample size"
+CONTRADICTED = "contradicted"
+NOT_TESTABLE = "not testable here"
+
+
+class ColumnRuns(NamedTuple):
+    """A column, the job that fills it, and its stored runs in seed order."""
+
+    column: Column
+    job: Job
+    runs: list[dict]
+
+    def missing(self) -> str:
+        """Why the column has no runs, or '' when it has some."""
+        if self.runs:
+            return ""
+        if not engines.has_device(self.job.engine, self.job.device):
+            return f"{self.column.label}: no {self.job.device.upper()} here"
+        return f"{self.column.label}: no runs stored"
+
+
+def load_columns(
+    table: Table, study: Study, store: Store, engine: str, dtype: str | None
+) -> list[ColumnRuns]:
+    """Every column of a table with its stored runs."""
+    out = []
+    for col in table.columns:
+        job = column_job(col, engine, dtype)
+        out.append(ColumnRuns(col, job, store.runs(job, study.seeds)))
+    return out
+
+
+def paired_values(a: ColumnRuns, b: ColumnRuns, metric: str) -> tuple[list, list]:
+    """Values of both columns on the seeds where neither diverged, matched by seed."""
+    b_by_seed = {r["seed"]: r for r in b.runs if not r["diverged"]}
+    pairs = [(r[metric], b_by_seed[r["seed"]][metric])
+             for r in a.runs if not r["diverged"] and r["seed"] in b_by_seed]  # fmt: skip
+    return [p[0] for p in pairs], [p[1] for p in pairs]
+
+
+class Comparison(NamedTuple):
+    """Column a minus column b on one metric, with Holm's p over the table's pairs."""
+
+    a: str
+    b: str
+    metric: str
+    result: Paired
+    p_holm: float
+
+    def verdict(self) -> str:
+        """Which column is higher, when the difference is detectable."""
+        if math.isnan(self.p_holm) or self.p_holm >= ALPHA:
+            return "no difference detected"
+        return f"{self.a} higher" if self.result.mean_diff > 0 else f"{self.b} higher"
+
+
+def compare_columns(columns: list[ColumnRuns], metric: str) -> list[Comparison]:
+    """Every pair of columns with runs, paired by seed, Holm-corrected across the pairs.
+
+    Losses are compared only between columns that train the same loss function.
+    """
+    with_runs = [c for c in columns if c.runs]
+    pairs = [
+        (a, b)
+        for a, b in itertools.combinations(with_runs, 2)
+        if not metric.endswith("_loss") or a.job.config.loss == b.job.config.loss
+    ]
+    results = [paired(*paired_values(a, b, metric)) for a, b in pairs]
+    adjusted = holm([r.p for r in results])
+    return [
+        Comparison(a.column.label, b.column.label, metric, r, p)
+        for (a, b), r, p in zip(pairs, results, adjusted)
+    ]
+
+
+class Verdict(NamedTuple):
+    """A claim, what the data say about it, and the numbers behind that."""
+
+    claim: Claim
+    verdict: str
+    details: tuple[str, ...]
+
+
+def _ratio(a: list, b: list) -> tuple[float, float, float]:
+    """Geometric-mean ratio a/b over the pairs with its t-interval on the log scale."""
+    logs = np.log(np.asarray(a, dtype=np.float64) / np.asarray(b, dtype=np.float64))
+    centre = float(logs.mean())
+    if logs.size < 2 or logs.max() == logs.min():
+        return math.exp(centre), math.exp(centre), math.exp(centre)
+    half = sps.t.ppf(0.5 + CONFIDENCE / 2, logs.size - 1) * logs.std(ddof=1) / math.sqrt(logs.size)
+    return math.exp(centre), math.exp(centre - half), math.exp(centre + half)
+
+
+def _judge_ratio(check: Check, a: list, b: list) -> tuple[str, str]:
+    ratio, low, high = _ratio(a, b)
+    if check.low <= low and high <= check.high:
+        outcome = SUPPORTED
+    elif high < check.low or low > check.high:
+        outcome = CONTRADICTED
+    else:
+        outcome = NOT_SUPPORTED
+    expected = (
+        f"{check.low:g}x to {check.high:g}x"
+        if math.isfinite(check.high)
+        else (f"at least {check.low:g}x")
+    )
+    text = (f"{check.metric}: {check.a} / {check.b} = {ratio:.3g}x, 95% CI [{low:.3g}, "
+            f"{high:.3g}], over {len(a)} paired runs (claim read as {expected})")  # fmt: skip
+    return outcome, text
+
+
+def judge(claim: Claim, table: Table, columns: list[ColumnRuns]) -> Verdict:
+    """Verdict on one claim from its checks: all supported, any contradicted, or neither."""
+    by_label = {c.column.label: c for c in columns}
+    missing = [by_label[label].missing() for ch in claim.checks for label in (ch.a, ch.b)]
+    missing = [m for m in dict.fromkeys(missing) if m]
+    if missing:
+        return Verdict(claim, NOT_TESTABLE, tuple(missing))
+
+    outcomes, details, greater = [], [], []
+    for check in claim.checks:
+        a, b = paired_values(by_label[check.a], by_label[check.b], check.metric)
+        if check.kind == "ratio":
+            outcome, text = _judge_ratio(check, a, b)
+            outcomes.append(outcome)
+            details.append(text)
+        else:
+            greater.append((check, paired(a, b)))
+    adjusted = holm([r.p for _, r in greater])
+    for (check, r), p in zip(greater, adjusted):
+        significant = not math.isnan(p) and p < ALPHA
+        if significant and r.mean_diff > 0:
+            outcomes.append(SUPPORTED)
+        elif significant:
+            outcomes.append(CONTRADICTED)
+        else:
+            outcomes.append(NOT_SUPPORTED)
+        test = "paired t" if r.normal else "Wilcoxon"
+        details.append(
+            f"{check.metric}: {check.a} - {check.b} = {r.mean_diff:+.4g}, 95% CI "
+            f"[{r.ci_low:+.4g}, {r.ci_high:+.4g}], p = {p:.3g} ({test}, Holm over "
+            f"{len(greater)} check{'s' if len(greater) > 1 else ''}), n = {r.count}"
+        )
+    if CONTRADICTED in outcomes:
+        verdict = CONTRADICTED
+    elif all(o == SUPPORTED for o in outcomes):
+        verdict = SUPPORTED
+    else:
+        verdict = NOT_SUPPORTED
+    return Verdict(claim, verdict, tuple(details))

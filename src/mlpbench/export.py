@@ -1,0 +1,41 @@
+"""Tidy exports: every stored run as one flat row, and the exact data a seed draws."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from mlpbench.config import CONFIG_FIELDS, Config
+from mlpbench.data import make_dataset
+from mlpbench.engines import METRICS
+
+RUN_FIELDS = ("id", "engine", "dtype", "device", "seed", "diverged", "group_size", "created_at")
+TIDY_FIELDS = (*RUN_FIELDS, *CONFIG_FIELDS, *METRICS)
+
+
+def tidy(run: dict) -> dict:
+    """A stored run as one flat row: identity, configuration fields, metrics."""
+    row = {k: run[k] for k in RUN_FIELDS}
+    row.update({k: run["config"][k] for k in CONFIG_FIELDS})
+    row["hidden"] = ",".join(str(h) for h in run["config"]["hidden"])
+    row.update({k: run[k] for k in METRICS})
+    return row
+
+
+def write_dataset(config: Config, seed: int, out: Path) -> list[Path]:
+    """CSV files (x1, x2, y) of the train and test sets a run with this seed uses."""
+    data = make_dataset(config.data, config.m, config.n, seed)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for part, x, y in (("train", data.x_train, data.y_train), ("test", data.x_test, data.y_test)):
+        path = out / f"{config.data}-m{config.m}-n{config.n}-seed{seed}-{part}.csv"
+        tmp = path.with_name(path.name + ".tmp")
+        with tmp.open("w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["x1", "x2", "y"])
+            writer.writerows(
+                [repr(float(a)), repr(float(b)), int(c)] for (a, b), c in zip(x, y[:, 0])
+            )
+        tmp.replace(path)
+        paths.append(path)
+    return paths

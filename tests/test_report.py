@@ -1,0 +1,195 @@
+"""Plots, the HTML report (rendered in headless Chromium), claims, and exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import struct
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mlpbench import cli
+from mlpbench.analysis import CONTRADICTED, NOT_TESTABLE, SUPPORTED, judge, load_columns
+from mlpbench.data import make_dataset
+from mlpbench.errors import UsageError
+from mlpbench.plots import PLOTS
+from mlpbench.store import Store
+from mlpbench.study import parse_study
+
+STUDY = """
+name = "claims"
+runs = 6
+[defaults]
+m = 80
+n = 40
+epochs = 60
+[[tables]]
+number = 1
+name = "t"
+title = "Planted"
+  [[tables.claims]]
+  text = "good beats bad"
+  checks = [{ kind = "greater", metric = "train_accuracy", a = "good", b = "bad" }]
+  [[tables.claims]]
+  text = "bad beats good"
+  checks = [{ kind = "greater", metric = "train_accuracy", a = "bad", b = "good" }]
+  [[tables.claims]]
+  text = "good takes 1000x longer"
+  checks = [{ kind = "ratio", metric = "train_time_s", a = "good", b = "bad", low = 1000 }]
+  [[tables.claims]]
+  text = "the GPU wins"
+  checks = [{ kind = "greater", metric = "train_time_s", a = "bad", b = "on gpu" }]
+  [[tables.columns]]
+  label = "good"
+  engine = "numpy"
+  lr = 5.0
+  [[tables.columns]]
+  label = "bad"
+  engine = "numpy"
+  lr = 0.001
+  [[tables.columns]]
+  label = "on gpu"
+  engine = "numpy"
+  device = "gpu"
+"""
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    out = tmp_path_factory.mktemp("report")
+    study_path = out / "claims.toml"
+    study_path.write_text(STUDY)
+    assert cli.main(["run", str(study_path), "--out", str(out)]) == 0
+    return out, parse_study(STUDY)
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    header = path.read_bytes()[:24]
+    assert header[:8] == b"\x89PNG\r\n\x1a\n"
+    return struct.unpack(">II", header[16:24])
+
+
+def test_plots_are_written_at_their_size(finished):
+    out, _ = finished
+    expected = {
+        "boundary": (820, 420),  # two panels (the GPU column has no runs) of 3.6 in + colour bar
+        "curves": (700, 450),
+        "time": (700, 450),
+        "spread": (500, 450),  # three columns at 1.6 in, at least 5 in
+    }
+    assert set(expected) == set(PLOTS)
+    for kind, size in expected.items():
+        path = out / "plots" / f"table-1-{kind}.png"
+        assert path.stat().st_size > 5000
+        assert _png_size(path) == size
+
+
+def test_claims_get_verdicts(finished):
+    out, study = finished
+    table = study.tables[0]
+    columns = load_columns(table, study, Store(out), "numpy", None)
+    verdicts = {c.text: judge(c, table, columns) for c in table.claims}
+    assert verdicts["good beats bad"].verdict == SUPPORTED
+    assert verdicts["bad beats good"].verdict == CONTRADICTED
+    assert verdicts["good takes 1000x longer"].verdict == CONTRADICTED
+    assert verdicts["the GPU wins"].verdict == NOT_TESTABLE
+    assert "on gpu: no GPU here" in verdicts["the GPU wins"].details
+    text = (out / "report.md").read_text()
+    assert '"good beats bad": **supported**' in text
+    assert "train_accuracy: good - bad = +" in text
+
+
+def test_report_md_links_every_plot_and_html_embeds_them(finished):
+    out, _ = finished
+    md = (out / "report.md").read_text()
+    html = (out / "report.html").read_text()
+    for kind in PLOTS:
+        assert f"(plots/table-1-{kind}.png)" in md
+    assert html.count("data:image/png;base64,") == len(PLOTS)
+    assert "<table>" in html and "plots/" not in html and "http" not in html.split("<body>")[1]
+    assert "## Environment" in md and "<h2>Environment</h2>" in html
+
+
+@pytest.mark.skipif(
+    shutil.which("chromium") is None and not os.environ.get("CI"),
+    reason="Debian's chromium is not installed (CI installs it and never skips this)",
+)
+def test_html_report_renders_in_headless_chromium(finished, tmp_path):
+    out, _ = finished
+    shot = tmp_path / "shot.png"
+    cmd = [
+        "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+        "--no-first-run", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", "--hide-scrollbars",
+        "--window-size=1280,2000", f"--screenshot={shot}", (out / "report.html").as_uri(),
+    ]  # fmt: skip
+    subprocess.run(cmd, check=True, capture_output=True, timeout=120)
+    from matplotlib.image import imread
+
+    pixels = imread(shot)
+    assert pixels.shape[:2] == (2000, 1280)
+    assert pixels[..., :3].std() > 0.05  # text, tables and plots, not a blank page
+    assert (pixels[..., :3] < 0.5).mean() > 0.005  # some dark pixels: text
+
+
+def test_export_round_trips_the_store(finished, capsys):
+    out, _ = finished
+    stored = Store(out).all_runs()
+    assert cli.main(["export", "--format", "json", "--out", str(out)]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert cli.main(["export", "--format", "csv", "--out", str(out)]) == 0
+    table = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert len(rows) == len(table) == len(stored) == 12
+    for run, row, line in zip(stored, rows, table):
+        assert row["seed"] == run["seed"] and row["engine"] == run["engine"]
+        assert row["lr"] == run["config"]["lr"] and row["hidden"] == "3"
+        for metric in ("test_accuracy", "train_loss", "train_time_s"):
+            assert row[metric] == run[metric]
+            assert float(line[metric]) == run[metric]
+        assert int(line["seed"]) == run["seed"]
+
+
+def test_data_command_writes_the_exact_sets(tmp_path, capsys):
+    out = tmp_path / "data"
+    argv = ["data", "--dataset", "linear-int", "--seed", "4", "--m", "30", "--n", "7"]
+    assert cli.main([*argv, "--out", str(out)]) == 0
+    train_path, test_path = (Path(p) for p in capsys.readouterr().out.split())
+    expected = make_dataset("linear-int", 30, 7, seed=4)
+    for path, x, y in ((train_path, expected.x_train, expected.y_train),
+                       (test_path, expected.x_test, expected.y_test)):  # fmt: skip
+        rows = list(csv.DictReader(path.open()))
+        got = np.array([[float(r["x1"]), float(r["x2"])] for r in rows])
+        np.testing.assert_array_equal(got, x)
+        np.testing.assert_array_equal([float(r["y"]) for r in rows], y[:, 0])
+
+
+def test_export_without_results_is_an_error(tmp_path, capsys):
+    assert cli.main(["export", "--out", str(tmp_path / "none")]) == 2
+    assert "no results in" in capsys.readouterr().err
+    assert not (tmp_path / "none").exists()
+
+
+@pytest.mark.parametrize(
+    ("claim", "message"),
+    [
+        ('checks = [{ kind = "better", metric = "test_accuracy", a = "x", b = "x" }]',
+         "unknown kind 'better'"),
+        ('checks = [{ kind = "greater", metric = "speed", a = "x", b = "x" }]',
+         "unknown metric 'speed'"),
+        ('checks = [{ kind = "greater", metric = "test_accuracy", a = "x", b = "y" }]',
+         "b = 'y' is not a column"),
+    ],
+)  # fmt: skip
+def test_bad_claims_are_rejected(claim, message):
+    text = (
+        '[[tables]]\nnumber = 1\n  [[tables.claims]]\n  text = "c"\n  ' + claim +
+        '\n  [[tables.columns]]\n  label = "x"\n'
+    )  # fmt: skip
+    with pytest.raises(UsageError, match=message):
+        parse_study(text)

@@ -1,0 +1,69 @@
+"""Statistics checked against SciPy on fixed inputs, and paired tests on planted effects."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+
+from mlpbench.stats import holm, paired, summarize
+
+VALUES = [99.0, 98.0, 100.0, 97.0, 99.0, 98.5, 99.5, 96.0]
+
+
+def test_summary_matches_scipy():
+    s = summarize(VALUES, [False] * len(VALUES))
+    assert s.mean == pytest.approx(np.mean(VALUES))
+    assert s.std == pytest.approx(np.std(VALUES, ddof=1))
+    low, high = sps.t.interval(0.95, len(VALUES) - 1, loc=np.mean(VALUES), scale=sps.sem(VALUES))
+    assert (s.ci_low, s.ci_high) == pytest.approx((low, high))
+    assert (s.count, s.diverged) == (8, 0)
+
+
+def test_diverged_runs_are_counted_not_averaged():
+    s = summarize([1.0, float("nan"), 3.0], [False, True, False])
+    assert (s.mean, s.count, s.diverged) == (2.0, 2, 1)
+    everything = summarize([float("nan")] * 2, [True, True])
+    assert everything.count == 0 and everything.diverged == 2 and np.isnan(everything.mean)
+
+
+def test_identical_values_have_no_spread():
+    s = summarize([0.1 + 0.2] * 5, [False] * 5)
+    assert s.std == 0.0 and s.ci_low == s.ci_high == s.mean
+
+
+def test_paired_matches_scipy():
+    rng = np.random.default_rng(3)
+    a = rng.normal(1.0, 1.0, 25)
+    b = a - rng.normal(0.4, 0.5, 25)
+    r = paired(a, b)
+    assert r.p_t == pytest.approx(sps.ttest_rel(a, b).pvalue)
+    assert r.p_wilcoxon == pytest.approx(sps.wilcoxon(a - b).pvalue)
+    d = a - b
+    low, high = sps.t.interval(0.95, len(d) - 1, loc=d.mean(), scale=sps.sem(d))
+    assert (r.ci_low, r.ci_high) == pytest.approx((low, high))
+    assert r.mean_diff == pytest.approx(d.mean())
+
+
+def test_paired_detects_a_planted_difference_and_not_an_identical_column():
+    rng = np.random.default_rng(0)
+    base = rng.normal(98.0, 1.0, 20)
+    shifted = base + 0.5 + rng.normal(0, 0.2, 20)
+    assert paired(shifted, base).p < 1e-6 and paired(shifted, base).mean_diff > 0
+    same = paired(base, base.copy())
+    assert same.p == 1.0 and same.mean_diff == 0.0
+
+
+def test_wilcoxon_is_used_for_far_from_normal_differences():
+    # accuracy steps: mostly 0 and +1, one large outlier
+    a = np.array([99.0] * 15 + [100.0] * 4 + [90.0])
+    b = np.array([99.0] * 15 + [99.0] * 4 + [99.0])
+    r = paired(a, b)
+    assert not r.normal and r.p == r.p_wilcoxon
+
+
+def test_holm_matches_the_definition():
+    p = [0.01, 0.04, 0.03, 0.005]
+    # sorted: 0.005*4 = 0.02, 0.01*3 = 0.03, 0.03*2 = 0.06, 0.04*1 -> max(0.06, 0.04) = 0.06
+    assert holm(p) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert holm([0.5, float("nan")])[0] == 0.5 and np.isnan(holm([0.5, float("nan")])[1])
