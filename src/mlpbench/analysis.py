@@ -33,6 +33,8 @@ class ColumnRuns(NamedTuple):
         """Why the column has no runs, or '' when it has some."""
         if self.runs:
             return ""
+        if self.column.untuned:
+            return f"{self.column.label}: learning rate not tuned yet"
         if not engines.has_device(self.job.engine, self.job.device):
             return f"{self.column.label}: no {self.job.device.upper()} here"
         return f"{self.column.label}: no runs stored"
@@ -45,7 +47,7 @@ def load_columns(
     out = []
     for col in table.columns:
         job = column_job(col, engine, dtype)
-        out.append(ColumnRuns(col, job, store.runs(job, study.seeds)))
+        out.append(ColumnRuns(col, job, [] if col.untuned else store.runs(job, study.seeds)))
     return out
 
 

@@ -24,13 +24,22 @@ from mlpbench.config import (
 )
 from mlpbench.errors import UsageError
 from mlpbench.export import TIDY_FIELDS, tidy, write_dataset
-from mlpbench.report import HTML_NAME, REPORT_NAME, write_report
+from mlpbench.plots import sensitivity
+from mlpbench.report import HTML_NAME, PLOT_DIR, REPORT_NAME, write_report
 from mlpbench.runner import run_jobs
 from mlpbench.stats import summarize
 from mlpbench.store import DB_NAME, Store
-from mlpbench.study import Study, jobs, load_study, parse_study
+from mlpbench.study import Study, jobs, load_study, parse_study, resolve_tuned
+from mlpbench.tune import (
+    TUNING_SEED_OFFSET,
+    TuneSpec,
+    grid_summary,
+    parse_values,
+    tune,
+    tuning_config,
+)
 
-BUNDLED = ("seed",)
+BUNDLED = ("seed", "seed-tuned")
 LAST_STUDY = "last_study"
 
 
@@ -91,12 +100,15 @@ def cmd_run(args: argparse.Namespace) -> int:
             "dtype": dtype,
         },
     )
-    run_jobs(todo, study.seeds, store, fresh=args.fresh)
-    return _report(study, store, engine, dtype, Path(args.out))
+    study, tuned = resolve_tuned(study, engine, dtype, store, train=True)
+    run_jobs(jobs(study, engine, dtype), study.seeds, store, fresh=args.fresh)
+    return _report(study, store, engine, dtype, Path(args.out), tuned)
 
 
-def _report(study: Study, store: Store, engine: str, dtype: str | None, out: Path) -> int:
-    text = write_report(study, store, engine, dtype, out)
+def _report(
+    study: Study, store: Store, engine: str, dtype: str | None, out: Path, tuned: dict
+) -> int:
+    text = write_report(study, store, engine, dtype, out, tuned)
     print(text)
     print(f"report written to {out / REPORT_NAME} and {out / HTML_NAME}", file=sys.stderr)
     return 0
@@ -136,12 +148,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     study = resolve_study(args.study) if args.study else parse_study(last["source"])
     study = study.select(args.tables or last["tables"]).with_runs(last["runs"])
     study = study.with_seed(last["seed"])
-    return _report(study, store, last["engine"], last["dtype"], Path(args.out))
+    study, tuned = resolve_tuned(study, last["engine"], last["dtype"], store, train=False)
+    return _report(study, store, last["engine"], last["dtype"], Path(args.out), tuned)
 
 
-def _config(args: argparse.Namespace) -> Config:
+def _config(args: argparse.Namespace, **overrides: object) -> Config:
     fields = ("data", "m", "n", "hidden", "activation", "loss", "optimizer", "lr", "batch_size")
-    return Config(epochs=args.epochs, **{f: getattr(args, f) for f in fields})
+    values = {f: getattr(args, f) for f in fields if hasattr(args, f)}
+    return Config(epochs=args.epochs, **{**values, **overrides})
 
 
 def _seeds(args: argparse.Namespace, default_runs: int) -> list[int]:
@@ -170,14 +184,24 @@ def cmd_train(args: argparse.Namespace) -> int:
     job = Job(config, engine, args.dtype or engines.default_dtype(engine))
     store = Store(args.out)
     run_jobs([job], seeds, store, fresh=args.fresh)
+    result = _summary(job, seeds, store)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        _print_summary(result)
+    return 0
+
+
+def _summary(job: Job, seeds: list[int], store: Store) -> dict:
+    """The runs of one job as `train --json` prints them."""
     stored = store.runs(job, seeds)
     flags = [r["diverged"] for r in stored]
     summary = {}
     for metric in engines.METRICS:
         s = summarize([r[metric] for r in stored], flags)
         summary[metric] = {"mean": _json_number(s.mean), "std": _json_number(s.std)}
-    result = {
-        "config": config.as_dict(),
+    return {
+        "config": job.config.as_dict(),
         "engine": job.engine,
         "dtype": job.dtype,
         "runs": len(stored),
@@ -185,20 +209,90 @@ def cmd_train(args: argparse.Namespace) -> int:
         "seeds": seeds,
         "metrics": summary,
     }
+
+
+def _print_summary(result: dict) -> None:
+    for metric, s in result["metrics"].items():
+        print(f"{metric:>15}: {s['mean']} ± {s['std']}")
+    print(f"{'runs':>15}: {result['runs']} ({result['diverged']} diverged), {result['engine']}")
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    """Tune learning rate (and batch size or epochs) on a validation split, then confirm."""
+    config, confirm_seeds = _config(args, lr=1.0), _seeds(args, 5)
+    names = [n.strip() for n in args.tune.split(",") if n.strip()]
+    grids = {"lr": args.lr_grid, "batch_size": args.batch_grid, "epochs": args.epochs_grid}
+    for name in names:
+        if name not in grids:
+            raise UsageError(f"cannot tune {name!r}; tunable: {', '.join(grids)}")
+        if grids[name] is None:
+            raise UsageError(f"tuning {name} needs --{name.replace('_', '-')}-grid")
+    axes = {name: parse_values(name, grids[name]) for name in names}
+    spec = TuneSpec(
+        axes=axes,
+        runs=check_runs(args.tune_runs if args.tune_runs is not None else len(confirm_seeds)),
+        seed=confirm_seeds[0] + TUNING_SEED_OFFSET,
+        score=args.score,
+        validation=args.validation,
+    )
+    for name, values in axes.items():  # every grid point must be a valid configuration
+        for value in values:
+            tuning_config(config.replace(**{name: value}), spec.validation)
+    engine = _engine(args.engine)
+    dtype = args.dtype or engines.default_dtype(engine)
+    store = Store(args.out)
+    result = tune(config, spec, engine, dtype, store)
+    assert result is not None
+    job = Job(result.config, engine, dtype)
+    run_jobs([job], confirm_seeds, store)
+    out = Path(args.out)
+    (out / PLOT_DIR).mkdir(parents=True, exist_ok=True)
+    path = out / PLOT_DIR / f"tune-{config.key()}.png"
+    plot = sensitivity("Tuning", [(_describe(config), result)], spec.score, path)
+    summary = {
+        **{name: result.best.values[name] for name in names},
+        "score": spec.score,
+        "validation": spec.validation,
+        "tuning_seeds": spec.seeds,
+        "grid": grid_summary(result, names),
+        **_summary(job, confirm_seeds, store),
+        "plot": str(plot),
+    }
     if args.json:
-        print(json.dumps(result))
+        print(json.dumps(_jsonable(summary)))
     else:
-        for metric, s in summary.items():
-            print(f"{metric:>15}: {s['mean']} ± {s['std']}")
-        print(f"{'runs':>15}: {len(stored)} ({sum(flags)} diverged), engine {job.engine}")
+        for point in summary["grid"]:
+            mark = "  <- chosen" if all(point[n] == summary[n] for n in names) else ""
+            values = ", ".join(f"{n} {point[n]:g}" for n in names)
+            score = f"{point['mean']:.6g} ± {point['std']:.3g}"
+            print(f"{values}: validation {spec.score} {score}{mark}")
+        print(f"confirmation on {len(confirm_seeds)} fresh seeds (test set):")
+        _print_summary(summary)
+        print(f"sensitivity plot: {plot}")
     return 0
+
+
+def _describe(config: Config) -> str:
+    batch = "full batch" if config.batch == config.train_size else f"B={config.batch}"
+    return f"{config.loss}/{config.optimizer}, {batch}"
 
 
 def _json_number(x: float) -> float | None:
     return None if math.isnan(x) else x
 
 
-def _add_config_options(p: argparse.ArgumentParser) -> None:
+def _jsonable(value: object) -> object:
+    """NaN becomes null, so the output is strict JSON."""
+    if isinstance(value, float):
+        return _json_number(value)
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _add_config_options(p: argparse.ArgumentParser, lr: bool = True) -> None:
     p.add_argument("--data", default="quadratic", help=f"one of {', '.join(DATASET_NAMES)}")
     p.add_argument("--m", type=int, default=1000, help="train set size")
     p.add_argument("--n", type=int, default=100, help="test set size")
@@ -206,7 +300,8 @@ def _add_config_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--activation", default="sigmoid", help=f"{', '.join(ACTIVATION_NAMES)}")
     p.add_argument("--loss", default="bce", help=f"one of {', '.join(LOSS_NAMES)}")
     p.add_argument("--optimizer", default="sgd", help=f"one of {', '.join(OPTIMIZER_NAMES)}")
-    p.add_argument("--lr", type=float, default=10.0, help="learning rate")
+    if lr:
+        p.add_argument("--lr", type=float, default=10.0, help="learning rate")
     p.add_argument("--batch-size", type=int, help="mini-batch size (default: m, full batch)")
     p.add_argument("--epochs", type=int, default=1000, help="passes over the train set")
 
@@ -229,6 +324,21 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--json", action="store_true", help="print one JSON object")
     _add_common(train)
     train.set_defaults(func=cmd_train)
+
+    tune_cmd = sub.add_parser("tune", help="tune the learning rate on a validation split")
+    _add_config_options(tune_cmd, lr=False)
+    tune_cmd.add_argument("--tune", default="lr", help="axes to tune: lr, batch_size, epochs")
+    tune_cmd.add_argument("--lr-grid", default="1e-4:1e2:4", help="low:high:per_decade or a,b,c")
+    tune_cmd.add_argument("--batch-grid", help="batch sizes to try, e.g. 1,32,128,1000")
+    tune_cmd.add_argument("--epochs-grid", help="epoch counts to try, e.g. 100,1000")
+    tune_cmd.add_argument("--score", choices=("loss", "accuracy"), default="loss",
+                          help="validation score to optimise (default: loss)")  # fmt: skip
+    tune_cmd.add_argument("--validation", type=float, default=0.2,
+                          help="fraction of the train set held out (default 0.2)")  # fmt: skip
+    tune_cmd.add_argument("--tune-runs", type=int, help="seeds per grid point (default: --runs)")
+    tune_cmd.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_common(tune_cmd)
+    tune_cmd.set_defaults(func=cmd_tune)
 
     agree = sub.add_parser("agree", help="train one configuration on several engines and compare")
     _add_config_options(agree)

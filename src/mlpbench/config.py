@@ -33,6 +33,7 @@ class Config:
     lr: float = 10.0
     batch_size: int | None = None
     epochs: int = 1000
+    validation: float = 0.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.hidden, (list, tuple)):
@@ -43,9 +44,14 @@ class Config:
         _validate(self)
 
     @property
+    def train_size(self) -> int:
+        """Points trained on: m less the validation hold-out (the last points drawn)."""
+        return self.m - round(self.validation * self.m)
+
+    @property
     def batch(self) -> int:
-        """The mini-batch size actually used: None means full batch (m)."""
-        return self.m if self.batch_size is None else self.batch_size
+        """The mini-batch size actually used: None means full batch (all trained points)."""
+        return self.train_size if self.batch_size is None else self.batch_size
 
     @property
     def layer_sizes(self) -> tuple[int, ...]:
@@ -58,6 +64,7 @@ class Config:
         d["hidden"] = list(self.hidden)
         d["batch_size"] = self.batch
         d["lr"] = float(self.lr)
+        d["validation"] = float(self.validation)
         return d
 
     def key(self) -> str:
@@ -111,10 +118,20 @@ def _validate(c: Config) -> None:
     lr_ok = isinstance(c.lr, (int, float)) and not isinstance(c.lr, bool)
     if not lr_ok or not math.isfinite(c.lr) or c.lr <= 0:
         raise UsageError(f"learning rate must be a finite number > 0, got {c.lr!r}")
+    v = c.validation
+    v_ok = isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < 1
+    if not v_ok or (v > 0 and not 1 <= round(v * c.m) < c.m):
+        raise UsageError(
+            f"validation must be a fraction in [0, 1) leaving points on both sides of m = {c.m},"
+            f" got {v!r}"
+        )
     if c.batch_size is not None:
         _positive_int("batch size", c.batch_size)
-        if c.batch_size > c.m:
-            raise UsageError(f"batch size must be between 1 and m = {c.m}, got {c.batch_size}")
+        if c.batch_size > c.train_size:
+            where = "m" if c.train_size == c.m else "the trained points"
+            raise UsageError(
+                f"batch size must be between 1 and {where} = {c.train_size}, got {c.batch_size}"
+            )
 
 
 def check_dtype(dtype: str) -> str:

@@ -133,6 +133,35 @@ def spread(title: str, columns: list[ColumnRuns], path: Path) -> Path:
     return _save(fig, path)
 
 
+def sensitivity(title: str, entries: list[tuple], score: str, path: Path) -> Path:
+    """Validation score against learning rate per tuned column: mean, min-max band, choice marked.
+
+    entries are (label, TuneResult); grid points whose other tuned
+    axes differ from the chosen point's are left out, so each line varies lr only.
+    """
+    fig = Figure(figsize=(7, 4.5), layout="constrained")
+    ax = fig.subplots()
+    for label, result in entries:
+        others = {k: v for k, v in result.best.values.items() if k != "lr"}
+        points = [p for p in result.grid
+                  if all(p.values[k] == v for k, v in others.items())]  # fmt: skip
+        lrs = np.array([p.values["lr"] for p in points])
+        means = np.array([p.mean for p in points])
+        lows = np.array([min(p.scores, default=np.nan) for p in points])
+        highs = np.array([max(p.scores, default=np.nan) for p in points])
+        line = ax.plot(lrs, means, marker=".", label=label)[0]
+        ax.fill_between(lrs, lows, highs, alpha=0.15, color=line.get_color())
+        ax.plot([result.best.values["lr"]], [result.best.mean], marker="*", markersize=14,
+                color=line.get_color(), markeredgecolor="black")  # fmt: skip
+    ax.set_xscale("log")
+    if score == "loss":
+        ax.set_yscale("log")
+    ax.set(xlabel="learning rate", ylabel=f"validation {score} (mean, min-max over seeds)")
+    ax.set_title(f"{title}: learning-rate sensitivity (star: chosen)")
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
 PLOTS = {
     "boundary": decision_boundaries,
     "curves": learning_curves,

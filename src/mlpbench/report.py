@@ -10,7 +10,7 @@ from pathlib import Path
 from mlpbench.analysis import COMPARED, ColumnRuns, Verdict, compare_columns, judge, load_columns
 from mlpbench.env import ENV_KEYS
 from mlpbench.html_report import markdown_to_html
-from mlpbench.plots import PLOTS
+from mlpbench.plots import PLOTS, sensitivity
 from mlpbench.stats import Summary, summarize
 from mlpbench.store import Store
 from mlpbench.study import Column, Study, Table
@@ -92,10 +92,17 @@ def _rows(table: Table, cells: list) -> list[list[str]]:
 
 def _cells(col: ColumnRuns):
     """cell(metric) for one column: our summary, or why there is none."""
-    if not col.runs and col.missing().endswith("here"):
-        return lambda metric: f"no {col.job.device.upper()} here"
+    if not col.runs and col.missing():
+        reason = col.missing().split(": ", 1)[1]
+        return lambda metric: reason
     flags = [r["diverged"] for r in col.runs]
     return lambda metric: format_cell(metric, summarize([r[metric] for r in col.runs], flags))
+
+
+def _lr_cell(col: Column) -> str:
+    if col.untuned:
+        return "to be tuned"
+    return f"{col.config.lr:g}" + (" (tuned)" if col.tuned else "")
 
 
 def _runs_cell(col: ColumnRuns) -> str:
@@ -107,6 +114,8 @@ def render_table(table: Table, columns: list[ColumnRuns]) -> str:
     """Our mean ± std [95% CI] per cell, then the seed report's figures if the study has them."""
     header = ["", "", *(c.label for c in table.columns)]
     body = _rows(table, [_cells(c) for c in columns])
+    if any(c.tuned for c in table.columns):
+        body.append(["Learning rate", "", *(_lr_cell(c.column) for c in columns)])
     body.append(["Engine", "", *(c.job.describe() for c in columns)])
     body.append(["Runs", "", *(_runs_cell(c) for c in columns)])
     parts = [f"### Table {table.number}: {table.title}", ""]
@@ -178,8 +187,13 @@ def render_environment(store: Store) -> str:
     return "## Environment\n\n" + _markdown(["", ""], [[k, v] for k, v in env.items()])
 
 
-def build_report(study: Study, store: Store, engine: str, dtype: str | None, out: Path) -> str:
-    """The whole Markdown report of a study, drawing its plots into out/plots."""
+def build_report(
+    study: Study, store: Store, engine: str, dtype: str | None, out: Path, tuned: dict
+) -> str:
+    """The whole Markdown report of a study, drawing its plots into out/plots.
+
+    tuned maps (table number, column label) to the tuning result of each tuned column.
+    """
     title = study.title or study.name
     intro = (
         f"Each cell is the mean ± sample standard deviation over {study.runs} runs "
@@ -207,12 +221,32 @@ def build_report(study: Study, store: Store, engine: str, dtype: str | None, out
                 name = f"table-{table.number}-{kind}.png"
                 draw(f"Table {table.number}", columns, plot_dir / name)
                 parts += [f"![Table {table.number} {kind}]({PLOT_DIR}/{name})", ""]
+        results = [(c.label, tuned.get((table.number, c.label))) for c in table.columns]
+        results = [(label, r) for label, r in results if r is not None]
+        if results:
+            name = f"table-{table.number}-sensitivity.png"
+            sensitivity(f"Table {table.number}", results, study.tuning.score, plot_dir / name)
+            parts += [_tuning_note(study), "", f"![Table {table.number} sensitivity]"
+                      f"({PLOT_DIR}/{name})", ""]  # fmt: skip
     return "\n".join(parts)
 
 
-def write_report(study: Study, store: Store, engine: str, dtype: str | None, out: Path) -> str:
+def _tuning_note(study: Study) -> str:
+    spec = study.tuning
+    lrs = spec.axes["lr"]
+    return (
+        f"Learning rates marked (tuned) were chosen on a log grid of {len(lrs)} rates from "
+        f"{lrs[0]:g} to {lrs[-1]:g}, {spec.runs} seeds each ({spec.seeds[0]}..{spec.seeds[-1]}),"
+        f" by mean validation {spec.score} on {spec.validation:.0%} of the train set held out;"
+        " the table's runs then train on the full train set with the study's own seeds."
+    )
+
+
+def write_report(
+    study: Study, store: Store, engine: str, dtype: str | None, out: Path, tuned: dict
+) -> str:
     """Write report.md and the self-contained report.html; return the Markdown."""
-    text = build_report(study, store, engine, dtype, out)
+    text = build_report(study, store, engine, dtype, out, tuned)
     write_text(out / REPORT_NAME, text)
     write_text(out / HTML_NAME, markdown_to_html(text, out, study.title or study.name))
     return text

@@ -28,16 +28,19 @@ A column may also name its `engine`, `dtype` and `device` ("cpu" or "gpu");
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from mlpbench.config import CONFIG_FIELDS, Config, Job, check_device, check_dtype, check_runs
 from mlpbench.engines import METRICS, check_engine_name, default_dtype
 from mlpbench.errors import UsageError
+from mlpbench.store import Store
+from mlpbench.tune import TUNING_SEED_OFFSET, TuneResult, TuneSpec, log_grid, tune
 
 ROWS = ("accuracy", "loss", "time", "compile")
-STUDY_KEYS = ("name", "title", "runs", "seed", "defaults", "tables")
+STUDY_KEYS = ("name", "title", "runs", "seed", "defaults", "tables", "tuning")
+TUNING_KEYS = ("runs", "score", "validation", "lr_grid")
 TABLE_KEYS = ("number", "name", "title", "note", "rows", "columns", "claims")
 COLUMN_KEYS = ("label", "engine", "dtype", "device", "reported", *CONFIG_FIELDS)
 CLAIM_KEYS = ("text", "checks")
@@ -79,6 +82,13 @@ class Column:
     dtype: str | None
     device: str
     reported: dict[str, float]
+    tuned: bool = False  # lr = "tuned": chosen by the study's tuning protocol
+    lr_chosen: float | None = None  # set once tuning has chosen
+
+    @property
+    def untuned(self) -> bool:
+        """A tuned column whose rate is not chosen yet (its config.lr is a stand-in)."""
+        return self.tuned and self.lr_chosen is None
 
 
 @dataclass(frozen=True)
@@ -108,6 +118,7 @@ class Study:
     seed: int
     tables: tuple[Table, ...]
     source: str
+    tuning: TuneSpec = field(default_factory=TuneSpec)
 
     @property
     def seeds(self) -> list[int]:
@@ -164,6 +175,9 @@ def _column(where: str, raw: dict, defaults: dict) -> Column:
     _check_keys(where, raw, COLUMN_KEYS)
     label = _typed(where, raw.get("label"), str, "a string label")
     fields = {k: v for k, v in {**defaults, **raw}.items() if k in CONFIG_FIELDS}
+    tuned = fields.get("lr") == "tuned"
+    if tuned:
+        fields["lr"] = 1.0  # a stand-in until the tuning protocol chooses
     engine, dtype = raw.get("engine"), raw.get("dtype")
     try:
         if engine is not None:
@@ -175,7 +189,7 @@ def _column(where: str, raw: dict, defaults: dict) -> Column:
         raise UsageError(f"{where}: {e}") from None
     reported = _typed(where, raw.get("reported", {}), dict, "a table of reported figures")
     _check_keys(f"{where}.reported", reported, METRICS)
-    return Column(label, _config(where, fields), engine, dtype, device, dict(reported))
+    return Column(label, _config(where, fields), engine, dtype, device, dict(reported), tuned)
 
 
 def _table(where: str, raw: dict, defaults: dict) -> Table:
@@ -246,14 +260,58 @@ def parse_study(text: str, origin: str = "<study>") -> Study:
     if len(set(numbers)) != len(numbers):
         raise UsageError(f"{origin}: table numbers must be unique, got {numbers}")
     runs = check_runs(raw.get("runs", 20))
+    seed = _typed(origin, raw.get("seed", 0), int, "an integer seed")
     return Study(
         name=_typed(origin, raw.get("name", Path(origin).stem), str, "a string name"),
         title=_typed(origin, raw.get("title", ""), str, "a string title"),
         runs=runs,
-        seed=_typed(origin, raw.get("seed", 0), int, "an integer seed"),
+        seed=seed,
         tables=parsed,
         source=text,
+        tuning=_tuning(f"{origin} [tuning]", raw.get("tuning", {}), seed),
     )
+
+
+def _tuning(where: str, raw: dict, seed: int) -> TuneSpec:
+    _typed(where, raw, dict, "a [tuning] table")
+    _check_keys(where, raw, TUNING_KEYS)
+    grid = _typed(where, raw.get("lr_grid", [1e-4, 1e2, 4]), list, "[low, high, per_decade]")
+    try:
+        low, high, per_decade = grid
+        return TuneSpec(
+            axes={"lr": log_grid(float(low), float(high), int(per_decade))},
+            runs=check_runs(raw.get("runs", 5)),
+            seed=seed + TUNING_SEED_OFFSET,
+            score=raw.get("score", "loss"),
+            validation=float(raw.get("validation", 0.2)),
+        )
+    except (UsageError, ValueError, TypeError) as e:
+        raise UsageError(f"{where}: {e}") from None
+
+
+def resolve_tuned(
+    study: Study, engine: str, dtype: str | None, store: Store, train: bool
+) -> tuple[Study, dict[tuple[int, str], TuneResult | None]]:
+    """Tune every `lr = "tuned"` column (reusing stored grid runs) and put in its choice.
+
+    Returns the study with chosen rates, and each tuned column's result by
+    (table number, label); a result is None when train is False and the grid
+    is not complete in the store (the column is then left as it was).
+    """
+    results: dict[tuple[int, str], TuneResult | None] = {}
+    tables = []
+    for table in study.tables:
+        columns = []
+        for col in table.columns:
+            if col.tuned:
+                job = column_job(col, engine, dtype)
+                result = tune(col.config, study.tuning, job.engine, job.dtype, store, train)
+                results[(table.number, col.label)] = result
+                if result is not None:
+                    col = replace(col, config=result.config, lr_chosen=result.config.lr)
+            columns.append(col)
+        tables.append(replace(table, columns=tuple(columns)))
+    return study._with(tables=tuple(tables)), results
 
 
 def load_study(path: Path | str) -> Study:

@@ -88,11 +88,19 @@ class Problem(NamedTuple):
 
 
 def prepare(config: Config, seeds: Sequence[int], dtype: str) -> Problem:
-    """Data, initial weights and batch order of each seed, on a leading run axis."""
+    """Data, initial weights and batch order of each seed, on a leading run axis.
+
+    With a validation fraction, the last points of the train set are held out
+    and take the test set's place, so tuning never sees the test set.
+    """
     data = stack_datasets(config.data, config.m, config.n, seeds)
     data = Dataset(*(a.astype(dtype) for a in data))
+    if config.validation:
+        k = config.train_size
+        x, y = data.x_train, data.y_train
+        data = Dataset(x[:, :k], y[:, :k], x[:, k:], y[:, k:])
     params = init_params(config.layer_sizes, seeds, dtype)
-    orders = batch_orders(seeds, config.m, config.epochs, config.batch)
+    orders = batch_orders(seeds, config.train_size, config.epochs, config.batch)
     return Problem(data, params, orders)
 
 

@@ -93,7 +93,7 @@ def epochs_dataset(x: np.ndarray, y: np.ndarray, orders: np.ndarray | None, batc
 
 def _fit(model, config: Config, x, y, orders, epochs: int) -> list[float]:
     data = epochs_dataset(x, y, None if orders is None else orders[:epochs], config.batch)
-    steps = math.ceil(config.m / config.batch)
+    steps = math.ceil(len(x) / config.batch)
     history = model.fit(data, epochs=epochs, steps_per_epoch=steps, shuffle=False, verbose=0)
     return history.history["loss"]
 
@@ -113,7 +113,7 @@ def train(
 ) -> list[RunResult]:
     """Train the runs one after another with model.fit, as a Keras user would."""
     data, params, orders = prepare(config, seeds, dtype)
-    runs = len(seeds)
+    runs, n_test = len(seeds), data.x_test.shape[1]
     metrics = {
         k: np.zeros(runs) for k in ("train_loss", "test_loss", "train_time_s", "test_time_s")
     }
@@ -126,8 +126,8 @@ def train(
         fresh_optimizer = [v.numpy() for v in model.optimizer.variables]
         run_orders = None if orders is None else orders[0]
         _fit(model, config, data.x_train[0], data.y_train[0], run_orders, min(2, config.epochs))
-        model.predict(data.x_test[0], batch_size=config.n, verbose=0)
-        model.evaluate(data.x_test[0], data.y_test[0], batch_size=config.n, verbose=0)
+        model.predict(data.x_test[0], batch_size=n_test, verbose=0)
+        model.evaluate(data.x_test[0], data.y_test[0], batch_size=n_test, verbose=0)
         compile_time = time.perf_counter() - start
 
         for r in range(runs):
@@ -138,12 +138,12 @@ def train(
             curve[r] = _fit(model, config, x, y, run_orders, config.epochs)
             metrics["train_time_s"][r] = time.perf_counter() - start
             start = time.perf_counter()
-            p_test[r] = model.predict(data.x_test[r], batch_size=config.n, verbose=0)
+            p_test[r] = model.predict(data.x_test[r], batch_size=n_test, verbose=0)
             metrics["test_time_s"][r] = time.perf_counter() - start
-            p_train[r] = model.predict(x, batch_size=config.m, verbose=0)
-            metrics["train_loss"][r] = model.evaluate(x, y, batch_size=config.m, verbose=0)
+            p_train[r] = model.predict(x, batch_size=len(x), verbose=0)
+            metrics["train_loss"][r] = model.evaluate(x, y, batch_size=len(x), verbose=0)
             metrics["test_loss"][r] = model.evaluate(
-                data.x_test[r], data.y_test[r], batch_size=config.n, verbose=0
+                data.x_test[r], data.y_test[r], batch_size=n_test, verbose=0
             )
             final.append(model.get_weights())
             if on_epoch:

@@ -269,7 +269,7 @@ def warm_up(dtype: str) -> float:
     return _first_call_s[dtype]
 
 
-def _run(config: Config, seeds: Sequence[int], dtype: str):
+def _run(config: Config, seeds: Sequence[int], dtype: str, lrs: Sequence[float] | None = None):
     data, params, orders = prepare(config, seeds, dtype)
     runs = len(seeds)
     k = constants(dtype)
@@ -279,7 +279,9 @@ def _run(config: Config, seeds: Sequence[int], dtype: str):
     curve = np.zeros((runs, config.epochs), dtype=dtype)
     shuffled = orders is not None
     order_arg = orders if shuffled else np.zeros((runs, 1, 1), dtype=np.int32)
-    lr = np.full(runs, config.lr, dtype=dtype)
+    lr = np.full(runs, config.lr, dtype=dtype) if lrs is None else np.asarray(lrs, dtype=dtype)
+    if lr.shape != (runs,):
+        raise ValueError(f"need one learning rate per run ({runs}), got shape {lr.shape}")
     start = time.perf_counter()
     train_kernel(
         data.x_train, data.y_train[:, :, 0], order_arg, shuffled, theta, *shape, act,
@@ -306,18 +308,28 @@ def _run(config: Config, seeds: Sequence[int], dtype: str):
     )
 
 
+PER_RUN_LR = True  # train() takes lrs: a learning-rate sweep is just more runs
+
+
 def train(
     config: Config,
     seeds: Sequence[int],
     dtype: str = "float64",
     device: str = "cpu",
     on_epoch: EpochCallback | None = None,
+    lrs: Sequence[float] | None = None,
 ) -> list[RunResult]:
-    """Train len(seeds) runs of one configuration, spread over the cores."""
+    """Train len(seeds) runs of one configuration, spread over the cores.
+
+    lrs, if given, sets each run's learning rate (one per seed), so a grid of
+    rates x seeds is a single kernel call; config.lr is then ignored.
+    """
     compile_time = warm_up(dtype)
     runs = len(seeds)
     with np.errstate(all="ignore"):  # diverged runs are detected, not warned about
-        data, params, curve, z_train, z_test, (train_time, test_time) = _run(config, seeds, dtype)
+        data, params, curve, z_train, z_test, (train_time, test_time) = _run(
+            config, seeds, dtype, lrs
+        )
         loss_fn = LOSSES[config.loss].value
         metrics = {
             "train_accuracy": accuracy(sigmoid(z_train), data.y_train),

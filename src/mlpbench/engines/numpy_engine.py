@@ -74,7 +74,7 @@ def train(
     data, params, orders = prepare(config, seeds, dtype)
     optimizer = OPTIMIZERS[config.optimizer](config.lr)
     state = optimizer.init(params)
-    runs, m, batch = len(seeds), config.m, config.batch
+    runs, m, batch = len(seeds), config.train_size, config.batch
     curve = np.zeros((runs, config.epochs))
 
     with np.errstate(all="ignore"):  # diverged runs are detected, not warned about

@@ -56,7 +56,7 @@ def _logits(weights, x, activation):
 def make_trainer(config: Config, weights, optimizer, shuffled: bool, xla: bool):
     """A compiled function (x, y, orders, epochs) -> per-epoch loss curve (epochs, R)."""
     loss_fn = _per_run_loss(config.loss)
-    m, batch = config.m, config.batch
+    m, batch = config.train_size, config.batch
     full_batches, rest = divmod(m, batch)
 
     def step(xb, yb):

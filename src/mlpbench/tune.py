@@ -1,0 +1,167 @@
+"""Tuning protocol: a grid, several seeds per point, a validation score, then confirmation.
+
+As optimizer benchmarks such as DeepOBS do: every grid point (learning rates
+log-spaced, optionally crossed with batch sizes or epochs) trains R seeds on
+the train set less a validation hold-out, and is scored by its mean
+validation loss (or accuracy). The test set is never looked at. The best
+point is then rerun on fresh seeds with the full train set and reported on
+the test set, so the figure is not the best of many noisy draws.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+
+from mlpbench.config import Config, Job
+from mlpbench.errors import UsageError
+from mlpbench.runner import run_jobs
+from mlpbench.store import Store
+
+SCORES = {"loss": "test_loss", "accuracy": "test_accuracy"}  # measured on the hold-out
+AXES = ("lr", "batch_size", "epochs")
+TUNING_SEED_OFFSET = 10_000  # tuning seeds never coincide with a study's or a confirmation's
+
+
+def log_grid(low: float = 1e-4, high: float = 1e2, per_decade: int = 4) -> tuple[float, ...]:
+    """Log-spaced values from low to high inclusive, per_decade points a decade."""
+    if not (0 < low < high and math.isfinite(high)) or per_decade < 1:
+        raise UsageError(
+            f"grid needs 0 < low < high and per_decade >= 1, got {low}, {high}, {per_decade}"
+        )
+    count = round(math.log10(high / low) * per_decade) + 1
+    return tuple(float(f"{v:.6g}") for v in np.logspace(math.log10(low), math.log10(high), count))
+
+
+@dataclass(frozen=True)
+class TuneSpec:
+    """What to tune and how: axis values, seeds per point, score, validation fraction."""
+
+    axes: dict[str, tuple] = field(default_factory=lambda: {"lr": log_grid()})
+    runs: int = 5
+    seed: int = TUNING_SEED_OFFSET
+    score: str = "loss"
+    validation: float = 0.2
+
+    def __post_init__(self) -> None:
+        for name, values in self.axes.items():
+            if name not in AXES:
+                raise UsageError(f"cannot tune {name!r}; tunable: {', '.join(AXES)}")
+            if not values:
+                raise UsageError(f"the {name} grid is empty")
+        if self.score not in SCORES:
+            raise UsageError(f"unknown score {self.score!r}; allowed: {', '.join(SCORES)}")
+        if self.runs < 1:
+            raise UsageError(f"tuning runs must be an integer >= 1, got {self.runs}")
+
+    @property
+    def seeds(self) -> list[int]:
+        """Seeds of the runs at every grid point."""
+        return [self.seed + i for i in range(self.runs)]
+
+
+class GridPoint(NamedTuple):
+    """One point's validation scores over the tuning seeds."""
+
+    values: dict
+    mean: float
+    std: float
+    scores: list[float]
+    diverged: int
+
+
+class TuneResult(NamedTuple):
+    """The grid, the chosen point, and the configuration it gives."""
+
+    grid: list[GridPoint]
+    best: GridPoint
+    config: Config
+
+
+def tuning_config(config: Config, validation: float, **values: object) -> Config:
+    """A grid point's configuration: the hold-out set aside, a batch of m read as full batch."""
+    point = config.replace(**values)
+    held = point.replace(validation=validation, batch_size=None)
+    if point.batch_size is not None and point.batch_size < held.train_size:
+        held = held.replace(batch_size=point.batch_size)
+    return held
+
+
+def grid_jobs(config: Config, spec: TuneSpec, engine: str, dtype: str) -> list[Job]:
+    """One job per grid point, trained on the train set less the validation hold-out.
+
+    A batch size above the points left for training (such as m) means full batch.
+    """
+    names = list(spec.axes)
+    return [
+        Job(tuning_config(config, spec.validation, **dict(zip(names, combo))), engine, dtype)
+        for combo in itertools.product(*spec.axes.values())
+    ]
+
+
+def _point(job: Job, combo: tuple, spec: TuneSpec, store: Store) -> GridPoint:
+    runs = store.runs(job, spec.seeds)
+    metric = SCORES[spec.score]
+    scores = [r[metric] for r in runs if not r["diverged"]]
+    diverged = len(runs) - len(scores)
+    values = dict(zip(spec.axes, combo))
+    if not scores or len(runs) < spec.runs:
+        return GridPoint(values, float("nan"), float("nan"), scores, diverged)
+    std = float(np.std(scores, ddof=1)) if len(scores) > 1 else 0.0
+    return GridPoint(values, float(np.mean(scores)), std, scores, diverged)
+
+
+def _rank(point: GridPoint, score: str) -> tuple:
+    """Sort key: points without diverged runs first, then by score (lower loss, higher accuracy)."""
+    if math.isnan(point.mean):
+        return (2, 0.0)
+    return (int(point.diverged > 0), point.mean if score == "loss" else -point.mean)
+
+
+def tune(
+    config: Config, spec: TuneSpec, engine: str, dtype: str, store: Store, train: bool = True
+) -> TuneResult | None:
+    """Score every grid point (training what the store lacks, if train) and pick the best.
+
+    Returns None when train is False and some grid point has no stored runs.
+    """
+    jobs = grid_jobs(config, spec, engine, dtype)
+    if train:
+        run_jobs(jobs, spec.seeds, store)
+    combos = itertools.product(*spec.axes.values())
+    grid = [_point(job, combo, spec, store) for job, combo in zip(jobs, combos)]
+    if any(math.isnan(p.mean) and not p.diverged for p in grid):
+        return None
+    best = min(grid, key=lambda p: _rank(p, spec.score))
+    return TuneResult(grid, best, config.replace(**best.values))
+
+
+def parse_values(name: str, text: str) -> tuple:
+    """A grid from the command line: 'low:high:per_decade' (log grid) or 'a,b,c'."""
+    cast = float if name == "lr" else int
+    try:
+        if ":" in text:
+            low, high, per_decade = text.split(":")
+            if cast is not float:
+                raise ValueError
+            return log_grid(float(low), float(high), int(per_decade))
+        return tuple(cast(v) for v in text.split(","))
+    except UsageError:
+        raise
+    except ValueError:
+        example = "1e-4:1e2:4 or 0.01,0.1,1" if name == "lr" else "1,32,128"
+        raise UsageError(f"bad {name} grid {text!r}; write it like {example}") from None
+
+
+def grid_summary(result: TuneResult, names: Sequence[str]) -> list[dict]:
+    """The grid as plain data for JSON."""
+    return [
+        {**{n: p.values[n] for n in names}, "mean": p.mean, "std": p.std,
+         "runs": len(p.scores) + p.diverged, "diverged": p.diverged}
+        for p in result.grid
+    ]  # fmt: skip

@@ -1,0 +1,163 @@
+"""The tuning protocol: grid, validation hold-out, choice, confirmation, and studies."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from mlpbench import cli, engines
+from mlpbench.config import Config
+from mlpbench.data import make_dataset
+from mlpbench.engines import numpy_engine, prepare
+from mlpbench.store import Store
+from mlpbench.tune import TuneSpec, log_grid, tune
+
+
+def test_log_grid():
+    grid = log_grid(1e-4, 1e2, 4)
+    assert len(grid) == 25 and grid[0] == 1e-4 and grid[-1] == 100.0
+    assert grid[4] == pytest.approx(1e-3) and grid[2] == pytest.approx(10**-3.5, rel=1e-5)
+    np.testing.assert_allclose(np.diff(np.log10(grid)), 0.25, rtol=1e-5)
+
+
+def test_validation_hold_out_replaces_the_test_set():
+    config = Config(m=50, n=10, validation=0.2, epochs=1)
+    data, _, _ = prepare(config, [3], "float64")
+    full = make_dataset("quadratic", 50, 10, seed=3)
+    np.testing.assert_array_equal(data.x_train[0], full.x_train[:40])
+    np.testing.assert_array_equal(data.x_test[0], full.x_train[40:])  # never full.x_test
+    assert config.train_size == 40 and config.batch == 40
+
+
+@pytest.mark.skipif(not engines.available("numba"), reason="numba not installed")
+def test_numba_learning_rate_sweep_equals_separate_runs():
+    numba_engine = engines.load("numba")
+    config = Config(m=60, n=10, epochs=20, optimizer="adam", batch_size=16)
+    lrs = [0.001, 0.01, 0.1]
+    swept = numba_engine.train(config, [7, 7, 7], lrs=lrs)
+    for lr, result in zip(lrs, swept):
+        (alone,) = numba_engine.train(config.replace(lr=lr), [7])
+        np.testing.assert_array_equal(result.loss_curve, alone.loss_curve)
+
+
+def test_tune_picks_the_lowest_validation_loss(tmp_path):
+    config = Config(m=80, n=20, epochs=40, optimizer="sgd")
+    spec = TuneSpec(axes={"lr": (0.01, 1.0, 10.0)}, runs=3, seed=100)
+    result = tune(config, spec, "numpy", "float64", Store(tmp_path))
+    assert [p.values["lr"] for p in result.grid] == [0.01, 1.0, 10.0]
+    best = min(result.grid, key=lambda p: p.mean)
+    assert result.best == best and result.config.lr == best.values["lr"]
+    assert result.config.validation == 0.0  # the chosen config trains on the full train set
+    for point in result.grid:
+        assert len(point.scores) == 3
+    # the scores are validation losses of runs on the hold-out, recomputed here
+    job_config = Config(m=80, n=20, epochs=40, lr=best.values["lr"], validation=0.2)
+    runs = numpy_engine.train(job_config, [100, 101, 102])
+    assert best.mean == pytest.approx(np.mean([r.metrics["test_loss"] for r in runs]))
+    # without training, the same choice comes back from the store
+    again = tune(config, spec, "numpy", "float64", Store(tmp_path), train=False)
+    assert again.config == result.config
+
+
+def test_tune_json(tmp_path, capsys):
+    argv = ["tune", "--m", "80", "--n", "20", "--epochs", "30", "--optimizer", "adam",
+            "--lr-grid", "0.001,0.05,0.5", "--runs", "3", "--engine", "numpy",
+            "--json", "--out", str(tmp_path)]  # fmt: skip
+    assert cli.main(argv) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["lr"] in (0.001, 0.05, 0.5)
+    assert result["runs"] == 3 and result["seeds"] == [0, 1, 2]
+    assert result["tuning_seeds"] == [10000, 10001, 10002]
+    assert [p["lr"] for p in result["grid"]] == [0.001, 0.05, 0.5]
+    best = min(result["grid"], key=lambda p: p["mean"])
+    assert result["lr"] == best["lr"]
+    assert set(result["metrics"]["test_accuracy"]) == {"mean", "std"}
+    assert result["config"]["lr"] == result["lr"] and result["config"]["validation"] == 0.0
+    assert (tmp_path / "plots").is_dir() and result["plot"].endswith(".png")
+
+
+def test_tune_two_axes(tmp_path, capsys):
+    argv = ["tune", "--m", "64", "--n", "16", "--epochs", "10", "--tune", "lr,batch_size",
+            "--lr-grid", "0.01,0.1", "--batch-grid", "8,64", "--runs", "2", "--engine",
+            "numpy", "--json", "--out", str(tmp_path)]  # fmt: skip
+    assert cli.main(argv) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert len(result["grid"]) == 4 and result["batch_size"] in (8, 64)
+    assert {(p["lr"], p["batch_size"]) for p in result["grid"]} == {
+        (0.01, 8),
+        (0.01, 64),
+        (0.1, 8),
+        (0.1, 64),
+    }
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--tune", "momentum"], "cannot tune 'momentum'"),
+        (["--tune", "lr,batch_size"], "tuning batch_size needs --batch-size-grid"),
+        (["--lr-grid", "a:b:c"], "bad lr grid 'a:b:c'"),
+        (["--lr-grid", "1:0.1:4"], "grid needs 0 < low < high"),
+        (["--validation", "1.5"], "validation must be a fraction in [0, 1)"),
+        (["--lr-grid", "0.1,-1"], "learning rate must be a finite number > 0"),
+    ],
+)
+def test_bad_tune_input(extra, message, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert cli.main(["tune", "--epochs", "2", "--out", str(out), *extra]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+    assert not out.exists()
+
+
+TUNED_STUDY = """
+runs = 3
+[tuning]
+runs = 2
+lr_grid = [0.01, 1.0, 1]
+[defaults]
+m = 60
+n = 20
+epochs = 20
+[[tables]]
+number = 1
+title = "Tuned"
+  [[tables.columns]]
+  label = "fixed"
+  lr = 0.5
+  [[tables.columns]]
+  label = "tuned"
+  lr = "tuned"
+"""
+
+
+def test_study_with_a_tuned_column(tmp_path, capsys, monkeypatch):
+    study = tmp_path / "tuned.toml"
+    study.write_text(TUNED_STUDY)
+    out = tmp_path / "out"
+    args = ["run", str(study), "--out", str(out), "--engine", "numpy"]
+    assert cli.main(args) == 0
+    text = capsys.readouterr().out
+    row = next(line for line in text.splitlines() if line.startswith("| Learning rate"))
+    chosen = row.split("|")[4].strip()
+    assert row.split("|")[3].strip() == "0.5" and chosen.endswith("(tuned)")
+    assert float(chosen.split()[0]) in (0.01, 0.1, 1.0)
+    assert (out / "plots" / "table-1-sensitivity.png").exists()
+    assert "were chosen on a log grid of 3 rates from 0.01 to 1" in text
+
+    calls = []
+    real = numpy_engine.train
+    monkeypatch.setattr(numpy_engine, "train", lambda *a, **k: calls.append(a) or real(*a, **k))
+    assert cli.main(args) == 0  # tuning grid and table runs are all reused
+    assert calls == []
+    assert cli.main(["report", "--out", str(out)]) == 0
+    assert row in capsys.readouterr().out
+
+
+def test_tuned_string_other_than_tuned_is_rejected(tmp_path, capsys):
+    study = tmp_path / "bad.toml"
+    study.write_text(TUNED_STUDY.replace('lr = "tuned"', 'lr = "auto"'))
+    assert cli.main(["run", str(study), "--out", str(tmp_path / "out")]) == 2
+    assert "learning rate must be a finite number > 0, got 'auto'" in capsys.readouterr().err
