@@ -26,7 +26,7 @@ from mlpbench.errors import UsageError
 from mlpbench.export import TIDY_FIELDS, tidy, write_dataset
 from mlpbench.plots import sensitivity
 from mlpbench.report import HTML_NAME, PLOT_DIR, REPORT_NAME, write_report
-from mlpbench.runner import run_jobs
+from mlpbench.runner import open_executor, run_jobs
 from mlpbench.stats import summarize
 from mlpbench.store import DB_NAME, Store
 from mlpbench.study import Study, jobs, load_study, parse_study, resolve_tuned
@@ -78,6 +78,11 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--runs", type=int, help="runs per configuration")
     p.add_argument("--seed", type=int, help="seed of run 0; run i uses seed + i")
     p.add_argument("--fresh", action="store_true", help="recompute runs already stored")
+    p.add_argument(
+        "--executor",
+        default="local",
+        help="where to train: local (default), dask (a LocalCluster here), dask://HOST:PORT",
+    )
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -89,19 +94,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     for job in todo:
         engines.check_engine(job.engine)
     store = Store(args.out)
-    store.set_meta(
-        LAST_STUDY,
-        {
-            "source": study.source,
-            "tables": args.tables,
-            "runs": study.runs,
-            "seed": study.seed,
-            "engine": engine,
-            "dtype": dtype,
-        },
-    )
-    study, tuned = resolve_tuned(study, engine, dtype, store, train=True)
-    run_jobs(jobs(study, engine, dtype), study.seeds, store, fresh=args.fresh)
+    with open_executor(args.executor) as executor:
+        store.set_meta(
+            LAST_STUDY,
+            {
+                "source": study.source,
+                "tables": args.tables,
+                "runs": study.runs,
+                "seed": study.seed,
+                "engine": engine,
+                "dtype": dtype,
+            },
+        )
+        study, tuned = resolve_tuned(study, engine, dtype, store, True, executor)
+        run_jobs(jobs(study, engine, dtype), study.seeds, store, args.fresh, executor)
     return _report(study, store, engine, dtype, Path(args.out), tuned)
 
 
@@ -183,7 +189,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     engine = _engine(args.engine)
     job = Job(config, engine, args.dtype or engines.default_dtype(engine))
     store = Store(args.out)
-    run_jobs([job], seeds, store, fresh=args.fresh)
+    with open_executor(args.executor) as executor:
+        run_jobs([job], seeds, store, args.fresh, executor)
     result = _summary(job, seeds, store)
     if args.json:
         print(json.dumps(result))
@@ -241,10 +248,11 @@ def cmd_tune(args: argparse.Namespace) -> int:
     engine = _engine(args.engine)
     dtype = args.dtype or engines.default_dtype(engine)
     store = Store(args.out)
-    result = tune(config, spec, engine, dtype, store)
-    assert result is not None
-    job = Job(result.config, engine, dtype)
-    run_jobs([job], confirm_seeds, store)
+    with open_executor(args.executor) as executor:
+        result = tune(config, spec, engine, dtype, store, executor=executor)
+        assert result is not None
+        job = Job(result.config, engine, dtype)
+        run_jobs([job], confirm_seeds, store, executor=executor)
     out = Path(args.out)
     (out / PLOT_DIR).mkdir(parents=True, exist_ok=True)
     path = out / PLOT_DIR / f"tune-{config.key()}.png"

@@ -43,7 +43,7 @@ def _gpu() -> str:
     return out.replace(", ", ", driver ") or "none"
 
 
-ENV_KEYS = ("OS", "CPU", "Cores", "Memory", "Python", "GPU", "mlpbench")
+ENV_KEYS = ("OS", "CPU", "Cores", "Memory", "Python", "GPU", "mlpbench", "Executor")
 
 
 @functools.cache

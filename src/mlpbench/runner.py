@@ -1,19 +1,34 @@
-"""The experiment loop: train what the store lacks, save each group as it finishes."""
+"""The experiment loop: train what the store lacks, save each task's runs as it finishes.
+
+Work is a list of tasks, one configuration's missing runs each. An executor
+runs them: `local` on this machine, or on a Dask cluster (`dask` starts a
+LocalCluster here, `dask://HOST:PORT` joins a running scheduler). Whatever
+runs the tasks, results come back to this process, which alone writes the
+store, so an interrupted study keeps every finished task and a rerun resumes.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from tqdm import tqdm
 
 from mlpbench import engines
 from mlpbench.config import Job
+from mlpbench.engines import RunResult
 from mlpbench.env import environment
+from mlpbench.errors import UsageError
 from mlpbench.store import Store
 
 # At most this many batch-order entries (int32) per engine call: 128 MiB.
 MAX_ORDER_ENTRIES = 2**25
+CONNECT_TIMEOUT_S = 5
+
+Task = tuple[Job, list[int]]
+Done = Callable[[Job, list[RunResult], dict, dict], None]
 
 
 def pending(job: Job, seeds: Sequence[int], store: Store, fresh: bool) -> list[int]:
@@ -24,32 +39,34 @@ def pending(job: Job, seeds: Sequence[int], store: Store, fresh: bool) -> list[i
     return [s for s in seeds if s not in done]
 
 
-def _groups(todo: list[tuple[Job, list[int]]]) -> list[list[tuple[Job, list[int]]]]:
-    """Jobs one engine call can serve together: those differing only in learning rate,
-    on an engine that takes a rate per run (PER_RUN_LR); every other job alone."""
-    groups: dict[object, list[tuple[Job, list[int]]]] = {}
-    for i, (job, seeds) in enumerate(todo):
-        sweeps = getattr(engines.load(job.engine), "PER_RUN_LR", False)
-        key = (job.engine, job.dtype, job.device, job.config.replace(lr=1.0)) if sweeps else i
-        groups.setdefault(key, []).append((job, seeds))
-    return list(groups.values())
+def train_task(job: Job, seeds: list[int]) -> tuple[list[RunResult], dict, dict]:
+    """One task on a Dask worker: the runs, and the versions and machine that made them.
 
-
-def run_jobs(jobs: Sequence[Job], seeds: Sequence[int], store: Store, fresh: bool = False) -> None:
-    """Train every job's missing runs, writing each finished call's runs to the store at once.
-
-    Jobs on a device this machine lacks (a GPU column without a GPU) are skipped;
-    the report says so in their cells. A learning-rate sweep on the numba engine
-    is one kernel call (in chunks that bound the batch-order memory).
+    Parallelism comes from the workers, so numba runs single-threaded inside a
+    task (concurrent parallel regions in one process would also be unsafe).
     """
-    for job in jobs:
-        engines.check_engine(job.engine)
-    runnable = [job for job in jobs if engines.has_device(job.engine, job.device)]
-    todo = [(job, pending(job, seeds, store, fresh)) for job in runnable]
-    todo = [(job, todo_seeds) for job, todo_seeds in todo if todo_seeds]
-    total = sum(len(s) * job.config.epochs for job, s in todo)
-    with tqdm(total=total, unit=" run-epochs", file=sys.stderr, disable=None) as bar:
-        for group in _groups(todo):
+    engine = engines.load(job.engine)
+    if job.engine == "numba":
+        import numba
+
+        numba.set_num_threads(1)
+    results = engine.train(job.config, seeds, job.dtype, job.device)
+    return results, engine.versions(), environment()
+
+
+class LocalExecutor:
+    """This machine, all cores; a learning-rate sweep on numba is one kernel call."""
+
+    description = "local"
+    unit = " run-epochs"
+
+    def total(self, tasks: list[Task]) -> int:
+        """Progress units: run-epochs."""
+        return sum(len(s) * job.config.epochs for job, s in tasks)
+
+    def run(self, tasks: list[Task], done: Done, bar: tqdm) -> None:
+        """Train group by group, reporting each job's runs as soon as its call returns."""
+        for group in _groups(tasks):
             first = group[0][0]
             engine = engines.load(first.engine)
             sweeps = getattr(engine, "PER_RUN_LR", False)
@@ -61,9 +78,111 @@ def run_jobs(jobs: Sequence[Job], seeds: Sequence[int], store: Store, fresh: boo
             for start in range(0, len(flat), size):
                 chunk = flat[start : start + size]
                 extra = {"lrs": [job.config.lr for job, _ in chunk]} if sweeps else {}
-                results = engine.train(
-                    c, [seed for _, seed in chunk], first.dtype, first.device, bar.update, **extra
-                )
+                seeds = [seed for _, seed in chunk]
+                results = engine.train(c, seeds, first.dtype, first.device, bar.update, **extra)
                 for job in dict.fromkeys(job for job, _ in chunk):
                     runs = [r for (j, _), r in zip(chunk, results) if j == job]
-                    store.save(job, runs, engine.versions(), environment())
+                    done(job, runs, engine.versions(), environment())
+
+
+class DaskExecutor:
+    """A Dask cluster: one task per configuration, results gathered as they finish."""
+
+    unit = " tasks"
+
+    def __init__(self, client, description: str):
+        self.client = client
+        self.description = description
+
+    def total(self, tasks: list[Task]) -> int:
+        """Progress units: tasks."""
+        return len(tasks)
+
+    def run(self, tasks: list[Task], done: Done, bar: tqdm) -> None:
+        """Submit every task; save each as it completes, wherever it ran."""
+        from distributed import as_completed
+
+        bar.set_description(f"{self.description}: {len(tasks)} tasks")
+        futures = {
+            self.client.submit(train_task, job, seeds, pure=False): job for job, seeds in tasks
+        }
+        for future in as_completed(futures):
+            results, versions, env = future.result()
+            done(futures[future], results, versions, env)
+            bar.update(1)
+
+
+def _groups(tasks: list[Task]) -> list[list[Task]]:
+    """Jobs one engine call can serve together: those differing only in learning rate,
+    on an engine that takes a rate per run (PER_RUN_LR); every other job alone."""
+    groups: dict[object, list[Task]] = {}
+    for i, (job, seeds) in enumerate(tasks):
+        sweeps = getattr(engines.load(job.engine), "PER_RUN_LR", False)
+        key = (job.engine, job.dtype, job.device, job.config.replace(lr=1.0)) if sweeps else i
+        groups.setdefault(key, []).append((job, seeds))
+    return list(groups.values())
+
+
+def check_executor(spec: str) -> str:
+    """Accept local, dask and dask://HOST:PORT."""
+    if spec in ("local", "dask") or (spec.startswith("dask://") and len(spec) > 7):
+        return spec
+    raise UsageError(f"unknown executor {spec!r}; allowed: local, dask, dask://HOST:PORT")
+
+
+@contextlib.contextmanager
+def open_executor(spec: str) -> Iterator[LocalExecutor | DaskExecutor]:
+    """The executor named by spec, connected (or failing with one line) before any work."""
+    check_executor(spec)
+    if spec == "local":
+        yield LocalExecutor()
+        return
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise UsageError(
+            "executor 'dask' needs dask.distributed; install it with: pip install 'mlpbench[dask]'"
+        ) from None
+    with contextlib.ExitStack() as stack:
+        if spec == "dask":
+            workers = os.cpu_count() or 1
+            cluster = stack.enter_context(
+                LocalCluster(n_workers=workers, threads_per_worker=1, dashboard_address=None)
+            )
+            address = cluster.scheduler_address
+        else:
+            address = "tcp://" + spec.removeprefix("dask://").removeprefix("tcp://")
+        try:
+            client = stack.enter_context(Client(address, timeout=CONNECT_TIMEOUT_S))
+        except (OSError, TimeoutError) as e:
+            raise UsageError(f"cannot reach the Dask scheduler at {address}: {e}") from None
+        workers = len(client.scheduler_info(n_workers=-1)["workers"])
+        kind = "LocalCluster" if spec == "dask" else "scheduler"
+        yield DaskExecutor(client, f"dask {kind} at {address}, {workers} workers")
+
+
+def run_jobs(
+    jobs: Sequence[Job],
+    seeds: Sequence[int],
+    store: Store,
+    fresh: bool = False,
+    executor: LocalExecutor | DaskExecutor | None = None,
+) -> None:
+    """Train every job's missing runs, writing each finished task's runs to the store at once.
+
+    Jobs on a device this machine lacks (a GPU column without a GPU) are skipped;
+    the report says so in their cells.
+    """
+    for job in jobs:
+        engines.check_engine(job.engine)
+    executor = executor or LocalExecutor()
+    runnable = [job for job in jobs if engines.has_device(job.engine, job.device)]
+    tasks = [(job, pending(job, seeds, store, fresh)) for job in runnable]
+    tasks = [(job, todo) for job, todo in tasks if todo]
+
+    def done(job: Job, results: list[RunResult], versions: dict, env: dict) -> None:
+        store.save(job, results, versions, {**env, "Executor": executor.description})
+
+    total = executor.total(tasks)
+    with tqdm(total=total, unit=executor.unit, file=sys.stderr, disable=None) as bar:
+        executor.run(tasks, done, bar)

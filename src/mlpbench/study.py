@@ -35,6 +35,7 @@ from typing import Any
 from mlpbench.config import CONFIG_FIELDS, Config, Job, check_device, check_dtype, check_runs
 from mlpbench.engines import METRICS, check_engine_name, default_dtype
 from mlpbench.errors import UsageError
+from mlpbench.runner import DaskExecutor, LocalExecutor
 from mlpbench.store import Store
 from mlpbench.tune import TUNING_SEED_OFFSET, TuneResult, TuneSpec, log_grid, tune
 
@@ -290,7 +291,12 @@ def _tuning(where: str, raw: dict, seed: int) -> TuneSpec:
 
 
 def resolve_tuned(
-    study: Study, engine: str, dtype: str | None, store: Store, train: bool
+    study: Study,
+    engine: str,
+    dtype: str | None,
+    store: Store,
+    train: bool,
+    executor: LocalExecutor | DaskExecutor | None = None,
 ) -> tuple[Study, dict[tuple[int, str], TuneResult | None]]:
     """Tune every `lr = "tuned"` column (reusing stored grid runs) and put in its choice.
 
@@ -305,7 +311,9 @@ def resolve_tuned(
         for col in table.columns:
             if col.tuned:
                 job = column_job(col, engine, dtype)
-                result = tune(col.config, study.tuning, job.engine, job.dtype, store, train)
+                result = tune(
+                    col.config, study.tuning, job.engine, job.dtype, store, train, executor
+                )
                 results[(table.number, col.label)] = result
                 if result is not None:
                     col = replace(col, config=result.config, lr_chosen=result.config.lr)

@@ -20,7 +20,7 @@ import numpy as np
 
 from mlpbench.config import Config, Job
 from mlpbench.errors import UsageError
-from mlpbench.runner import run_jobs
+from mlpbench.runner import DaskExecutor, LocalExecutor, run_jobs
 from mlpbench.store import Store
 
 SCORES = {"loss": "test_loss", "accuracy": "test_accuracy"}  # measured on the hold-out
@@ -124,7 +124,13 @@ def _rank(point: GridPoint, score: str) -> tuple:
 
 
 def tune(
-    config: Config, spec: TuneSpec, engine: str, dtype: str, store: Store, train: bool = True
+    config: Config,
+    spec: TuneSpec,
+    engine: str,
+    dtype: str,
+    store: Store,
+    train: bool = True,
+    executor: LocalExecutor | DaskExecutor | None = None,
 ) -> TuneResult | None:
     """Score every grid point (training what the store lacks, if train) and pick the best.
 
@@ -132,7 +138,7 @@ def tune(
     """
     jobs = grid_jobs(config, spec, engine, dtype)
     if train:
-        run_jobs(jobs, spec.seeds, store)
+        run_jobs(jobs, spec.seeds, store, executor=executor)
     combos = itertools.product(*spec.axes.values())
     grid = [_point(job, combo, spec, store) for job, combo in zip(jobs, combos)]
     if any(math.isnan(p.mean) and not p.diverged for p in grid):
