@@ -25,7 +25,8 @@ import numpy as np
 from mlpbench.config import Config
 from mlpbench.data import Dataset, batch_orders, stack_datasets
 from mlpbench.errors import UsageError
-from mlpbench.model import Params, init_params
+from mlpbench.losses import LOSSES
+from mlpbench.model import Params, init_params, sigmoid
 
 
 class EngineInfo(NamedTuple):
@@ -109,6 +110,32 @@ def accuracy(p: np.ndarray, y: np.ndarray) -> np.ndarray:
     if p.shape != y.shape:
         raise ValueError(f"outputs {p.shape} and targets {y.shape} must have one shape")
     return ((p >= 0.5) == (y > 0.5)).mean(axis=(1, 2)) * 100.0
+
+
+def logit_metrics(
+    config: Config,
+    data: Dataset,
+    z_train: np.ndarray,
+    z_test: np.ndarray,
+    group_times: tuple[float, float, float],
+) -> dict[str, np.ndarray]:
+    """Metrics of R runs from their output logits (R, count, 1), by the NumPy definitions.
+
+    group_times are the wall times of training and of predicting the test set
+    for all R runs together (each run is given 1/R), and the one-off compile time.
+    """
+    runs = z_train.shape[0]
+    train_time, test_time, compile_time = group_times
+    loss = LOSSES[config.loss].value
+    return {
+        "train_accuracy": accuracy(sigmoid(z_train), data.y_train),
+        "test_accuracy": accuracy(sigmoid(z_test), data.y_test),
+        "train_loss": loss(z_train, data.y_train),
+        "test_loss": loss(z_test, data.y_test),
+        "train_time_s": np.full(runs, train_time / runs),
+        "test_time_s": np.full(runs, test_time / runs),
+        "compile_time_s": np.full(runs, compile_time),
+    }
 
 
 def collect(

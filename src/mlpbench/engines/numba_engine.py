@@ -27,9 +27,8 @@ import numpy as np
 from numba import njit, prange
 
 from mlpbench.config import Config
-from mlpbench.engines import EpochCallback, RunResult, accuracy, collect, prepare
-from mlpbench.losses import LOSSES
-from mlpbench.model import Params, sigmoid
+from mlpbench.engines import EpochCallback, RunResult, collect, logit_metrics, prepare
+from mlpbench.model import Params
 from mlpbench.optimizers import ADAM_BETA_1, ADAM_BETA_2, EPSILON, RMSPROP_RHO
 
 ACTIVATION_CODES = {"sigmoid": 0, "tanh": 1, "relu": 2}
@@ -330,16 +329,8 @@ def train(
         data, params, curve, z_train, z_test, (train_time, test_time) = _run(
             config, seeds, dtype, lrs
         )
-        loss_fn = LOSSES[config.loss].value
-        metrics = {
-            "train_accuracy": accuracy(sigmoid(z_train), data.y_train),
-            "test_accuracy": accuracy(sigmoid(z_test), data.y_test),
-            "train_loss": loss_fn(z_train, data.y_train),
-            "test_loss": loss_fn(z_test, data.y_test),
-            "train_time_s": np.full(runs, train_time / runs),
-            "test_time_s": np.full(runs, test_time / runs),
-            "compile_time_s": np.full(runs, compile_time),
-        }
+        times = (train_time, test_time, compile_time)
+        metrics = logit_metrics(config, data, z_train, z_test, times)
     if on_epoch:
         on_epoch(runs * config.epochs)
     return collect(seeds, curve, params, metrics)

@@ -21,9 +21,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from mlpbench.config import Config
-from mlpbench.engines import EpochCallback, RunResult, accuracy, collect, prepare
+from mlpbench.engines import EpochCallback, RunResult, collect, logit_metrics, prepare
 from mlpbench.losses import LOSSES
-from mlpbench.model import ACTIVATIONS, Params, sigmoid
+from mlpbench.model import ACTIVATIONS, Params
 from mlpbench.optimizers import OPTIMIZERS, apply_updates
 
 
@@ -102,23 +102,8 @@ def train(
         start = time.perf_counter()
         z_test = logits(params, data.x_test, config.activation)
         test_time = time.perf_counter() - start
-        loss_fn = LOSSES[config.loss].value
-        train_loss, test_loss = loss_fn(z_train, data.y_train), loss_fn(z_test, data.y_test)
-
-    return collect(
-        seeds,
-        curve,
-        params,
-        {
-            "train_accuracy": accuracy(sigmoid(z_train), data.y_train),
-            "test_accuracy": accuracy(sigmoid(z_test), data.y_test),
-            "train_loss": train_loss,
-            "test_loss": test_loss,
-            "train_time_s": np.full(runs, train_time / runs),
-            "test_time_s": np.full(runs, test_time / runs),
-            "compile_time_s": np.zeros(runs),
-        },
-    )
+        metrics = logit_metrics(config, data, z_train, z_test, (train_time, test_time, 0.0))
+    return collect(seeds, curve, params, metrics)
 
 
 def devices() -> tuple[str, ...]:
