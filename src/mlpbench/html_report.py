@@ -34,8 +34,9 @@ def _table(lines: list[str]) -> str:
     rows = [[c.strip() for c in line.strip().strip("|").split("|")] for line in lines]
     header, body = rows[0], [r for r in rows[1:] if not all(set(c) <= {"-"} for c in r)]
     head = "".join(f"<th>{_inline(c)}</th>" for c in header)
+    head = f"<thead><tr>{head}</tr></thead>" if any(header) else ""  # no empty header row
     cells = "".join("<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in r) + "</tr>" for r in body)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{cells}</tbody></table>"
+    return f"<table>{head}<tbody>{cells}</tbody></table>"
 
 
 def _image(alt: str, path: str, base: Path) -> str:
