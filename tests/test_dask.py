@@ -121,3 +121,11 @@ def test_a_killed_worker_costs_only_its_unfinished_tasks(tmp_path):
     assert _rows(store.path) == len(jobs) * len(seeds)  # all there, none twice
     for job in jobs:
         assert sorted(r["seed"] for r in store.runs(job, seeds)) == seeds
+
+
+def test_agree_on_dask_matches_agree_locally(capsys):
+    argv = ["agree", "--engines", "numpy,numba", "--epochs", "20", "--m", "60", "--runs", "2"]
+    assert cli.main(argv) == 0
+    local = capsys.readouterr().out
+    assert cli.main([*argv, "--executor", "dask"]) == 0
+    assert capsys.readouterr().out == local

@@ -22,8 +22,9 @@ from typing import NamedTuple
 import numpy as np
 
 from mlpbench import engines
-from mlpbench.config import Config
+from mlpbench.config import Config, Job
 from mlpbench.engines import RunResult
+from mlpbench.runner import DaskExecutor, LocalExecutor
 
 CURVE_TOLERANCE = 1e-3
 WEIGHT_TOLERANCE = 1e-2
@@ -67,17 +68,19 @@ def difference(
 
 
 def compare(
-    config: Config, names: Sequence[str], seeds: Sequence[int], dtype: str | None = None
+    config: Config,
+    names: Sequence[str],
+    seeds: Sequence[int],
+    dtype: str | None = None,
+    executor: LocalExecutor | DaskExecutor | None = None,
 ) -> list[Difference]:
     """Train the configuration on each engine and measure each against the first."""
     for name in names:
         engines.check_engine(name)
-    runs = []
-    for name in names:
-        run_dtype = dtype or engines.default_dtype(name)
-        runs.append((name, run_dtype, engines.load(name).train(config, seeds, run_dtype)))
-    _, _, reference = runs[0]
-    return [difference(results, reference, name, d) for name, d, results in runs[1:]]
+    jobs = [Job(config, name, dtype or engines.default_dtype(name)) for name in names]
+    runs = (executor or LocalExecutor()).results([(job, list(seeds)) for job in jobs])
+    reference = runs[0]
+    return [difference(r, reference, job.engine, job.dtype) for job, r in zip(jobs[1:], runs[1:])]
 
 
 def format_differences(reference: str, rows: Sequence[Difference]) -> str:

@@ -176,7 +176,8 @@ def cmd_agree(args: argparse.Namespace) -> int:
     if len(names) < 2:
         raise UsageError(f"--engines needs at least two engines, got {args.engines!r}")
     config, seeds = _config(args), _seeds(args, 2)
-    rows = compare(config, names, seeds, args.dtype)
+    with open_executor(args.executor) as executor:
+        rows = compare(config, names, seeds, args.dtype, executor)
     reference = f"{names[0]}, {args.dtype or engines.default_dtype(names[0])}"
     print(f"{len(seeds)} runs of {json.dumps(config.as_dict())}")
     print(format_differences(reference, rows))
@@ -356,6 +357,7 @@ def build_parser() -> argparse.ArgumentParser:
     agree.add_argument("--runs", type=int, help="runs per engine (default 2)")
     agree.add_argument("--seed", type=int, help="seed of run 0")
     agree.add_argument("--dtype", choices=DTYPE_NAMES, help="float width (default: each engine's)")
+    agree.add_argument("--executor", default="local", help="local, dask or dask://HOST:PORT")
     agree.set_defaults(func=cmd_agree)
 
     report = sub.add_parser("report", help="re-render the report from the store")

@@ -64,6 +64,11 @@ class LocalExecutor:
         """Progress units: run-epochs."""
         return sum(len(s) * job.config.epochs for job, s in tasks)
 
+    def results(self, tasks: list[Task]) -> list[list[RunResult]]:
+        """Train tasks without storing them, in order (for comparisons)."""
+        return [engines.load(job.engine).train(job.config, seeds, job.dtype, job.device)
+                for job, seeds in tasks]  # fmt: skip
+
     def run(self, tasks: list[Task], done: Done, bar: tqdm) -> None:
         """Train group by group, reporting each job's runs as soon as its call returns."""
         for group in _groups(tasks):
@@ -97,6 +102,11 @@ class DaskExecutor:
     def total(self, tasks: list[Task]) -> int:
         """Progress units: tasks."""
         return len(tasks)
+
+    def results(self, tasks: list[Task]) -> list[list[RunResult]]:
+        """Train tasks on the cluster without storing them, in order (for comparisons)."""
+        futures = [self.client.submit(train_task, job, seeds, pure=False) for job, seeds in tasks]
+        return [results for results, _, _ in self.client.gather(futures)]
 
     def run(self, tasks: list[Task], done: Done, bar: tqdm) -> None:
         """Submit every task; save each as it completes, wherever it ran."""
