@@ -90,8 +90,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     study = resolve_study(args.study).select(args.tables).with_runs(args.runs)
     study = study.with_seed(args.seed)
     engine, dtype = _engine(args.engine), args.dtype
-    todo = jobs(study, engine, dtype)
-    for job in todo:
+    for job in jobs(study, engine, dtype):  # fail before anything is written
         engines.check_engine(job.engine)
     store = Store(args.out)
     with open_executor(args.executor) as executor:
