@@ -193,3 +193,12 @@ def test_bad_claims_are_rejected(claim, message):
     )  # fmt: skip
     with pytest.raises(UsageError, match=message):
         parse_study(text)
+
+
+def test_durations_keep_the_mean_unit_without_exponents():
+    from mlpbench.report import format_duration
+
+    assert format_duration(0.076) == "76ms"
+    assert format_duration(905.0) == "15m 5s"
+    assert format_duration(1.44, like=0.87) == "1440ms"
+    assert format_duration(3.2e-6) == "3.2µs"

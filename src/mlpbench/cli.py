@@ -114,7 +114,7 @@ def _report(
     study: Study, store: Store, engine: str, dtype: str | None, out: Path, tuned: dict
 ) -> int:
     text = write_report(study, store, engine, dtype, out, tuned)
-    print(text)
+    print(text.replace("<br>", " "))  # the terminal shows a cell's CI on the same line
     print(f"report written to {out / REPORT_NAME} and {out / HTML_NAME}", file=sys.stderr)
     return 0
 

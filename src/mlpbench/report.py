@@ -43,7 +43,8 @@ def format_duration(seconds: float, like: float | None = None) -> str:
     if unit == "s" and like is None and seconds >= 60:
         minutes, rest = divmod(seconds, 60)
         return f"{int(minutes)}m {rest:.0f}s"
-    return f"{seconds / scale:.3g}{unit}"
+    value = seconds / scale
+    return f"{value:.3g}{unit}" if abs(value) < 1000 else f"{value:.0f}{unit}"
 
 
 def format_value(metric: str, value: float) -> str:
