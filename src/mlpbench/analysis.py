@@ -34,10 +34,10 @@ class ColumnRuns(NamedTuple):
         if self.runs:
             return ""
         if self.column.untuned:
-            return f"{self.column.label}: learning rate not tuned yet"
+            return "learning rate not tuned yet"
         if not engines.has_device(self.job.engine, self.job.device):
-            return f"{self.column.label}: no {self.job.device.upper()} here"
-        return f"{self.column.label}: no runs stored"
+            return f"no {self.job.device.upper()} here"
+        return "no runs stored"
 
 
 def load_columns(
@@ -133,8 +133,9 @@ def _judge_ratio(check: Check, a: list, b: list) -> tuple[str, str]:
 def judge(claim: Claim, table: Table, columns: list[ColumnRuns]) -> Verdict:
     """Verdict on one claim from its checks: all supported, any contradicted, or neither."""
     by_label = {c.column.label: c for c in columns}
-    missing = [by_label[label].missing() for ch in claim.checks for label in (ch.a, ch.b)]
-    missing = [m for m in dict.fromkeys(missing) if m]
+    labels = dict.fromkeys(label for ch in claim.checks for label in (ch.a, ch.b))
+    missing = [f"{label}: {by_label[label].missing()}" for label in labels
+               if by_label[label].missing()]  # fmt: skip
     if missing:
         return Verdict(claim, NOT_TESTABLE, tuple(missing))
 

@@ -93,8 +93,8 @@ def _rows(table: Table, cells: list) -> list[list[str]]:
 
 def _cells(col: ColumnRuns):
     """cell(metric) for one column: our summary, or why there is none."""
-    if not col.runs and col.missing():
-        reason = col.missing().split(": ", 1)[1]
+    reason = col.missing()
+    if reason:
         return lambda metric: reason
     flags = [r["diverged"] for r in col.runs]
     return lambda metric: format_cell(metric, summarize([r[metric] for r in col.runs], flags))

@@ -28,7 +28,7 @@ MAX_ORDER_ENTRIES = 2**25
 CONNECT_TIMEOUT_S = 5
 
 Task = tuple[Job, list[int]]
-Done = Callable[[Job, list[RunResult], dict, dict], None]
+Done = Callable[[Job, list[RunResult], dict, dict, int], None]
 
 
 def pending(job: Job, seeds: Sequence[int], store: Store, fresh: bool) -> list[int]:
@@ -87,7 +87,7 @@ class LocalExecutor:
                 results = engine.train(c, seeds, first.dtype, first.device, bar.update, **extra)
                 for job in dict.fromkeys(job for job, _ in chunk):
                     runs = [r for (j, _), r in zip(chunk, results) if j == job]
-                    done(job, runs, engine.versions(), environment())
+                    done(job, runs, engine.versions(), environment(), len(chunk))
 
 
 class DaskExecutor:
@@ -118,7 +118,7 @@ class DaskExecutor:
         }
         for future in as_completed(futures):
             results, versions, env = future.result()
-            done(futures[future], results, versions, env)
+            done(futures[future], results, versions, env, len(results))
             bar.update(1)
 
 
@@ -190,8 +190,8 @@ def run_jobs(
     tasks = [(job, pending(job, seeds, store, fresh)) for job in runnable]
     tasks = [(job, todo) for job, todo in tasks if todo]
 
-    def done(job: Job, results: list[RunResult], versions: dict, env: dict) -> None:
-        store.save(job, results, versions, {**env, "Executor": executor.description})
+    def done(job: Job, results: list[RunResult], versions: dict, env: dict, group: int) -> None:
+        store.save(job, results, versions, {**env, "Executor": executor.description}, group)
 
     total = executor.total(tasks)
     with tqdm(total=total, unit=executor.unit, file=sys.stderr, disable=None) as bar:

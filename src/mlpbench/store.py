@@ -90,8 +90,13 @@ class Store:
         results: Sequence[RunResult],
         versions: dict[str, str],
         environment: dict[str, str],
+        group_size: int | None = None,
     ) -> None:
-        """Write one finished group of runs atomically."""
+        """Write one finished group of runs atomically.
+
+        group_size is how many runs were trained together (and shared the wall
+        time); by default, the runs saved here.
+        """
         conn = self._connect(create=True)
         assert conn is not None
         now = datetime.now(UTC).isoformat(timespec="seconds")
@@ -116,7 +121,7 @@ class Store:
                 r.seed,
                 int(r.diverged),
                 *(r.metrics[m] for m in METRICS),
-                len(results),
+                group_size or len(results),
                 np.asarray(r.loss_curve, dtype="<f8").tobytes(),
                 json.dumps(r.params),
                 json.dumps(versions, sort_keys=True),
