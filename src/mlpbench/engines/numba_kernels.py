@@ -1,0 +1,315 @@
+"""The numba engine's compiled kernels: one training loop for every configuration.
+
+Loss, optimizer, activation, batch size, epochs and a per-run learning rate
+are runtime arguments; runs are spread over the cores with prange.
+Parameters are flattened per run as [W1 (row-major, in x out), b1, W2, b2, ...].
+
+A batch is computed one of two ways, with the same arithmetic per sample:
+- by rows (batches of ROWS_FROM samples or more): activations are stored unit
+  by unit (rows) over the batch's samples (columns), so every loop runs over
+  contiguous samples, from 0, without calls or branches, and compiles to SIMD
+  instructions (LLVM vectorises only loops whose indices it can see are not
+  negative; a loop from an offset stays scalar);
+- sample by sample (smaller batches): a short scalar loop per sample, which
+  below ROWS_FROM is faster than setting up vector loops.
+
+Numerical conventions (numpy_engine.py is the reference):
+- float64 by default, float32 on request; every constant is passed in an
+  array of the parameters' dtype, so float32 runs stay float32;
+- the sigmoid's e^-|z| and BCE's log(1 + e^-|z|) come from numba_math: exp
+  correctly rounded in all but rare cases, log1p within 2 ulp; nothing else
+  is approximated;
+- a batch gradient is summed in sample order when sample by sample, and in
+  LANES interleaved partial sums when by rows (numba_math.lane_dot), where
+  NumPy's matmul uses its own order: float64 results agree with the NumPy
+  engine's to rounding (about 1e-13 relative after a few epochs);
+- IEEE arithmetic, no fastmath flags: the only fused multiply-adds are the
+  explicit ones inside numba_math, and the order of every sum is fixed in
+  the code, so a trajectory is the same on every x86-64 machine.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from mlpbench.engines.numba_math import LANES, exp_neg, lane_dot, log1p_unit
+from mlpbench.optimizers import ADAM_BETA_1, ADAM_BETA_2, EPSILON, RMSPROP_RHO
+
+ACTIVATION_CODES = {"sigmoid": 0, "tanh": 1, "relu": 2}
+LOSS_CODES = {"bce": 0, "mse": 1}
+OPTIMIZER_CODES = {"sgd": 0, "rmsprop": 1, "adam": 2}
+ROWS_FROM = 8  # batches this large or larger are computed by rows (measured crossover)
+# indices into the constants array `k`
+ZERO, ONE, TWO, RHO, ONE_M_RHO, BETA_1, ONE_M_B1, BETA_2, ONE_M_B2, EPS = range(10)
+
+
+def constants(dtype: str) -> np.ndarray:
+    """Scalars the kernels need, already in the parameters' float width."""
+    values = [0.0, 1.0, 2.0, RMSPROP_RHO, 1 - RMSPROP_RHO]
+    values += [ADAM_BETA_1, 1 - ADAM_BETA_1, ADAM_BETA_2, 1 - ADAM_BETA_2, EPSILON]
+    return np.array(values, dtype=dtype)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _activation(code, z, k, c):
+    if code == 0:  # sigmoid, overflow-free as model.sigmoid
+        e = exp_neg(-abs(z), c)
+        s = k[ONE] / (k[ONE] + e)
+        return s if z >= k[ZERO] else e * s
+    if code == 1:
+        return np.tanh(z)
+    return z if z > k[ZERO] else k[ZERO]
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _derivative(code, z, a, k):
+    """The activation's derivative at z, given its value a there."""
+    if code == 0:
+        return a * (k[ONE] - a)
+    if code == 1:
+        return k[ONE] - a * a
+    return k[ONE] if z > k[ZERO] else k[ZERO]
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _bce(z, y, nbf, k, c):
+    """A sample's BCE from its logit z, and the derivative by z divided by nbf."""
+    e = exp_neg(-abs(z), c)  # shared by the sigmoid and the log term
+    s = k[ONE] / (k[ONE] + e)
+    p = s if z >= k[ZERO] else e * s
+    relu = z if z > k[ZERO] else k[ZERO]  # not max(): that stops the loop vectorising
+    return relu - z * y + log1p_unit(e, c), (p - y) / nbf
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _mse(z, y, nbf, k, c):
+    """A sample's squared error of sigmoid(z), and the derivative by z divided by nbf."""
+    p = _activation(0, z, k, c)
+    d = p - y
+    return d * d, k[TWO] * d * p * (k[ONE] - p) / nbf
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _dot(p, i, q, j, nb, k):
+    """sum(p[i, :nb] * q[j, :nb]): lane_dot's interleaved sums, then the rest in order."""
+    full = nb - nb % LANES
+    total = lane_dot(p, i, q, j, full) if full else k[ZERO]
+    for b in range(full, nb):
+        total += p[i, b] * q[j, b]
+    return total
+
+
+@njit(cache=True, error_model="numpy")
+def _forward_rows(theta, nb, sizes, woff, boff, uoff, act, zs, acts, k, c):
+    """Layer by layer over the batch's nb samples, whose inputs are in acts[:d, :nb].
+
+    Each logit is sum_i a_i * w_ij (i in order), then + bias, as the NumPy
+    engine computes it; the output logits land in zs[-1, :nb]. Each
+    activation has its own loop, so the code test stays out of the loop body.
+    """
+    n_layers = sizes.shape[0] - 1
+    for layer in range(n_layers):
+        fan_in, fan_out = sizes[layer], sizes[layer + 1]
+        for j in range(fan_out):
+            u = uoff[layer + 1] + j
+            w, v = theta[woff[layer] + j], uoff[layer]
+            for b in range(nb):
+                zs[u, b] = acts[v, b] * w  # (0 + a_0 w_0, exactly)
+            for i in range(1, fan_in):
+                w = theta[woff[layer] + i * fan_out + j]
+                v = uoff[layer] + i
+                for b in range(nb):
+                    zs[u, b] += acts[v, b] * w
+            bias = theta[boff[layer] + j]
+            for b in range(nb):
+                zs[u, b] = zs[u, b] + bias
+            if layer == n_layers - 1:
+                continue
+            if act == 0:
+                for b in range(nb):
+                    acts[u, b] = _activation(0, zs[u, b], k, c)
+            elif act == 1:
+                for b in range(nb):
+                    acts[u, b] = _activation(1, zs[u, b], k, c)
+            else:
+                for b in range(nb):
+                    acts[u, b] = _activation(2, zs[u, b], k, c)
+
+
+@njit(cache=True, error_model="numpy")
+def _backward_rows(theta, grad, nb, sizes, woff, boff, uoff, act, zs, acts, ds, ones, k):
+    """Set grad to the batch's gradient, given each sample's dL/dz of the output in ds[-1, :nb]."""
+    n_layers = sizes.shape[0] - 1
+    for layer in range(n_layers - 1, -1, -1):
+        fan_in, fan_out = sizes[layer], sizes[layer + 1]
+        for j in range(fan_out):
+            u = uoff[layer + 1] + j
+            grad[boff[layer] + j] = _dot(ds, u, ones, 0, nb, k)
+            for i in range(fan_in):
+                v = uoff[layer] + i
+                grad[woff[layer] + i * fan_out + j] = _dot(acts, v, ds, u, nb, k)
+        if layer == 0:
+            continue
+        for i in range(fan_in):
+            v, w, u = uoff[layer] + i, theta[woff[layer] + i * fan_out], uoff[layer + 1]
+            for b in range(nb):
+                ds[v, b] = ds[u, b] * w  # (0 + d_0 w_0, exactly)
+            for j in range(1, fan_out):
+                w = theta[woff[layer] + i * fan_out + j]
+                u = uoff[layer + 1] + j
+                for b in range(nb):
+                    ds[v, b] += ds[u, b] * w
+            if act == 0:
+                for b in range(nb):
+                    ds[v, b] = ds[v, b] * _derivative(0, zs[v, b], acts[v, b], k)
+            elif act == 1:
+                for b in range(nb):
+                    ds[v, b] = ds[v, b] * _derivative(1, zs[v, b], acts[v, b], k)
+            else:
+                for b in range(nb):
+                    ds[v, b] = ds[v, b] * _derivative(2, zs[v, b], acts[v, b], k)
+
+
+@njit(cache=True, error_model="numpy")
+def _batch_by_rows(theta, grad, nb, net, zs, acts, ds, targets, values, ones, k, c):
+    """Set grad to the gradient of the batch in acts[:d, :nb]; return the summed loss.
+
+    net = (sizes, woff, boff, uoff, activation code, loss code).
+    """
+    sizes, woff, boff, uoff, act, loss = net
+    nbf, out = k[ONE] * nb, zs.shape[0] - 1
+    _forward_rows(theta, nb, sizes, woff, boff, uoff, act, zs, acts, k, c)
+    if loss == 0:
+        for b in range(nb):
+            values[0, b], ds[out, b] = _bce(zs[out, b], targets[b], nbf, k, c)
+    else:
+        for b in range(nb):
+            values[0, b], ds[out, b] = _mse(zs[out, b], targets[b], nbf, k, c)
+    _backward_rows(theta, grad, nb, sizes, woff, boff, uoff, act, zs, acts, ds, ones, k)
+    return _dot(values, 0, ones, 0, nb, k)
+
+
+@njit(cache=True, error_model="numpy")
+def _batch_by_samples(theta, grad, nb, net, acts, targets, z, a, d, k, c):
+    """As _batch_by_rows, one sample after another; z, a, d hold the sample's units."""
+    sizes, woff, boff, uoff, act, loss = net
+    grad[:] = k[ZERO]
+    nbf, n_layers, out = k[ONE] * nb, sizes.shape[0] - 1, z.shape[0] - 1
+    total = k[ZERO]
+    for b in range(nb):
+        for j in range(sizes[0]):
+            a[j] = acts[j, b]
+        for layer in range(n_layers):
+            fan_in, fan_out = sizes[layer], sizes[layer + 1]
+            for j in range(fan_out):
+                u, s = uoff[layer + 1] + j, k[ZERO]
+                for i in range(fan_in):
+                    s += a[uoff[layer] + i] * theta[woff[layer] + i * fan_out + j]
+                z[u] = s + theta[boff[layer] + j]
+                a[u] = _activation(act, z[u], k, c)
+        if loss == 0:
+            value, d[out] = _bce(z[out], targets[b], nbf, k, c)
+        else:
+            value, d[out] = _mse(z[out], targets[b], nbf, k, c)
+        total += value
+        for layer in range(n_layers - 1, -1, -1):
+            fan_in, fan_out = sizes[layer], sizes[layer + 1]
+            for j in range(fan_out):
+                u = uoff[layer + 1] + j
+                grad[boff[layer] + j] += d[u]
+                for i in range(fan_in):
+                    grad[woff[layer] + i * fan_out + j] += a[uoff[layer] + i] * d[u]
+            if layer == 0:
+                continue
+            for i in range(fan_in):
+                v, s = uoff[layer] + i, k[ZERO]
+                for j in range(fan_out):
+                    s += d[uoff[layer + 1] + j] * theta[woff[layer] + i * fan_out + j]
+                d[v] = s * _derivative(act, z[v], a[v], k)
+    return total
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _step(theta, grad, m1, m2, opt, lr, root, denominator, k):
+    """One optimizer update of every parameter, Keras 3 rules (see optimizers.py).
+
+    For Adam, root = sqrt(1 - beta_2^t) and denominator = 1 - beta_1^t.
+    """
+    alpha = lr * root / denominator
+    for p in range(theta.shape[0]):
+        g = grad[p]
+        if opt == 0:
+            theta[p] = theta[p] + -(g * lr)
+        elif opt == 1:
+            m2[p] = k[RHO] * m2[p] + k[ONE_M_RHO] * g * g
+            theta[p] = theta[p] + -(lr * g / np.sqrt(m2[p] + k[EPS]))
+        else:
+            m1[p] = m1[p] + (g - m1[p]) * k[ONE_M_B1]
+            m2[p] = m2[p] + (g * g - m2[p]) * k[ONE_M_B2]
+            theta[p] = theta[p] + -(m1[p] * alpha / (np.sqrt(m2[p]) + k[EPS]))
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def train_kernel(x, y, orders, shuffled, theta, sizes, woff, boff, uoff,
+                 act, loss, opt, lr, batch, epochs, curve, k, c):  # fmt: skip
+    """Train every run r in parallel; theta (R, P) is updated in place, curve (R, E) filled."""
+    runs, m, dim = x.shape[0], x.shape[1], x.shape[2]
+    units = uoff[-1] + sizes[-1]
+    # Adam's bias corrections depend on the step count alone: compute them once
+    # for all runs (two pow calls a step would otherwise dominate batch size 1)
+    steps = epochs * ((m + batch - 1) // batch) if opt == 2 else 0
+    root, denominator = np.ones(steps + 1, theta.dtype), np.ones(steps + 1, theta.dtype)
+    t = k[ZERO]  # step count, in the parameters' dtype as Keras keeps it
+    for s in range(1, steps + 1):
+        t += k[ONE]
+        root[s] = np.sqrt(k[ONE] - k[BETA_2] ** t)
+        denominator[s] = k[ONE] - k[BETA_1] ** t
+    for r in prange(runs):
+        th = theta[r]
+        grad, m1, m2 = np.zeros_like(th), np.zeros_like(th), np.zeros_like(th)
+        zs = np.zeros((units, batch), th.dtype)
+        acts, ds = np.zeros_like(zs), np.zeros_like(zs)
+        values, ones = np.zeros((1, batch), th.dtype), np.ones((1, batch), th.dtype)
+        targets = np.zeros(batch, th.dtype)
+        z, a, d = np.zeros(units, th.dtype), np.zeros(units, th.dtype), np.zeros(units, th.dtype)
+        step = 0
+        for e in range(epochs):
+            total = k[ZERO]
+            for start in range(0, m, batch):
+                nb = min(batch, m - start)
+                if shuffled or batch < m or e == 0:  # one full batch is loaded once
+                    for b in range(nb):
+                        idx = orders[r, e, start + b] if shuffled else start + b
+                        for j in range(dim):
+                            acts[j, b] = x[r, idx, j]
+                        targets[b] = y[r, idx]
+                net = (sizes, woff, boff, uoff, act, loss)
+                if nb >= ROWS_FROM:
+                    batch_loss = _batch_by_rows(
+                        th, grad, nb, net, zs, acts, ds, targets, values, ones, k, c
+                    )
+                else:
+                    batch_loss = _batch_by_samples(th, grad, nb, net, acts, targets, z, a, d, k, c)
+                step += 1
+                s = step if opt == 2 else 0
+                _step(th, grad, m1, m2, opt, lr[r], root[s], denominator[s], k)
+                nbf = k[ONE] * nb
+                total += batch_loss / nbf * nbf  # Keras: the batch's mean loss x its size
+            curve[r, e] = total / m
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def predict_kernel(x, theta, sizes, woff, boff, uoff, act, out, k, c):
+    """Output logits out (R, n) of every run on its own inputs x (R, n, d)."""
+    units = uoff[-1] + sizes[-1]
+    n, dim = x.shape[1], x.shape[2]
+    for r in prange(x.shape[0]):
+        zs = np.zeros((units, n), theta.dtype)
+        acts = np.zeros_like(zs)
+        for b in range(n):
+            for j in range(dim):
+                acts[j, b] = x[r, b, j]
+        _forward_rows(theta[r], n, sizes, woff, boff, uoff, act, zs, acts, k, c)
+        for b in range(n):
+            out[r, b] = zs[units - 1, b]
