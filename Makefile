@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean clean-cache
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,5 +22,10 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/engines.py $(ARGS)
 
-clean:
+# numba keys its disk cache on each kernel's own file, so an edit to a module the
+# kernels inline (engines/numba_math.py) needs this to take effect
+clean-cache:
+	find src -name '*.nbi' -delete -o -name '*.nbc' -delete
+
+clean: clean-cache
 	rm -rf $(VENV) results .pytest_cache

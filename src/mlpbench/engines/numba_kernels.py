@@ -1,7 +1,9 @@
 """The numba engine's compiled kernels: one training loop for every configuration.
 
 Loss, optimizer, activation, batch size, epochs and a per-run learning rate
-are runtime arguments; runs are spread over the cores with prange.
+are runtime arguments. The kernels release the GIL, and numba_engine.py
+spreads runs over the cores by giving each thread a slice of the run axis
+(numba's prange did the same but tripled the cold compile time).
 Parameters are flattened per run as [W1 (row-major, in x out), b1, W2, b2, ...].
 
 A batch is computed one of two ways, with the same arithmetic per sample:
@@ -31,7 +33,7 @@ Numerical conventions (numpy_engine.py is the reference):
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from mlpbench.engines.numba_math import LANES, exp_neg, lane_dot, log1p_unit
 from mlpbench.optimizers import ADAM_BETA_1, ADAM_BETA_2, EPSILON, RMSPROP_RHO
@@ -52,14 +54,25 @@ def constants(dtype: str) -> np.ndarray:
 
 
 @njit(cache=True, error_model="numpy", inline="always")
+def _sigmoid(z, k, c):
+    """Overflow-free, as model.sigmoid."""
+    e = exp_neg(-abs(z), c)
+    s = k[ONE] / (k[ONE] + e)
+    return s if z >= k[ZERO] else e * s
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _relu(z, k):
+    return z if z > k[ZERO] else k[ZERO]
+
+
+@njit(cache=True, error_model="numpy", inline="always")
 def _activation(code, z, k, c):
-    if code == 0:  # sigmoid, overflow-free as model.sigmoid
-        e = exp_neg(-abs(z), c)
-        s = k[ONE] / (k[ONE] + e)
-        return s if z >= k[ZERO] else e * s
+    if code == 0:
+        return _sigmoid(z, k, c)
     if code == 1:
         return np.tanh(z)
-    return z if z > k[ZERO] else k[ZERO]
+    return _relu(z, k)
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -78,14 +91,14 @@ def _bce(z, y, nbf, k, c):
     e = exp_neg(-abs(z), c)  # shared by the sigmoid and the log term
     s = k[ONE] / (k[ONE] + e)
     p = s if z >= k[ZERO] else e * s
-    relu = z if z > k[ZERO] else k[ZERO]  # not max(): that stops the loop vectorising
-    return relu - z * y + log1p_unit(e, c), (p - y) / nbf
+    # _relu, not max(): max stops the loop vectorising
+    return _relu(z, k) - z * y + log1p_unit(e, c), (p - y) / nbf
 
 
 @njit(cache=True, error_model="numpy", inline="always")
 def _mse(z, y, nbf, k, c):
     """A sample's squared error of sigmoid(z), and the derivative by z divided by nbf."""
-    p = _activation(0, z, k, c)
+    p = _sigmoid(z, k, c)
     d = p - y
     return d * d, k[TWO] * d * p * (k[ONE] - p) / nbf
 
@@ -128,13 +141,13 @@ def _forward_rows(theta, nb, sizes, woff, boff, uoff, act, zs, acts, k, c):
                 continue
             if act == 0:
                 for b in range(nb):
-                    acts[u, b] = _activation(0, zs[u, b], k, c)
+                    acts[u, b] = _sigmoid(zs[u, b], k, c)
             elif act == 1:
                 for b in range(nb):
-                    acts[u, b] = _activation(1, zs[u, b], k, c)
+                    acts[u, b] = np.tanh(zs[u, b])
             else:
                 for b in range(nb):
-                    acts[u, b] = _activation(2, zs[u, b], k, c)
+                    acts[u, b] = _relu(zs[u, b], k)
 
 
 @njit(cache=True, error_model="numpy")
@@ -250,10 +263,14 @@ def _step(theta, grad, m1, m2, opt, lr, root, denominator, k):
             theta[p] = theta[p] + -(m1[p] * alpha / (np.sqrt(m2[p]) + k[EPS]))
 
 
-@njit(parallel=True, cache=True, error_model="numpy")
-def train_kernel(x, y, orders, shuffled, theta, sizes, woff, boff, uoff,
-                 act, loss, opt, lr, batch, epochs, curve, k, c):  # fmt: skip
-    """Train every run r in parallel; theta (R, P) is updated in place, curve (R, E) filled."""
+@njit(cache=True, nogil=True, error_model="numpy")
+def train_kernel(x, y, orders, theta, lr, curve, shuffled, sizes, woff, boff, uoff,
+                 act, loss, opt, batch, epochs, k, c):  # fmt: skip
+    """Train runs r = 0..R-1 in turn; theta (R, P) is updated in place, curve (R, E) filled.
+
+    The arguments up to curve have a leading run axis: callers give each
+    thread a slice of it (the kernel releases the GIL).
+    """
     runs, m, dim = x.shape[0], x.shape[1], x.shape[2]
     units = uoff[-1] + sizes[-1]
     # Adam's bias corrections depend on the step count alone: compute them once
@@ -265,7 +282,8 @@ def train_kernel(x, y, orders, shuffled, theta, sizes, woff, boff, uoff,
         t += k[ONE]
         root[s] = np.sqrt(k[ONE] - k[BETA_2] ** t)
         denominator[s] = k[ONE] - k[BETA_1] ** t
-    for r in prange(runs):
+    net = (sizes, woff, boff, uoff, act, loss)
+    for r in range(runs):
         th = theta[r]
         grad, m1, m2 = np.zeros_like(th), np.zeros_like(th), np.zeros_like(th)
         zs = np.zeros((units, batch), th.dtype)
@@ -284,7 +302,6 @@ def train_kernel(x, y, orders, shuffled, theta, sizes, woff, boff, uoff,
                         for j in range(dim):
                             acts[j, b] = x[r, idx, j]
                         targets[b] = y[r, idx]
-                net = (sizes, woff, boff, uoff, act, loss)
                 if nb >= ROWS_FROM:
                     batch_loss = _batch_by_rows(
                         th, grad, nb, net, zs, acts, ds, targets, values, ones, k, c
@@ -299,12 +316,12 @@ def train_kernel(x, y, orders, shuffled, theta, sizes, woff, boff, uoff,
             curve[r, e] = total / m
 
 
-@njit(parallel=True, cache=True, error_model="numpy")
-def predict_kernel(x, theta, sizes, woff, boff, uoff, act, out, k, c):
+@njit(cache=True, nogil=True, error_model="numpy")
+def predict_kernel(x, theta, out, sizes, woff, boff, uoff, act, k, c):
     """Output logits out (R, n) of every run on its own inputs x (R, n, d)."""
     units = uoff[-1] + sizes[-1]
     n, dim = x.shape[1], x.shape[2]
-    for r in prange(x.shape[0]):
+    for r in range(x.shape[0]):
         zs = np.zeros((units, n), theta.dtype)
         acts = np.zeros_like(zs)
         for b in range(n):
