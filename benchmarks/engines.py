@@ -6,16 +6,21 @@ For each configuration (Table 4's MSE + Adam lr 0.01 at full batch, B = 128,
 32 and 1, 1000 epochs) and each installed engine, trains 1 run and 20 runs in
 this one process and prints training time (compile and data preparation
 excluded), the first-call compile cost, and each time's ratio to the numba
-engine's. An engine whose full run would exceed --budget seconds is timed over
-fewer epochs and its time scaled to 1000 epochs; such rows say "extrapolated".
-Last, it times the whole seed study from the shell (`mlpbench run`) with the
-numba cache cold and warm.
+engine's (float64, its default; a float32 row is shown too, as Keras and
+TensorFlow train in float32). Measurements under a second are repeated five
+times and the median is shown. An engine whose full run would exceed
+--budget seconds is timed over fewer epochs and scaled to 1000: its time
+is modelled as a fixed cost (fit set-up, tracing) plus a cost per epoch, both
+read from 1- and 2-epoch probes, so the fixed part is not scaled up; such rows
+say "extrapolated". Last, it times the whole seed study from the shell
+(`mlpbench run`) with the numba cache cold and warm.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -31,26 +36,40 @@ CONFIGS = {
     "B=32": Config(loss="mse", optimizer="adam", lr=0.01, batch_size=32, epochs=EPOCHS),
     "B=1": Config(loss="mse", optimizer="adam", lr=0.01, batch_size=1, epochs=EPOCHS),
 }
-ENGINE_ORDER = ("numba", "numpy", "keras", "tf-function")
+# (row label, engine, dtype); ratios are to the first row
+ROWS = (
+    ("numba", "numba", "float64"),
+    ("numba f32", "numba", "float32"),
+    ("numpy", "numpy", "float64"),
+    ("keras", "keras", None),
+    ("tf-function", "tf-function", None),
+)
+REPEATS = 5  # for measurements under a second
 
 
-def train_time(engine, config: Config, runs: int) -> tuple[float, float]:
+def train_time(engine, config: Config, runs: int, dtype: str | None) -> tuple[float, float]:
     """Wall time of training `runs` runs together, and the engine's compile time."""
-    results = engine.train(config, list(range(runs)))
+    kwargs = {"dtype": dtype} if dtype else {}
+    results = engine.train(config, list(range(runs)), **kwargs)
     group = sum(r.metrics["train_time_s"] for r in results)
     return group, results[0].metrics["compile_time_s"]
 
 
-def timed(engine, config: Config, runs: int, budget: float) -> tuple[float, float, int]:
-    """Training time scaled to EPOCHS epochs, compile time, and the epochs actually run."""
-    probe_epochs = 2
-    probe, compile_s = train_time(engine, config.replace(epochs=probe_epochs), runs)
-    per_epoch = probe / probe_epochs
-    epochs = EPOCHS if per_epoch * EPOCHS <= budget else max(probe_epochs, int(budget / per_epoch))
-    if epochs == probe_epochs:
-        return per_epoch * EPOCHS, compile_s, epochs
-    seconds, _ = train_time(engine, config.replace(epochs=epochs), runs)
-    return seconds * EPOCHS / epochs, compile_s, epochs
+def timed(engine, config: Config, runs: int, dtype: str | None, budget: float):
+    """Training time for EPOCHS epochs, compile time, and the epochs actually run."""
+    one, compile_s = train_time(engine, config.replace(epochs=1), runs, dtype)
+    two, _ = train_time(engine, config.replace(epochs=2), runs, dtype)
+    per_epoch = max(two - one, 1e-9)
+    fixed = max(one - per_epoch, 0.0)
+    if fixed + per_epoch * EPOCHS <= budget:
+        seconds, _ = train_time(engine, config, runs, dtype)
+        if seconds < 1.0:
+            more = [train_time(engine, config, runs, dtype)[0] for _ in range(REPEATS - 1)]
+            seconds = statistics.median([seconds, *more])
+        return seconds, compile_s, EPOCHS
+    epochs = max(2, int((budget - fixed) / per_epoch))
+    seconds, _ = train_time(engine, config.replace(epochs=epochs), runs, dtype)
+    return fixed + (seconds - fixed) * EPOCHS / epochs, compile_s, epochs
 
 
 def study_wall_time(cache_dir: str | None) -> float:
@@ -74,25 +93,26 @@ def main() -> None:
     parser.add_argument("--no-study", action="store_true", help="skip the whole-study timing")
     args = parser.parse_args()
 
-    names = [n for n in ENGINE_ORDER if n in engines.ENGINES and engines.available(n)]
-    print(f"engines: {', '.join(names)}; {os.cpu_count()} cores; {EPOCHS} epochs per run")
+    rows = [row for row in ROWS if row[1] in engines.ENGINES and engines.available(row[1])]
+    labels = ", ".join(label for label, _, _ in rows)
+    print(f"engines: {labels}; {os.cpu_count()} cores; {EPOCHS} epochs per run")
     header = f"{'config':<11} {'engine':<12} {'1 run':>10} {'20 runs':>10} {'per run':>10}"
-    header += f" {'compile':>9} {'x numba(1)':>11} {'x numba(20)':>12}  note"
+    first = rows[0][0]
+    header += f" {'compile':>9} {'x ' + first + '(1)':>11} {'x ' + first + '(20)':>12}  note"
     print(header)
     for label, config in CONFIGS.items():
-        rows = {}
-        for name in names:
+        times = {}
+        for row, name, dtype in rows:
             engine = engines.load(name)
-            one, compile_s, e1 = timed(engine, config, 1, args.budget)
-            twenty, _, e20 = timed(engine, config, 20, args.budget)
-            rows[name] = (one, twenty, compile_s, min(e1, e20))
-        base = rows.get("numba")
-        for name, (one, twenty, compile_s, epochs) in rows.items():
-            r1 = f"{one / base[0]:.1f}x" if base else "-"
-            r20 = f"{twenty / base[1]:.1f}x" if base else "-"
+            one, compile_s, e1 = timed(engine, config, 1, dtype, args.budget)
+            twenty, _, e20 = timed(engine, config, 20, dtype, args.budget)
+            times[row] = (one, twenty, compile_s, min(e1, e20))
+        base = times[rows[0][0]]
+        for row, (one, twenty, compile_s, epochs) in times.items():
+            r1, r20 = f"{one / base[0]:.1f}x", f"{twenty / base[1]:.1f}x"
             note = "" if epochs == EPOCHS else f"extrapolated from {epochs} epochs"
             print(
-                f"{label:<11} {name:<12} {one:>9.3f}s {twenty:>9.3f}s {twenty / 20:>9.4f}s"
+                f"{label:<11} {row:<12} {one:>9.3f}s {twenty:>9.3f}s {twenty / 20:>9.4f}s"
                 f" {compile_s:>8.2f}s {r1:>11} {r20:>12}  {note}"
             )
     if not args.no_study:
