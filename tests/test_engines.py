@@ -2,13 +2,13 @@
 
 Tolerances: in float64 the numba engine does the NumPy engine's arithmetic with
 gradients summed in its own fixed order instead of by BLAS, and its own exp
-(correctly rounded in all but rare cases, like the C library's), so the two
-differ only by rounding, amplified a little over a few hundred updates: 1e-10
-relative on the final weights leaves ~3 orders of margin over what we observe
-(~1e-13) while a wrong epsilon placement or a missing bias correction moves
-weights by >1e-4. Batch sizes cover both of the numba engine's ways through a
-batch (by rows from 8 samples, else sample by sample) and sums whose length
-is not a multiple of its 8 lanes.
+(within 1 ulp, as NumPy's is), so the two differ only by rounding, amplified
+a little over a few hundred updates: 1e-10 relative on the final weights
+leaves ~3 orders of margin over what we observe (~1e-13) while a wrong
+epsilon placement or a missing bias correction moves weights by >1e-4. Batch
+sizes cover both of the numba engine's ways through a batch (by rows from 8
+samples, else sample by sample) and sums whose length is not a multiple of
+its 8 lanes.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Loss, optimizer, activation, batch size, epochs and a per-run learning rate
 are runtime arguments. The kernels release the GIL, and numba_engine.py
 spreads runs over the cores by giving each thread a slice of the run axis
-(numba's prange did the same but tripled the cold compile time).
+(numba's prange did the same, but compiling took 8.8 s instead of 5.3 s).
 Parameters are flattened per run as [W1 (row-major, in x out), b1, W2, b2, ...].
 
 A batch is computed one of two ways, with the same arithmetic per sample:
@@ -19,8 +19,8 @@ Numerical conventions (numpy_engine.py is the reference):
 - float64 by default, float32 on request; every constant is passed in an
   array of the parameters' dtype, so float32 runs stay float32;
 - the sigmoid's e^-|z| and BCE's log(1 + e^-|z|) come from numba_math: exp
-  correctly rounded in all but rare cases, log1p within 2 ulp; nothing else
-  is approximated;
+  within 1 ulp, log1p within 2 ulp (NumPy's own exp is within 1 ulp too);
+  nothing else is approximated;
 - a batch gradient is summed in sample order when sample by sample, and in
   LANES interleaved partial sums when by rows (numba_math.lane_dot), where
   NumPy's matmul uses its own order: float64 results agree with the NumPy
