@@ -112,28 +112,37 @@ def accuracy(p: np.ndarray, y: np.ndarray) -> np.ndarray:
     return ((p >= 0.5) == (y > 0.5)).mean(axis=(1, 2)) * 100.0
 
 
+def _per_run(seconds: float | np.ndarray, runs: int) -> np.ndarray:
+    if np.ndim(seconds) == 0:
+        return np.full(runs, seconds / runs)
+    if np.shape(seconds) != (runs,):
+        raise ValueError(f"need one time per run ({runs}), got shape {np.shape(seconds)}")
+    return np.asarray(seconds, dtype=np.float64)
+
+
 def logit_metrics(
     config: Config,
     data: Dataset,
     z_train: np.ndarray,
     z_test: np.ndarray,
-    group_times: tuple[float, float, float],
+    times: tuple[float | np.ndarray, float | np.ndarray, float],
 ) -> dict[str, np.ndarray]:
     """Metrics of R runs from their output logits (R, count, 1), by the NumPy definitions.
 
-    group_times are the wall times of training and of predicting the test set
-    for all R runs together (each run is given 1/R), and the one-off compile time.
+    times are those of training and of predicting the test set, each either
+    per run (R,) or the wall time of all R runs together (each run is given
+    1/R), and the one-off compile time.
     """
     runs = z_train.shape[0]
-    train_time, test_time, compile_time = group_times
+    train_time, test_time, compile_time = times
     loss = LOSSES[config.loss].value
     return {
         "train_accuracy": accuracy(sigmoid(z_train), data.y_train),
         "test_accuracy": accuracy(sigmoid(z_test), data.y_test),
         "train_loss": loss(z_train, data.y_train),
         "test_loss": loss(z_test, data.y_test),
-        "train_time_s": np.full(runs, train_time / runs),
-        "test_time_s": np.full(runs, test_time / runs),
+        "train_time_s": _per_run(train_time, runs),
+        "test_time_s": _per_run(test_time, runs),
         "compile_time_s": np.full(runs, compile_time),
     }
 

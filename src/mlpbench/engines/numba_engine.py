@@ -22,6 +22,7 @@ from mlpbench.engines.numba_kernels import (
     ACTIVATION_CODES,
     LOSS_CODES,
     OPTIMIZER_CODES,
+    adam_corrections,
     constants,
     predict_kernel,
     train_kernel,
@@ -57,24 +58,32 @@ def unflatten(theta: np.ndarray, like: Params) -> Params:
     return out
 
 
-def _in_threads(kernel, per_run: tuple[np.ndarray, ...], shared: tuple) -> None:
-    """Call kernel on contiguous slices of the run axis, one per numba thread."""
+def _in_threads(kernel, per_run: tuple[np.ndarray, ...], shared: tuple) -> np.ndarray:
+    """Call kernel run by run, the runs split over numba's threads; return each run's seconds."""
     runs = per_run[0].shape[0]
+    seconds = np.zeros(runs)
     bounds = np.linspace(0, runs, min(runs, numba.get_num_threads()) + 1).astype(int)
-    parts = [slice(lo, hi) for lo, hi in itertools.pairwise(bounds)]
-    if len(parts) == 1:
-        kernel(*per_run, *shared)
-        return
 
-    def call(part: slice) -> None:
-        # each thread gets its own copy of the shared arrays: the kernels
-        # reference-count their arrays often, and a count shared between
-        # cores makes them wait on each other (batch size 1 ran 2x slower)
-        own = [a.copy() if isinstance(a, np.ndarray) else a for a in shared]
-        kernel(*(a[part] for a in per_run), *own)
+    def call(lo: int, hi: int) -> None:
+        for r in range(lo, hi):
+            start = time.perf_counter()
+            kernel(*(a[r : r + 1] for a in per_run), *shared)
+            seconds[r] = time.perf_counter() - start
 
-    with ThreadPoolExecutor(len(parts)) as pool:
-        list(pool.map(call, parts))
+    with ThreadPoolExecutor(len(bounds) - 1) as pool:
+        list(pool.map(call, bounds[:-1], bounds[1:]))
+    return seconds
+
+
+def _timed(kernel, per_run: tuple[np.ndarray, ...], shared: tuple) -> np.ndarray:
+    """Each run's share of the wall time of all runs, in proportion to its own time.
+
+    The shares add up to the wall time, as the other engines' do, but keep
+    the spread between runs, so a comparison of two columns has an interval.
+    """
+    start = time.perf_counter()
+    own = _in_threads(kernel, per_run, shared)
+    return own * ((time.perf_counter() - start) / own.sum())
 
 
 _first_call_s: dict[str, float] = {}
@@ -103,19 +112,16 @@ def _run(config: Config, seeds: Sequence[int], dtype: str, lrs: Sequence[float] 
     lr = np.full(runs, config.lr, dtype=dtype) if lrs is None else np.asarray(lrs, dtype=dtype)
     if lr.shape != (runs,):
         raise ValueError(f"need one learning rate per run ({runs}), got shape {lr.shape}")
+    adam = config.optimizer == "adam"
+    steps = config.epochs * -(-config.train_size // config.batch) if adam else 0
     per_run = (data.x_train, data.y_train[:, :, 0], order_arg, theta, lr, curve)
     codes = (LOSS_CODES[config.loss], OPTIMIZER_CODES[config.optimizer])
-    start = time.perf_counter()
-    _in_threads(
-        train_kernel, per_run, (shuffled, *shape, act, *codes, config.batch, config.epochs, k, c)
-    )
-    train_time = time.perf_counter() - start
+    loop = (config.batch, config.epochs, *adam_corrections(steps, k))
+    train_time = _timed(train_kernel, per_run, (shuffled, *shape, act, *codes, *loop, k, c))
     z_train = np.zeros(data.y_train.shape[:2], dtype=dtype)
     _in_threads(predict_kernel, (data.x_train, theta, z_train), (*shape, act, k, c))
     z_test = np.zeros(data.y_test.shape[:2], dtype=dtype)
-    start = time.perf_counter()
-    _in_threads(predict_kernel, (data.x_test, theta, z_test), (*shape, act, k, c))
-    test_time = time.perf_counter() - start
+    test_time = _timed(predict_kernel, (data.x_test, theta, z_test), (*shape, act, k, c))
     return (
         data,
         unflatten(theta, params),

@@ -263,25 +263,33 @@ def _step(theta, grad, m1, m2, opt, lr, root, denominator, k):
             theta[p] = theta[p] + -(m1[p] * alpha / (np.sqrt(m2[p]) + k[EPS]))
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
-def train_kernel(x, y, orders, theta, lr, curve, shuffled, sizes, woff, boff, uoff,
-                 act, loss, opt, batch, epochs, k, c):  # fmt: skip
-    """Train runs r = 0..R-1 in turn; theta (R, P) is updated in place, curve (R, E) filled.
+@njit(cache=True, error_model="numpy")
+def adam_corrections(steps, k):
+    """sqrt(1 - beta_2^t) and 1 - beta_1^t for t = 0..steps, in k's dtype as Keras has them.
 
-    The arguments up to curve have a leading run axis: callers give each
-    thread a slice of it (the kernel releases the GIL).
+    They depend on the step count alone: computed once for every run (two pow
+    calls a step would otherwise dominate batch size 1).
     """
-    runs, m, dim = x.shape[0], x.shape[1], x.shape[2]
-    units = uoff[-1] + sizes[-1]
-    # Adam's bias corrections depend on the step count alone: compute them once
-    # for all runs (two pow calls a step would otherwise dominate batch size 1)
-    steps = epochs * ((m + batch - 1) // batch) if opt == 2 else 0
-    root, denominator = np.ones(steps + 1, theta.dtype), np.ones(steps + 1, theta.dtype)
-    t = k[ZERO]  # step count, in the parameters' dtype as Keras keeps it
+    root, denominator = np.ones(steps + 1, k.dtype), np.ones(steps + 1, k.dtype)
+    t = k[ZERO]
     for s in range(1, steps + 1):
         t += k[ONE]
         root[s] = np.sqrt(k[ONE] - k[BETA_2] ** t)
         denominator[s] = k[ONE] - k[BETA_1] ** t
+    return root, denominator
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def train_kernel(x, y, orders, theta, lr, curve, shuffled, sizes, woff, boff, uoff,
+                 act, loss, opt, batch, epochs, root, denominator, k, c):  # fmt: skip
+    """Train runs r = 0..R-1 in turn; theta (R, P) is updated in place, curve (R, E) filled.
+
+    The arguments up to curve have a leading run axis: callers give each
+    thread a slice of it (the kernel releases the GIL). root and denominator
+    come from adam_corrections (length 1 will do for other optimizers).
+    """
+    runs, m, dim = x.shape[0], x.shape[1], x.shape[2]
+    units = uoff[-1] + sizes[-1]
     net = (sizes, woff, boff, uoff, act, loss)
     for r in range(runs):
         th = theta[r]
