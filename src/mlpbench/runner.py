@@ -55,7 +55,7 @@ def train_task(job: Job, seeds: list[int]) -> tuple[list[RunResult], dict, dict]
 
 
 class LocalExecutor:
-    """This machine, all cores; a learning-rate sweep on numba is one kernel call."""
+    """This machine, all cores; a learning-rate sweep on numba is one engine call."""
 
     description = "local"
     unit = " run-epochs"

@@ -9,6 +9,7 @@ training."""
 from __future__ import annotations
 
 import itertools
+import math
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -112,8 +113,8 @@ def _run(config: Config, seeds: Sequence[int], dtype: str, lrs: Sequence[float] 
     lr = np.full(runs, config.lr, dtype=dtype) if lrs is None else np.asarray(lrs, dtype=dtype)
     if lr.shape != (runs,):
         raise ValueError(f"need one learning rate per run ({runs}), got shape {lr.shape}")
-    adam = config.optimizer == "adam"
-    steps = config.epochs * -(-config.train_size // config.batch) if adam else 0
+    batches = math.ceil(data.x_train.shape[1] / config.batch)
+    steps = config.epochs * batches if config.optimizer == "adam" else 0
     per_run = (data.x_train, data.y_train[:, :, 0], order_arg, theta, lr, curve)
     codes = (LOSS_CODES[config.loss], OPTIMIZER_CODES[config.optimizer])
     loop = (config.batch, config.epochs, *adam_corrections(steps, k))
@@ -122,17 +123,8 @@ def _run(config: Config, seeds: Sequence[int], dtype: str, lrs: Sequence[float] 
     _in_threads(predict_kernel, (data.x_train, theta, z_train), (*shape, act, k, c))
     z_test = np.zeros(data.y_test.shape[:2], dtype=dtype)
     test_time = _timed(predict_kernel, (data.x_test, theta, z_test), (*shape, act, k, c))
-    return (
-        data,
-        unflatten(theta, params),
-        curve,
-        z_train[:, :, None],
-        z_test[:, :, None],
-        (
-            train_time,
-            test_time,
-        ),
-    )
+    times = (train_time, test_time)
+    return data, unflatten(theta, params), curve, z_train[:, :, None], z_test[:, :, None], times
 
 
 PER_RUN_LR = True  # train() takes lrs: a learning-rate sweep is just more runs
@@ -149,7 +141,7 @@ def train(
     """Train len(seeds) runs of one configuration, spread over the cores.
 
     lrs, if given, sets each run's learning rate (one per seed), so a grid of
-    rates x seeds is a single kernel call; config.lr is then ignored.
+    rates x seeds trains as one group; config.lr is then ignored.
     """
     compile_time = warm_up(dtype)
     runs = len(seeds)
