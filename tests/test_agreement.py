@@ -44,8 +44,8 @@ def test_engines_agree(loss, optimizer, lr, batch):
     config = _config(loss, optimizer, lr, batch)
     names = [n for n in ENGINES if engines.available(n)]
     rows = compare(config, names, SEEDS)
-    f32 = numpy_engine.train(config, SEEDS, dtype="float32")
-    rows.append(difference(f32, numpy_engine.train(config, SEEDS), "numpy", "float32"))
+    f32 = engines.train("numpy", config, SEEDS, "float32")
+    rows.append(difference(f32, engines.train("numpy", config, SEEDS), "numpy", "float32"))
     # numba in float64 meets these with room to spare, but not 1e-10 here: near
     # convergence the gradient is a sum with heavy cancellation and RMSProp divides
     # it by its own size, so BLAS-versus-sequential summation order grows to ~1e-5
@@ -107,13 +107,13 @@ BROKEN = {
 def test_tolerance_catches_a_broken_optimizer(broken, loss, monkeypatch):
     optimizer, lr, make = BROKEN[broken]
     config = _config(loss, optimizer, lr)
-    keras_runs = engines.load("keras").train(config, SEEDS)
-    correct = numpy_engine.train(config, SEEDS)
+    keras_runs = engines.train("keras", config, SEEDS)
+    correct = engines.train("numpy", config, SEEDS)
     good = difference(keras_runs, correct, "keras", "float32")
     assert good.curve <= CURVE_TOLERANCE and good.weights <= WEIGHT_TOLERANCE
 
     monkeypatch.setitem(numpy_engine.OPTIMIZERS, optimizer, make)
-    wrong = numpy_engine.train(config, SEEDS)
+    wrong = engines.train("numpy", config, SEEDS)
     bad = difference(keras_runs, wrong, "keras", "float32")
     assert bad.curve > CURVE_TOLERANCE or bad.weights > WEIGHT_TOLERANCE, bad
 

@@ -13,7 +13,6 @@ import time
 import pytest
 
 from mlpbench import cli, engines
-from mlpbench.engines import numpy_engine
 
 MLPBENCH = [sys.executable, "-m", "mlpbench.cli"]
 
@@ -47,8 +46,8 @@ def test_rerun_reuses_stored_runs_and_fresh_recomputes(tiny_study, tmp_path, mon
     args = ["run", str(tiny_study), "--out", str(out), "--engine", "numpy"]
     assert cli.main(args) == 0
     calls = []
-    real = numpy_engine.train
-    monkeypatch.setattr(numpy_engine, "train", lambda *a, **k: calls.append(a) or real(*a, **k))
+    real = engines.train
+    monkeypatch.setattr(engines, "train", lambda *a, **k: calls.append(a) or real(*a, **k))
     assert cli.main(args) == 0
     assert calls == []
     assert cli.main([*args, "--fresh"]) == 0
@@ -59,22 +58,22 @@ def test_rerun_reuses_stored_runs_and_fresh_recomputes(tiny_study, tmp_path, mon
 def test_interrupted_study_resumes_without_losing_finished_runs(tiny_study, tmp_path, monkeypatch):
     out = tmp_path / "out"
     args = ["run", str(tiny_study), "--out", str(out), "--engine", "numpy"]
-    real = numpy_engine.train
+    real = engines.train
     trained = []
 
-    def interrupt_second(config, seeds, *a, **k):
+    def interrupt_second(name, config, seeds, *a, **k):
         if trained:
             raise KeyboardInterrupt
         trained.append(config)
-        return real(config, seeds, *a, **k)
+        return real(name, config, seeds, *a, **k)
 
-    monkeypatch.setattr(numpy_engine, "train", interrupt_second)
+    monkeypatch.setattr(engines, "train", interrupt_second)
     assert cli.main(args) == 130
     assert _count_runs(out) == 3  # the first column's runs survived
 
     again = []
     monkeypatch.setattr(
-        numpy_engine, "train", lambda c, s, *a, **k: again.append(c) or real(c, s, *a, **k)
+        engines, "train", lambda n, c, s, *a, **k: again.append(c) or real(n, c, s, *a, **k)
     )
     assert cli.main(args) == 0
     assert trained[0] not in again and len(again) == 2
@@ -249,14 +248,29 @@ def test_console_script_runs_a_selected_table(tmp_path):
 
 
 def test_missing_engine_library_says_how_to_install(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(engines, "available", lambda name: name not in ("keras", "tf-function"))
+    monkeypatch.setattr(engines.registry, "available", lambda name: name != "keras")
     out = tmp_path / "out"
-    assert cli.main(["run", "--tables", "3", "--out", str(out)]) == 2
+    assert cli.main(["train", "--engine", "keras", "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [
         "mlpbench: error: engine 'keras' needs keras; install it with: pip install 'mlpbench[tf]'"
     ]
     assert not out.exists()
+
+
+def test_study_column_on_a_missing_engine_says_what_to_install(tmp_path, capsys, monkeypatch):
+    """A study is portable: columns this machine cannot run are shown as such, as GPU ones are."""
+    monkeypatch.setattr(engines.registry, "available", lambda name: name == "numpy")
+    study = tmp_path / "two.toml"
+    study.write_text(
+        "runs = 2\n[defaults]\nm = 40\nn = 10\nepochs = 5\n[[tables]]\nnumber = 1\n"
+        '  [[tables.columns]]\n  label = "here"\n  engine = "numpy"\n'
+        '  [[tables.columns]]\n  label = "keras"\n  engine = "keras"\n'
+    )
+    assert cli.main(["run", str(study), "--out", str(tmp_path / "out")]) == 0
+    text = capsys.readouterr().out
+    assert text.count("needs keras (pip install 'mlpbench[tf]')") == 6
+    assert "| Runs |  | 2 | 0 |" in text
 
 
 def test_gpu_column_without_gpu_says_so(tmp_path, capsys):
@@ -289,8 +303,9 @@ def test_table_3_fills_keras_and_tf_function_columns(tmp_path, capsys):
     text = capsys.readouterr().out
     runs_row = next(line for line in text.splitlines() if line.startswith("| Runs |"))
     gpu = engines.has_device("keras", "gpu")
-    assert runs_row == (
-        "| Runs |  | 2 | 2 | 2 | 2 | 2 | 2 |" if gpu else "| Runs |  | 2 | 2 | 2 | 2 | 0 | 0 |"
-    )
+    jax = 2 if engines.available("jax") else 0
+    jax_gpu = 2 if engines.has_device("jax", "gpu") else 0
+    tf_gpu = "2 | 2" if gpu else "0 | 0"
+    assert runs_row == f"| Runs |  | 2 | 2 | 2 | 2 | {jax} | {tf_gpu} | {jax_gpu} |"
     assert ("no GPU here" in text) != gpu
     assert "tensorflow 2." in text and "keras 3." in text

@@ -18,7 +18,6 @@ import pytest
 
 from mlpbench import engines
 from mlpbench.config import Config
-from mlpbench.engines import numpy_engine
 
 ENGINE_NAMES = [name for name in ("numpy", "numba") if engines.available(name)]
 # (loss, optimizer, lr) settings that train stably at every batch size below
@@ -43,11 +42,10 @@ def _rel(a, b):
 @pytest.mark.parametrize("name", ENGINE_NAMES)
 @pytest.mark.parametrize("batch", [None, 7])
 def test_runs_together_equal_runs_alone(name, batch):
-    engine = engines.load(name)
     config = Config(m=50, n=10, epochs=8, batch_size=batch, optimizer="adam", lr=0.05)
-    together = engine.train(config, [11, 12, 13])
+    together = engines.train(name, config, [11, 12, 13])
     for r in together:
-        (alone,) = engine.train(config, [r.seed])
+        (alone,) = engines.train(name, config, [r.seed])
         np.testing.assert_allclose(r.loss_curve, alone.loss_curve, rtol=1e-12)
         for a, b in zip(r.params, alone.params):
             np.testing.assert_allclose(a, b, rtol=1e-12)
@@ -68,8 +66,8 @@ def test_numba_matches_numpy_in_float64(loss, optimizer, lr, batch):
         batch_size=batch,
         epochs=3 if batch == 1 else 30,
     )
-    ref = numpy_engine.train(config, [0, 1])
-    fast = engines.load("numba").train(config, [0, 1])
+    ref = engines.train("numpy", config, [0, 1])
+    fast = engines.train("numba", config, [0, 1])
     assert _rel(_flat(fast), _flat(ref)) < 1e-10
     curves = np.array([r.loss_curve for r in ref]), np.array([r.loss_curve for r in fast])
     assert _rel(curves[1], curves[0]) < 1e-10
@@ -82,15 +80,15 @@ def test_numba_matches_numpy_in_float64(loss, optimizer, lr, batch):
 def test_numba_matches_numpy_in_float32(loss, optimizer, lr):
     # float32 rounding compounds over 40 updates: agree to 1e-4, not to 1e-10
     config = Config(m=64, n=16, loss=loss, optimizer=optimizer, lr=lr, batch_size=16, epochs=10)
-    ref = numpy_engine.train(config, [0, 1], dtype="float32")
-    fast = engines.load("numba").train(config, [0, 1], dtype="float32")
+    ref = engines.train("numpy", config, [0, 1], "float32")
+    fast = engines.train("numba", config, [0, 1], "float32")
     assert _rel(_flat(fast), _flat(ref)) < 1e-4
 
 
 def test_float32_reference_is_close_to_float64():
     config = Config(m=64, n=16, optimizer="adam", lr=0.05, batch_size=16, epochs=10)
-    a = numpy_engine.train(config, [0], dtype="float32")
-    b = numpy_engine.train(config, [0], dtype="float64")
+    a = engines.train("numpy", config, [0], "float32")
+    b = engines.train("numpy", config, [0], "float64")
     assert 0 < _rel(_flat(a), _flat(b)) < 1e-4
 
 
@@ -98,16 +96,16 @@ def test_float32_reference_is_close_to_float64():
 def test_divergence_is_flagged_not_averaged(name):
     # relu units are unbounded: a huge step overflows the logits to inf, then inf - inf = NaN
     config = Config(data="linear-int", m=40, n=10, epochs=5, lr=1e100, activation="relu")
-    results = engines.load(name).train(config, [0, 1])
+    results = engines.train(name, config, [0, 1])
     assert all(r.diverged for r in results)
-    sane = engines.load(name).train(config.replace(lr=1.0), [0])
+    sane = engines.train(name, config.replace(lr=1.0), [0])
     assert not sane[0].diverged
 
 
 @pytest.mark.parametrize("name", ENGINE_NAMES)
 def test_learning_actually_happens(name):
     config = Config(epochs=300, lr=10.0)
-    results = engines.load(name).train(config, [0, 1, 2])
+    results = engines.train(name, config, [0, 1, 2])
     for r in results:
         assert r.loss_curve[-1] < 0.3 * r.loss_curve[0]
         assert r.metrics["test_accuracy"] >= 90.0

@@ -29,7 +29,7 @@ def _numeric_grads(params, x, y, activation, loss, h=1e-6):
 
 
 def _logit(params, x, activation):
-    from mlpbench.engines.numpy_engine import logits
+    from mlpbench.model import logits
 
     return logits(params, x, activation)
 

@@ -10,7 +10,7 @@ import pytest
 from mlpbench import cli, engines
 from mlpbench.config import Config
 from mlpbench.data import make_dataset
-from mlpbench.engines import numpy_engine, prepare
+from mlpbench.engines import prepare
 from mlpbench.store import Store
 from mlpbench.tune import TuneSpec, log_grid, tune
 
@@ -33,12 +33,11 @@ def test_validation_hold_out_replaces_the_test_set():
 
 @pytest.mark.skipif(not engines.available("numba"), reason="numba not installed")
 def test_numba_learning_rate_sweep_equals_separate_runs():
-    numba_engine = engines.load("numba")
     config = Config(m=60, n=10, epochs=20, optimizer="adam", batch_size=16)
     lrs = [0.001, 0.01, 0.1]
-    swept = numba_engine.train(config, [7, 7, 7], lrs=lrs)
+    swept = engines.train("numba", config, [7, 7, 7], lrs=lrs)
     for lr, result in zip(lrs, swept):
-        (alone,) = numba_engine.train(config.replace(lr=lr), [7])
+        (alone,) = engines.train("numba", config.replace(lr=lr), [7])
         np.testing.assert_array_equal(result.loss_curve, alone.loss_curve)
 
 
@@ -54,7 +53,7 @@ def test_tune_picks_the_lowest_validation_loss(tmp_path):
         assert len(point.scores) == 3
     # the scores are validation losses of runs on the hold-out, recomputed here
     job_config = Config(m=80, n=20, epochs=40, lr=best.values["lr"], validation=0.2)
-    runs = numpy_engine.train(job_config, [100, 101, 102])
+    runs = engines.train("numpy", job_config, [100, 101, 102])
     assert best.mean == pytest.approx(np.mean([r.metrics["test_loss"] for r in runs]))
     # without training, the same choice comes back from the store
     again = tune(config, spec, "numpy", "float64", Store(tmp_path), train=False)
@@ -148,8 +147,8 @@ def test_study_with_a_tuned_column(tmp_path, capsys, monkeypatch):
     assert "were chosen on a log grid of 3 rates from 0.01 to 1" in text
 
     calls = []
-    real = numpy_engine.train
-    monkeypatch.setattr(numpy_engine, "train", lambda *a, **k: calls.append(a) or real(*a, **k))
+    real = engines.train
+    monkeypatch.setattr(engines, "train", lambda *a, **k: calls.append(a) or real(*a, **k))
     assert cli.main(args) == 0  # tuning grid and table runs are all reused
     assert calls == []
     assert cli.main(["report", "--out", str(out)]) == 0

@@ -24,7 +24,7 @@ import numpy as np
 from mlpbench import engines
 from mlpbench.config import Config, Job
 from mlpbench.engines import RunResult
-from mlpbench.runner import DaskExecutor, LocalExecutor
+from mlpbench.runner import DaskExecutor, LocalExecutor, check_jobs
 
 CURVE_TOLERANCE = 1e-3
 WEIGHT_TOLERANCE = 1e-2
@@ -75,9 +75,8 @@ def compare(
     executor: LocalExecutor | DaskExecutor | None = None,
 ) -> list[Difference]:
     """Train the configuration on each engine and measure each against the first."""
-    for name in names:
-        engines.check_engine(name)
     jobs = [Job(config, name, dtype or engines.default_dtype(name)) for name in names]
+    check_jobs(jobs)
     runs = (executor or LocalExecutor()).results([(job, list(seeds)) for job in jobs])
     reference = runs[0]
     return [difference(r, reference, job.engine, job.dtype) for job, r in zip(jobs[1:], runs[1:])]

@@ -35,9 +35,7 @@ class ColumnRuns(NamedTuple):
             return ""
         if self.column.untuned:
             return "learning rate not tuned yet"
-        if not engines.has_device(self.job.engine, self.job.device):
-            return f"no {self.job.device.upper()} here"
-        return "no runs stored"
+        return engines.unavailable(self.job.engine, self.job.device) or "no runs stored"
 
 
 def load_columns(

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import numpy as np
 
 from mlpbench.data import INIT_STREAM, rng_for
 
 Params = list[np.ndarray]
+OUTPUT_KINDS = ("binary",)  # one sigmoid output unit
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
@@ -28,12 +30,38 @@ def _relu(z: np.ndarray) -> np.ndarray:
     return np.maximum(z, 0)
 
 
-# name -> (activation, derivative given (pre-activation z, activation a))
-ACTIVATIONS: dict[str, tuple[Callable, Callable]] = {
-    "sigmoid": (sigmoid, lambda z, a: a * (1 - a)),
-    "tanh": (np.tanh, lambda z, a: 1 - a * a),
-    "relu": (_relu, lambda z, a: (z > 0).astype(z.dtype)),
+class Activation(NamedTuple):
+    """A hidden-layer activation and its derivative given (pre-activation z, activation a)."""
+
+    value: Callable[[np.ndarray], np.ndarray]
+    grad: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    description: str
+
+
+ACTIVATIONS: dict[str, Activation] = {
+    "sigmoid": Activation(sigmoid, lambda z, a: a * (1 - a), "1 / (1 + e^-z)"),
+    "tanh": Activation(np.tanh, lambda z, a: 1 - a * a, "tanh(z)"),
+    "relu": Activation(_relu, lambda z, a: (z > 0).astype(z.dtype), "max(z, 0)"),
 }
+
+
+def forward(params: Params, x: np.ndarray, activation: str) -> tuple[list, list, np.ndarray]:
+    """Pre-activations and activations of each hidden layer, and the output logit (R, B, 1)."""
+    act = ACTIVATIONS[activation].value
+    a, pres, acts = x, [], [x]
+    n_layers = len(params) // 2
+    for layer in range(n_layers - 1):
+        z = a @ params[2 * layer] + params[2 * layer + 1][:, None, :]
+        a = act(z)
+        pres.append(z)
+        acts.append(a)
+    logit = a @ params[-2] + params[-1][:, None, :]
+    return pres, acts, logit
+
+
+def logits(params: Params, x: np.ndarray, activation: str) -> np.ndarray:
+    """Output logits only, for prediction and plots."""
+    return forward(params, x, activation)[2]
 
 
 def glorot_params(sizes: Sequence[int], seed: int) -> Params:

@@ -15,8 +15,7 @@ from matplotlib.figure import Figure
 from mlpbench.analysis import ColumnRuns
 from mlpbench.config import Config
 from mlpbench.data import BOUNDARIES, make_dataset
-from mlpbench.engines.numpy_engine import logits
-from mlpbench.model import sigmoid
+from mlpbench.model import logits, sigmoid
 from mlpbench.stats import summarize
 
 DPI = 100

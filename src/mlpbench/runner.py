@@ -42,20 +42,16 @@ def pending(job: Job, seeds: Sequence[int], store: Store, fresh: bool) -> list[i
 def train_task(job: Job, seeds: list[int]) -> tuple[list[RunResult], dict, dict]:
     """One task on a Dask worker: the runs, and the versions and machine that made them.
 
-    Parallelism comes from the workers, so numba runs single-threaded inside a
-    task (concurrent parallel regions in one process would also be unsafe).
+    Parallelism comes from the workers, so engines run single-threaded inside a task.
     """
     engine = engines.load(job.engine)
-    if job.engine == "numba":
-        import numba
-
-        numba.set_num_threads(1)
-    results = engine.train(job.config, seeds, job.dtype, job.device)
+    engine.single_threaded()
+    results = engines.train(job.engine, job.config, seeds, job.dtype, job.device)
     return results, engine.versions(), environment()
 
 
 class LocalExecutor:
-    """This machine, all cores; a learning-rate sweep on numba is one engine call."""
+    """This machine, all cores; a learning-rate sweep is one call on engines with per_run_lr."""
 
     description = "local"
     unit = " run-epochs"
@@ -66,15 +62,14 @@ class LocalExecutor:
 
     def results(self, tasks: list[Task]) -> list[list[RunResult]]:
         """Train tasks without storing them, in order (for comparisons)."""
-        return [engines.load(job.engine).train(job.config, seeds, job.dtype, job.device)
+        return [engines.train(job.engine, job.config, seeds, job.dtype, job.device)
                 for job, seeds in tasks]  # fmt: skip
 
     def run(self, tasks: list[Task], done: Done, bar: tqdm) -> None:
         """Train group by group, reporting each job's runs as soon as its call returns."""
         for group in _groups(tasks):
             first = group[0][0]
-            engine = engines.load(first.engine)
-            sweeps = getattr(engine, "PER_RUN_LR", False)
+            sweeps = _per_run_lr(first)
             c = first.config
             rates = f"{len(group)} rates" if len(group) > 1 else f"lr={c.lr:g}"
             bar.set_description(f"{first.engine} {c.loss}/{c.optimizer} {rates} B={c.batch}")
@@ -82,12 +77,15 @@ class LocalExecutor:
             size = max(1, MAX_ORDER_ENTRIES // (c.epochs * c.train_size)) if sweeps else len(flat)
             for start in range(0, len(flat), size):
                 chunk = flat[start : start + size]
-                extra = {"lrs": [job.config.lr for job, _ in chunk]} if sweeps else {}
+                lrs = [job.config.lr for job, _ in chunk]
                 seeds = [seed for _, seed in chunk]
-                results = engine.train(c, seeds, first.dtype, first.device, bar.update, **extra)
+                results = engines.train(
+                    first.engine, c, seeds, first.dtype, first.device, bar.update, lrs
+                )
+                versions = engines.load(first.engine).versions()
                 for job in dict.fromkeys(job for job, _ in chunk):
                     runs = [r for (j, _), r in zip(chunk, results) if j == job]
-                    done(job, runs, engine.versions(), environment(), len(chunk))
+                    done(job, runs, versions, environment(), len(chunk))
 
 
 class DaskExecutor:
@@ -122,12 +120,16 @@ class DaskExecutor:
             bar.update(1)
 
 
+def _per_run_lr(job: Job) -> bool:
+    return engines.spec(job.engine).capabilities.per_run_lr
+
+
 def _groups(tasks: list[Task]) -> list[list[Task]]:
     """Jobs one engine call can serve together: those differing only in learning rate,
-    on an engine that takes a rate per run (PER_RUN_LR); every other job alone."""
+    on an engine that takes a rate per run (per_run_lr); every other job alone."""
     groups: dict[object, list[Task]] = {}
     for i, (job, seeds) in enumerate(tasks):
-        sweeps = getattr(engines.load(job.engine), "PER_RUN_LR", False)
+        sweeps = _per_run_lr(job)
         key = (job.engine, job.dtype, job.device, job.config.replace(lr=1.0)) if sweeps else i
         groups.setdefault(key, []).append((job, seeds))
     return list(groups.values())
@@ -171,6 +173,13 @@ def open_executor(spec: str) -> Iterator[LocalExecutor | DaskExecutor]:
         yield DaskExecutor(client, f"dask {kind} at {address}, {workers} workers")
 
 
+def check_jobs(jobs: Sequence[Job]) -> None:
+    """Refuse, before any work, a job whose engine is missing or cannot train its config."""
+    for job in jobs:
+        engines.check_engine(job.engine)
+        engines.check_supports(job.engine, job.config, job.dtype)
+
+
 def run_jobs(
     jobs: Sequence[Job],
     seeds: Sequence[int],
@@ -180,13 +189,12 @@ def run_jobs(
 ) -> None:
     """Train every job's missing runs, writing each finished task's runs to the store at once.
 
-    Jobs on a device this machine lacks (a GPU column without a GPU) are skipped;
-    the report says so in their cells.
+    Jobs this machine cannot run (a GPU column without a GPU, an engine not
+    installed) are skipped; the report says so in their cells.
     """
-    for job in jobs:
-        engines.check_engine(job.engine)
-    executor = executor or LocalExecutor()
     runnable = [job for job in jobs if engines.has_device(job.engine, job.device)]
+    check_jobs(runnable)
+    executor = executor or LocalExecutor()
     tasks = [(job, pending(job, seeds, store, fresh)) for job in runnable]
     tasks = [(job, todo) for job, todo in tasks if todo]
 

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from mlpbench.config import CONFIG_FIELDS, Config, Job, check_device, check_dtype, check_runs
-from mlpbench.engines import METRICS, check_engine_name, default_dtype
+from mlpbench.engines import METRICS, default_dtype, spec
 from mlpbench.errors import UsageError
 from mlpbench.runner import DaskExecutor, LocalExecutor
 from mlpbench.store import Store
@@ -182,7 +182,7 @@ def _column(where: str, raw: dict, defaults: dict) -> Column:
     engine, dtype = raw.get("engine"), raw.get("dtype")
     try:
         if engine is not None:
-            check_engine_name(engine)
+            spec(engine)
         if dtype is not None:
             check_dtype(dtype)
         device = check_device(raw.get("device", "cpu"))

@@ -15,9 +15,9 @@ The backend is whatever KERAS_BACKEND says (TensorFlow by default). Conventions:
   pipeline every epoch: about 19 ms per epoch on our 2-core machine against
   0.7 ms for the whole full-batch step this way, which would swamp the timing;
 - timing: per group, one model is built and compiled and a warm-up (a 2-epoch
-  fit, predict and evaluate) traces every function first; that cost is
-  compile_time_s. Each run then resets weights and optimizer state, and its
-  fit is train_time_s and its predict on the test set test_time_s;
+  fit and a predict) traces every function first; that is compile(). Each
+  run then resets weights and optimizer state and its fit is timed on its
+  own; test logits come from a model sharing the layers, stopping at the logit;
 - the loss curve is Keras' History: the sample-weighted mean of batch losses.
 """
 
@@ -27,13 +27,12 @@ import contextlib
 import math
 import os
 import time
-from collections.abc import Sequence
 
 import keras
 import numpy as np
 
 from mlpbench.config import Config
-from mlpbench.engines import EpochCallback, RunResult, accuracy, collect, prepare
+from mlpbench.engines.base import Engine, EpochCallback, Fit, Problem, Trainer
 from mlpbench.optimizers import ADAM_BETA_1, ADAM_BETA_2, EPSILON, RMSPROP_RHO
 
 OPTIMIZERS = {
@@ -61,17 +60,23 @@ def device_scope(device: str):
     return _tf().device("/GPU:0" if device == "gpu" else "/CPU:0")
 
 
-def build_model(config: Config, dtype: str) -> keras.Model:
-    """The configuration's network, compiled with its loss and optimizer."""
-    layers = [keras.Input((config.layer_sizes[0],), dtype=dtype)]
-    layers += [
-        keras.layers.Dense(h, activation=config.activation, dtype=dtype) for h in config.hidden
-    ]
-    layers.append(keras.layers.Dense(1, activation="sigmoid", dtype=dtype))
-    model = keras.Sequential(layers)
+def build_model(config: Config, dtype: str) -> tuple[keras.Model, keras.Model]:
+    """The configuration's network, compiled with its loss and optimizer, and its logit model.
+
+    The output is Dense(1) followed by a sigmoid Activation layer, which trains
+    exactly as Dense(1, "sigmoid") (the sigmoid still hands its logits to the
+    loss); the second model shares the layers and stops at the logit.
+    """
+    inputs = keras.Input((config.layer_sizes[0],), dtype=dtype)
+    a = inputs
+    for h in config.hidden:
+        a = keras.layers.Dense(h, activation=config.activation, dtype=dtype)(a)
+    logit = keras.layers.Dense(1, dtype=dtype)(a)
+    output = keras.layers.Activation("sigmoid", dtype=dtype)(logit)
+    model = keras.Model(inputs, output)
     model.compile(optimizer=OPTIMIZERS[config.optimizer](config.lr), loss=LOSSES[config.loss])
     model.optimizer.build(model.trainable_variables)
-    return model
+    return model, keras.Model(inputs, logit)
 
 
 def epochs_dataset(x: np.ndarray, y: np.ndarray, orders: np.ndarray | None, batch: int):
@@ -104,73 +109,76 @@ def _reset(model, weights: list[np.ndarray], optimizer_state: list[np.ndarray]) 
         variable.assign(value)
 
 
-def train(
-    config: Config,
-    seeds: Sequence[int],
-    dtype: str = "float32",
-    device: str = "cpu",
-    on_epoch: EpochCallback | None = None,
-) -> list[RunResult]:
-    """Train the runs one after another with model.fit, as a Keras user would."""
-    data, params, orders = prepare(config, seeds, dtype)
-    runs, n_test = len(seeds), data.x_test.shape[1]
-    metrics = {
-        k: np.zeros(runs) for k in ("train_loss", "test_loss", "train_time_s", "test_time_s")
-    }
-    curve = np.zeros((runs, config.epochs))
-    final: list[list[np.ndarray]] = []
-    p_train, p_test = np.zeros(data.y_train.shape), np.zeros(data.y_test.shape)
-    with device_scope(device):
-        start = time.perf_counter()
-        model = build_model(config, dtype)
-        fresh_optimizer = [v.numpy() for v in model.optimizer.variables]
-        run_orders = None if orders is None else orders[0]
-        _fit(model, config, data.x_train[0], data.y_train[0], run_orders, min(2, config.epochs))
-        model.predict(data.x_test[0], batch_size=n_test, verbose=0)
-        model.evaluate(data.x_test[0], data.y_test[0], batch_size=n_test, verbose=0)
-        compile_time = time.perf_counter() - start
+class KerasTrainer(Trainer):
+    """One model, reset for each run in turn; a warm-up fit traces every function first."""
 
-        for r in range(runs):
-            _reset(model, [p[r] for p in params], fresh_optimizer)
-            x, y = data.x_train[r], data.y_train[r]
-            run_orders = None if orders is None else orders[r]
-            start = time.perf_counter()
-            curve[r] = _fit(model, config, x, y, run_orders, config.epochs)
-            metrics["train_time_s"][r] = time.perf_counter() - start
-            start = time.perf_counter()
-            p_test[r] = model.predict(data.x_test[r], batch_size=n_test, verbose=0)
-            metrics["test_time_s"][r] = time.perf_counter() - start
-            p_train[r] = model.predict(x, batch_size=len(x), verbose=0)
-            metrics["train_loss"][r] = model.evaluate(x, y, batch_size=len(x), verbose=0)
-            metrics["test_loss"][r] = model.evaluate(
-                data.x_test[r], data.y_test[r], batch_size=n_test, verbose=0
-            )
-            final.append(model.get_weights())
-            if on_epoch:
-                on_epoch(config.epochs)
-    metrics["train_accuracy"] = accuracy(p_train, data.y_train)
-    metrics["test_accuracy"] = accuracy(p_test, data.y_test)
-    metrics["compile_time_s"] = np.full(runs, compile_time)
-    stacked = [np.stack(parts) for parts in zip(*final)]
-    return collect(seeds, curve, stacked, metrics)
+    def __init__(self, config: Config, problem: Problem, dtype: str, device: str):
+        self.config, self.problem, self.device = config, problem, device
+        data, _, orders = problem
+        with device_scope(device):
+            self.model, self.logit_model = build_model(config, dtype)
+            self.fresh_optimizer = [v.numpy() for v in self.model.optimizer.variables]
+            run_orders = None if orders is None else orders[0]
+            x, y = data.x_train[0], data.y_train[0]
+            _fit(self.model, config, x, y, run_orders, min(2, config.epochs))
+            self.logit_model.predict(data.x_test[0], batch_size=len(data.x_test[0]), verbose=0)
+        self.final: list[list[np.ndarray]] = []
+
+    def fit(self, on_epoch: EpochCallback | None) -> Fit:
+        """model.fit for each run, one after another, each timed on its own."""
+        data, params, orders = self.problem
+        runs = len(params[0])
+        curve, seconds = np.zeros((runs, self.config.epochs)), np.zeros(runs)
+        with device_scope(self.device):
+            for r in range(runs):
+                _reset(self.model, [p[r] for p in params], self.fresh_optimizer)
+                run_orders = None if orders is None else orders[r]
+                x, y = data.x_train[r], data.y_train[r]
+                start = time.perf_counter()
+                curve[r] = _fit(self.model, self.config, x, y, run_orders, self.config.epochs)
+                seconds[r] = time.perf_counter() - start
+                self.final.append(self.model.get_weights())
+                if on_epoch:
+                    on_epoch(self.config.epochs)
+        return Fit(curve, [np.stack(parts) for parts in zip(*self.final)], seconds)
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        """Each run's trained weights set in turn, then its logits by predict."""
+        out = []
+        with device_scope(self.device):
+            for r, weights in enumerate(self.final):
+                self.model.set_weights(weights)
+                out.append(self.logit_model.predict(x[r], batch_size=x.shape[1], verbose=0))
+        return np.stack(out)
 
 
-def devices() -> tuple[str, ...]:
-    """The CPU, and the GPU where TensorFlow sees one."""
-    if keras.backend.backend() == "tensorflow" and _tf().config.list_physical_devices("GPU"):
-        return ("cpu", "gpu")
-    return ("cpu",)
+class KerasEngine(Engine):
+    """Keras `fit`, as the seed report's author trained."""
+
+    def compile(
+        self, config: Config, problem: Problem, lrs: np.ndarray, dtype: str, device: str
+    ) -> Trainer:
+        """Build and compile the model, and trace fit and predict with a 2-epoch warm-up."""
+        return KerasTrainer(config, problem, dtype, device)
+
+    def devices(self) -> tuple[str, ...]:
+        """The CPU, and the GPU where TensorFlow sees one."""
+        if keras.backend.backend() == "tensorflow" and _tf().config.list_physical_devices("GPU"):
+            return ("cpu", "gpu")
+        return ("cpu",)
+
+    def versions(self) -> dict[str, str]:
+        """Keras, its backend's library, and TensorFlow's thread pool size."""
+        out = {
+            "numpy": np.__version__,
+            "keras": keras.__version__,
+            "keras backend": keras.backend.backend(),
+        }
+        if keras.backend.backend() == "tensorflow":
+            tf = _tf()
+            threads = tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count()
+            out |= {"tensorflow": tf.__version__, "tensorflow threads": str(threads)}
+        return out
 
 
-def versions() -> dict[str, str]:
-    """Keras, its backend's library, and TensorFlow's thread pool size."""
-    out = {
-        "numpy": np.__version__,
-        "keras": keras.__version__,
-        "keras backend": keras.backend.backend(),
-    }
-    if keras.backend.backend() == "tensorflow":
-        tf = _tf()
-        threads = tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count()
-        out |= {"tensorflow": tf.__version__, "tensorflow threads": str(threads)}
-    return out
+ENGINE = KerasEngine()

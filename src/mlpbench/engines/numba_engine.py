@@ -18,7 +18,8 @@ import numba
 import numpy as np
 
 from mlpbench.config import Config
-from mlpbench.engines import EpochCallback, RunResult, collect, logit_metrics, prepare
+from mlpbench.engines.base import Engine, EpochCallback, Fit, Problem, Trainer
+from mlpbench.engines.harness import prepare
 from mlpbench.engines.numba_kernels import (
     ACTIVATION_CODES,
     LOSS_CODES,
@@ -76,17 +77,6 @@ def _in_threads(kernel, per_run: tuple[np.ndarray, ...], shared: tuple) -> np.nd
     return seconds
 
 
-def _timed(kernel, per_run: tuple[np.ndarray, ...], shared: tuple) -> np.ndarray:
-    """Each run's share of the wall time of all runs, in proportion to its own time.
-
-    The shares add up to the wall time, as the other engines' do, but keep
-    the spread between runs, so a comparison of two columns has an interval.
-    """
-    start = time.perf_counter()
-    own = _in_threads(kernel, per_run, shared)
-    return own * ((time.perf_counter() - start) / own.sum())
-
-
 _first_call_s: dict[str, float] = {}
 
 
@@ -95,73 +85,74 @@ def warm_up(dtype: str) -> float:
     if dtype not in _first_call_s:
         start = time.perf_counter()
         tiny = Config(m=2, n=1, epochs=1, batch_size=1)
-        _run(tiny, [0], dtype)
+        problem = prepare(tiny, [0], dtype)
+        trainer = NumbaTrainer(tiny, problem, np.ones(1), dtype)
+        trainer.fit(None)
+        trainer.logits(problem.data.x_test)
         _first_call_s[dtype] = time.perf_counter() - start
     return _first_call_s[dtype]
 
 
-def _run(config: Config, seeds: Sequence[int], dtype: str, lrs: Sequence[float] | None = None):
-    data, params, orders = prepare(config, seeds, dtype)
-    runs = len(seeds)
-    k, c = constants(dtype), math_constants(dtype)
-    shape = layout(config.layer_sizes)
-    act = ACTIVATION_CODES[config.activation]
-    theta = flatten(params)
-    curve = np.zeros((runs, config.epochs), dtype=dtype)
-    shuffled = orders is not None
-    order_arg = orders if shuffled else np.zeros((runs, 1, 1), dtype=np.int32)
-    lr = np.full(runs, config.lr, dtype=dtype) if lrs is None else np.asarray(lrs, dtype=dtype)
-    if lr.shape != (runs,):
-        raise ValueError(f"need one learning rate per run ({runs}), got shape {lr.shape}")
-    batches = math.ceil(data.x_train.shape[1] / config.batch)
-    steps = config.epochs * batches if config.optimizer == "adam" else 0
-    per_run = (data.x_train, data.y_train[:, :, 0], order_arg, theta, lr, curve)
-    codes = (LOSS_CODES[config.loss], OPTIMIZER_CODES[config.optimizer])
-    loop = (config.batch, config.epochs, *adam_corrections(steps, k))
-    train_time = _timed(train_kernel, per_run, (shuffled, *shape, act, *codes, *loop, k, c))
-    z_train = np.zeros(data.y_train.shape[:2], dtype=dtype)
-    _in_threads(predict_kernel, (data.x_train, theta, z_train), (*shape, act, k, c))
-    z_test = np.zeros(data.y_test.shape[:2], dtype=dtype)
-    test_time = _timed(predict_kernel, (data.x_test, theta, z_test), (*shape, act, k, c))
-    times = (train_time, test_time)
-    return data, unflatten(theta, params), curve, z_train[:, :, None], z_test[:, :, None], times
+class NumbaTrainer(Trainer):
+    """The kernels' arguments laid out once; fit trains each run on its own thread.
 
-
-PER_RUN_LR = True  # train() takes lrs: a learning-rate sweep is just more runs
-
-
-def train(
-    config: Config,
-    seeds: Sequence[int],
-    dtype: str = "float64",
-    device: str = "cpu",
-    on_epoch: EpochCallback | None = None,
-    lrs: Sequence[float] | None = None,
-) -> list[RunResult]:
-    """Train len(seeds) runs of one configuration, spread over the cores.
-
-    lrs, if given, sets each run's learning rate (one per seed), so a grid of
-    rates x seeds trains as one group; config.lr is then ignored.
+    Each run is timed on its own (Fit.seconds), so the harness's shares of the
+    wall time keep the spread between runs and time comparisons have an interval.
     """
-    compile_time = warm_up(dtype)
-    runs = len(seeds)
-    with np.errstate(all="ignore"):  # diverged runs are detected, not warned about
-        data, params, curve, z_train, z_test, (train_time, test_time) = _run(
-            config, seeds, dtype, lrs
-        )
-        times = (train_time, test_time, compile_time)
-        metrics = logit_metrics(config, data, z_train, z_test, times)
-    if on_epoch:
-        on_epoch(runs * config.epochs)
-    return collect(seeds, curve, params, metrics)
+
+    def __init__(self, config: Config, problem: Problem, lrs: np.ndarray, dtype: str):
+        data, params, orders = problem
+        runs = len(lrs)
+        k, c = constants(dtype), math_constants(dtype)
+        self.shape, self.k, self.c = layout(config.layer_sizes), k, c
+        self.act = ACTIVATION_CODES[config.activation]
+        self.like = params
+        self.theta = flatten(params)
+        self.curve = np.zeros((runs, config.epochs), dtype=dtype)
+        shuffled = orders is not None
+        order_arg = orders if shuffled else np.zeros((runs, 1, 1), dtype=np.int32)
+        batches = math.ceil(data.x_train.shape[1] / config.batch)
+        steps = config.epochs * batches if config.optimizer == "adam" else 0
+        lr = np.asarray(lrs, dtype=dtype)
+        self.per_run = (data.x_train, data.y_train[:, :, 0], order_arg, self.theta, lr, self.curve)
+        codes = (LOSS_CODES[config.loss], OPTIMIZER_CODES[config.optimizer])
+        loop = (config.batch, config.epochs, *adam_corrections(steps, k))
+        self.shared = (shuffled, *self.shape, self.act, *codes, *loop, k, c)
+        self.epochs = config.epochs
+
+    def fit(self, on_epoch: EpochCallback | None) -> Fit:
+        """All runs, spread over the cores."""
+        seconds = _in_threads(train_kernel, self.per_run, self.shared)
+        if on_epoch:
+            on_epoch(len(seconds) * self.epochs)
+        return Fit(self.curve, unflatten(self.theta, self.like), seconds)
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        """The compiled forward pass, runs spread over the cores."""
+        z = np.zeros(x.shape[:2], dtype=self.theta.dtype)
+        _in_threads(predict_kernel, (x, self.theta, z), (*self.shape, self.act, self.k, self.c))
+        return z[:, :, None]
 
 
-def devices() -> tuple[str, ...]:
-    """Where this engine can run here: the CPU only."""
-    return ("cpu",)
+class NumbaEngine(Engine):
+    """The NumPy engine's arithmetic, compiled; a learning-rate sweep is just more runs."""
+
+    def compile(
+        self, config: Config, problem: Problem, lrs: np.ndarray, dtype: str, device: str
+    ) -> Trainer:
+        """Load the process-wide kernels (their first-call cost is compile_time_s)."""
+        trainer = NumbaTrainer(config, problem, lrs, dtype)
+        trainer.compile_time_s = warm_up(dtype)
+        return trainer
+
+    def versions(self) -> dict[str, str]:
+        """Libraries this engine's numbers depend on."""
+        threads = str(numba.get_num_threads())
+        return {"numpy": np.__version__, "numba": numba.__version__, "numba threads": threads}
+
+    def single_threaded(self) -> None:
+        """Concurrent parallel regions in one process would be unsafe, and slower."""
+        numba.set_num_threads(1)
 
 
-def versions() -> dict[str, str]:
-    """Libraries this engine's numbers depend on."""
-    threads = str(numba.get_num_threads())
-    return {"numpy": np.__version__, "numba": numba.__version__, "numba threads": threads}
+ENGINE = NumbaEngine()

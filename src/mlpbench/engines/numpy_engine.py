@@ -4,53 +4,30 @@ Every array carries a leading run axis, so 20 runs at full batch cost about
 as much as one. Numerical conventions:
 - float64 by default, float32 on request (data, weights and optimizer state
   alike; scalar coefficients cast to the same width, as Keras does);
-- the sigmoid is the overflow-free form in model.sigmoid; BCE works on the
-  output logit with no clipping and MSE on sigmoid(logit) (see losses.py);
+- the forward pass is model.forward; the sigmoid is the overflow-free form in
+  model.sigmoid; BCE works on the output logit with no clipping and MSE on
+  sigmoid(logit) (see losses.py);
 - optimizer rules and epsilon placement as in optimizers.py (Keras 3);
 - the per-epoch loss is what Keras' History shows: the sample-weighted mean
-  of the mini-batch losses, each taken before its update;
-- train_time_s and test_time_s are the run's share (1/R) of the wall time of
-  training and of predicting the test set for all R runs together.
+  of the mini-batch losses, each taken before its update.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Sequence
-
 import numpy as np
 
 from mlpbench.config import Config
-from mlpbench.engines import EpochCallback, RunResult, collect, logit_metrics, prepare
+from mlpbench.engines.base import Engine, EpochCallback, Fit, Problem, Trainer
 from mlpbench.losses import LOSSES
-from mlpbench.model import ACTIVATIONS, Params
+from mlpbench.model import ACTIVATIONS, Params, forward, logits
 from mlpbench.optimizers import OPTIMIZERS, apply_updates
-
-
-def forward(params: Params, x: np.ndarray, activation: str) -> tuple[list, list, np.ndarray]:
-    """Pre-activations and activations of each hidden layer, and the output logit (R, B, 1)."""
-    act, _ = ACTIVATIONS[activation]
-    a, pres, acts = x, [], [x]
-    n_layers = len(params) // 2
-    for layer in range(n_layers - 1):
-        z = a @ params[2 * layer] + params[2 * layer + 1][:, None, :]
-        a = act(z)
-        pres.append(z)
-        acts.append(a)
-    logit = a @ params[-2] + params[-1][:, None, :]
-    return pres, acts, logit
-
-
-def logits(params: Params, x: np.ndarray, activation: str) -> np.ndarray:
-    """Output logits only, for prediction."""
-    return forward(params, x, activation)[2]
 
 
 def loss_and_grads(
     params: Params, x: np.ndarray, y: np.ndarray, activation: str, loss: str
 ) -> tuple[np.ndarray, Params]:
     """Per-run batch loss (R,) and its gradient for every parameter, by backpropagation."""
-    _, dact = ACTIVATIONS[activation]
+    dact = ACTIVATIONS[activation].grad
     pres, acts, logit = forward(params, x, activation)
     delta = LOSSES[loss].grad(logit, y)  # dL/dz of the output layer, (R, B, 1)
     grads: Params = [np.empty(0)] * len(params)
@@ -63,23 +40,21 @@ def loss_and_grads(
     return LOSSES[loss].value(logit, y), grads
 
 
-def train(
-    config: Config,
-    seeds: Sequence[int],
-    dtype: str = "float64",
-    device: str = "cpu",
-    on_epoch: EpochCallback | None = None,
-) -> list[RunResult]:
-    """Train len(seeds) runs of one configuration together."""
-    data, params, orders = prepare(config, seeds, dtype)
-    optimizer = OPTIMIZERS[config.optimizer](config.lr)
-    state = optimizer.init(params)
-    runs, m, batch = len(seeds), config.train_size, config.batch
-    curve = np.zeros((runs, config.epochs))
+class NumpyTrainer(Trainer):
+    """Mini-batch training written plainly, every run at once."""
 
-    with np.errstate(all="ignore"):  # diverged runs are detected, not warned about
-        start = time.perf_counter()
-        for epoch in range(config.epochs):
+    def __init__(self, config: Config, problem: Problem):
+        self.config, self.problem = config, problem
+        self.params = problem.params
+
+    def fit(self, on_epoch: EpochCallback | None) -> Fit:
+        """Epoch by epoch, batch by batch, in each run's own sample order."""
+        c, (data, params, orders) = self.config, self.problem
+        optimizer = OPTIMIZERS[c.optimizer](c.lr)
+        state = optimizer.init(params)
+        runs, m, batch = len(params[0]), c.train_size, c.batch
+        curve = np.zeros((runs, c.epochs))
+        for epoch in range(c.epochs):
             if orders is None:
                 x, y = data.x_train, data.y_train
             else:
@@ -89,28 +64,33 @@ def train(
             total = np.zeros(runs)
             for s in range(0, m, batch):
                 xb, yb = x[:, s : s + batch], y[:, s : s + batch]
-                value, grads = loss_and_grads(params, xb, yb, config.activation, config.loss)
+                value, grads = loss_and_grads(params, xb, yb, c.activation, c.loss)
                 total += value * xb.shape[1]
                 updates, state = optimizer.update(grads, state)
                 params = apply_updates(params, updates)
             curve[:, epoch] = total / m
             if on_epoch:
                 on_epoch(runs)
-        train_time = time.perf_counter() - start
+        self.params = params
+        return Fit(curve, params)
 
-        z_train = logits(params, data.x_train, config.activation)
-        start = time.perf_counter()
-        z_test = logits(params, data.x_test, config.activation)
-        test_time = time.perf_counter() - start
-        metrics = logit_metrics(config, data, z_train, z_test, (train_time, test_time, 0.0))
-    return collect(seeds, curve, params, metrics)
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        """The shared forward pass."""
+        return logits(self.params, x, self.config.activation)
 
 
-def devices() -> tuple[str, ...]:
-    """Where this engine can run here: the CPU only."""
-    return ("cpu",)
+class NumpyEngine(Engine):
+    """The reference every other engine is held to."""
+
+    def compile(
+        self, config: Config, problem: Problem, lrs: np.ndarray, dtype: str, device: str
+    ) -> Trainer:
+        """Nothing to compile."""
+        return NumpyTrainer(config, problem)
+
+    def versions(self) -> dict[str, str]:
+        """NumPy; one thread of ours (BLAS may use more)."""
+        return {"numpy": np.__version__, "numpy engine threads": "1"}
 
 
-def versions() -> dict[str, str]:
-    """Libraries this engine's numbers depend on."""
-    return {"numpy": np.__version__, "numpy engine threads": "1"}
+ENGINE = NumpyEngine()

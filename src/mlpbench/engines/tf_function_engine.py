@@ -11,24 +11,21 @@ for each run's weights, that run's own gradient. Conventions:
   tf.GradientTape, updates by the Keras optimizer objects themselves;
 - epochs, full batches and the one short last batch are tf.range loops with
   static shapes, so the same graph compiles under XLA (engine `tf-xla`);
-- timing: a 1-epoch call traces (and, for XLA, compiles) the function; that is
-  compile_time_s. Weights and optimizer state are then reset and the full call
-  is train_time_s; test_time_s is the compiled forward pass on the test set;
-  times are per run, 1/R of the group's.
+- timing: compile() makes a 1-epoch call that traces (and, for XLA, compiles)
+  the function, then resets weights and optimizer state; fit() is the full
+  call; the harness times both and the forward pass on the test set.
 """
 
 from __future__ import annotations
 
 import os
-import time
-from collections.abc import Sequence
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from mlpbench.config import Config
-from mlpbench.engines import EpochCallback, RunResult, accuracy, collect, prepare
+from mlpbench.engines.base import Engine, EpochCallback, Fit, Problem, Trainer
 from mlpbench.engines.keras_engine import OPTIMIZERS, device_scope
 
 ACTIVATIONS = {"sigmoid": tf.sigmoid, "tanh": tf.tanh, "relu": tf.nn.relu}
@@ -89,72 +86,70 @@ def make_trainer(config: Config, weights, optimizer, shuffled: bool, xla: bool):
     return run
 
 
-def train(
-    config: Config,
-    seeds: Sequence[int],
-    dtype: str = "float32",
-    device: str = "cpu",
-    on_epoch: EpochCallback | None = None,
-    xla: bool = False,
-) -> list[RunResult]:
-    """Train all runs together inside one tf.function (XLA-compiled with xla=True)."""
-    data, params, orders = prepare(config, seeds, dtype)
-    runs = len(seeds)
-    shuffled = orders is not None
-    with device_scope(device):
-        weights = [keras.Variable(p, dtype=dtype) for p in params]
-        optimizer = OPTIMIZERS[config.optimizer](config.lr)
-        optimizer.build(weights)
-        fresh_optimizer = [v.numpy() for v in optimizer.variables]
-        x, y = tf.constant(data.x_train), tf.constant(data.y_train)
-        order_arg = tf.constant(orders if shuffled else np.zeros((runs, 1, 1), np.int32))
-        trainer = make_trainer(config, weights, optimizer, shuffled, xla)
-        predict = tf.function(lambda inputs: _logits(weights, inputs, config.activation))
+class TfTrainer(Trainer):
+    """Keras variables for every run, and the traced training and prediction functions."""
 
-        start = time.perf_counter()
-        trainer(x, y, order_arg, tf.constant(1))
-        predict(tf.constant(data.x_test))
-        compile_time = time.perf_counter() - start
-        for w, p in zip(weights, params):
-            w.assign(p)
-        for v, value in zip(optimizer.variables, fresh_optimizer):
-            v.assign(value)
+    def __init__(self, config: Config, problem: Problem, dtype: str, device: str, xla: bool):
+        data, params, orders = problem
+        runs = len(params[0])
+        shuffled = orders is not None
+        self.config, self.device = config, device
+        with device_scope(device):
+            self.weights = [keras.Variable(p, dtype=dtype) for p in params]
+            optimizer = OPTIMIZERS[config.optimizer](config.lr)
+            optimizer.build(self.weights)
+            fresh_optimizer = [v.numpy() for v in optimizer.variables]
+            self.x, self.y = tf.constant(data.x_train), tf.constant(data.y_train)
+            self.orders = tf.constant(orders if shuffled else np.zeros((runs, 1, 1), np.int32))
+            self.trainer = make_trainer(config, self.weights, optimizer, shuffled, xla)
+            self.predict = tf.function(lambda x: _logits(self.weights, x, config.activation))
+            self.trainer(self.x, self.y, self.orders, tf.constant(1))  # trace (and compile)
+            self.predict(tf.constant(data.x_test))
+            for w, p in zip(self.weights, params):
+                w.assign(p)
+            for v, value in zip(optimizer.variables, fresh_optimizer):
+                v.assign(value)
 
-        start = time.perf_counter()
-        curve = trainer(x, y, order_arg, tf.constant(config.epochs)).numpy().T
-        train_time = time.perf_counter() - start
-        x_test = tf.constant(data.x_test)
-        start = time.perf_counter()
-        z_test = predict(x_test).numpy()
-        test_time = time.perf_counter() - start
-        z_train = predict(x).numpy()
-        final = [w.numpy() for w in weights]
-    loss_fn = _per_run_loss(config.loss)
-    metrics = {
-        "train_accuracy": accuracy(tf.sigmoid(z_train).numpy(), data.y_train),
-        "test_accuracy": accuracy(tf.sigmoid(z_test).numpy(), data.y_test),
-        "train_loss": loss_fn(z_train, data.y_train).numpy(),
-        "test_loss": loss_fn(z_test, data.y_test).numpy(),
-        "train_time_s": np.full(runs, train_time / runs),
-        "test_time_s": np.full(runs, test_time / runs),
-        "compile_time_s": np.full(runs, compile_time),
-    }
-    if on_epoch:
-        on_epoch(runs * config.epochs)
-    return collect(seeds, curve, final, metrics)
+    def fit(self, on_epoch: EpochCallback | None) -> Fit:
+        """The whole loop in one call."""
+        with device_scope(self.device):
+            curve = self.trainer(self.x, self.y, self.orders, tf.constant(self.config.epochs))
+            curve = curve.numpy().T
+        if on_epoch:
+            on_epoch(curve.shape[0] * self.config.epochs)
+        return Fit(curve, [w.numpy() for w in self.weights])
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        """The traced forward pass."""
+        with device_scope(self.device):
+            return self.predict(tf.constant(x)).numpy()
 
 
-def devices() -> tuple[str, ...]:
-    """The CPU, and the GPU where TensorFlow sees one."""
-    return ("cpu", "gpu") if tf.config.list_physical_devices("GPU") else ("cpu",)
+class TfFunctionEngine(Engine):
+    """All runs in one tf.function; XLA-compiled when xla is set."""
+
+    def __init__(self, xla: bool = False):
+        self.xla = xla
+
+    def compile(
+        self, config: Config, problem: Problem, lrs: np.ndarray, dtype: str, device: str
+    ) -> Trainer:
+        """Trace (and with XLA compile) a 1-epoch call, then reset weights and optimizer."""
+        return TfTrainer(config, problem, dtype, device, self.xla)
+
+    def devices(self) -> tuple[str, ...]:
+        """The CPU, and the GPU where TensorFlow sees one."""
+        return ("cpu", "gpu") if tf.config.list_physical_devices("GPU") else ("cpu",)
+
+    def versions(self) -> dict[str, str]:
+        """TensorFlow, Keras (for its optimizers) and the thread pool size."""
+        threads = tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count()
+        return {
+            "numpy": np.__version__,
+            "tensorflow": tf.__version__,
+            "keras": keras.__version__,
+            "tensorflow threads": str(threads),
+        }
 
 
-def versions() -> dict[str, str]:
-    """TensorFlow, Keras (for its optimizers) and the thread pool size."""
-    threads = tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count()
-    return {
-        "numpy": np.__version__,
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
-        "tensorflow threads": str(threads),
-    }
+ENGINE = TfFunctionEngine()

@@ -1,9 +1,5 @@
 """The tf-function engine with the whole loop compiled by XLA (jit_compile=True)."""
 
-from functools import partial
+from mlpbench.engines.tf_function_engine import TfFunctionEngine
 
-from mlpbench.engines import tf_function_engine as _base
-
-train = partial(_base.train, xla=True)
-devices = _base.devices
-versions = _base.versions
+ENGINE = TfFunctionEngine(xla=True)

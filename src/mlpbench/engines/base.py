@@ -1,0 +1,128 @@
+"""The engine contract: what an engine declares, and the one way it is called.
+
+An engine is a module in this package holding a subclass of `Engine`, plus
+one `EngineSpec` line in `engines.ENGINES`. The spec says, without importing
+the engine's framework, what the engine can train (`Capabilities`); the
+class does the work in two timed steps that the harness (harness.py) calls:
+
+    trainer = engine.compile(config, problem, lrs, dtype, device)   # compile_time_s
+    fit = trainer.fit(on_epoch)                                     # train_time_s
+    z = trainer.logits(x)                                           # test_time_s on the test set
+
+The harness owns everything else: the shared problem (data, initial weights,
+batch order), timing, metrics from the logits, divergence detection and the
+per-run records, so every engine is measured and judged the same way.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+
+from mlpbench.config import Config
+from mlpbench.data import Dataset
+from mlpbench.losses import LOSSES
+from mlpbench.model import ACTIVATIONS, OUTPUT_KINDS, Params
+from mlpbench.optimizers import OPTIMIZERS
+
+EpochCallback = Callable[[int], None]
+
+
+def _all(names) -> frozenset[str]:
+    return frozenset(names)
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What an engine can train. By default everything in the registries.
+
+    A name added to a registry (a new optimizer, say) is then claimed by
+    every engine, and the conformance suite fails for each one that lacks
+    it until it is implemented or left out here on purpose.
+    """
+
+    activations: frozenset[str] = field(default_factory=lambda: _all(ACTIVATIONS))
+    losses: frozenset[str] = field(default_factory=lambda: _all(LOSSES))
+    optimizers: frozenset[str] = field(default_factory=lambda: _all(OPTIMIZERS))
+    outputs: frozenset[str] = field(default_factory=lambda: _all(OUTPUT_KINDS))
+    dtypes: tuple[str, ...] = ("float64", "float32")
+    per_run_lr: bool = False  # one call trains runs with different learning rates
+    gpu: bool = False  # uses a GPU where its library sees one
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    """Where an engine lives, what it needs installed, its float width and abilities."""
+
+    module: str
+    needs: str
+    install: str
+    dtype: str
+    capabilities: Capabilities = field(default_factory=Capabilities)
+
+
+class Problem(NamedTuple):
+    """Everything an engine needs for R runs, identical across engines.
+
+    x (R, count, inputs), y (R, count, 1); params [W1, b1, ...] with a run
+    axis; orders (R, epochs, m) int32 sample order per epoch, None at full batch.
+    """
+
+    data: Dataset
+    params: Params
+    orders: np.ndarray | None
+
+
+class Fit(NamedTuple):
+    """What training returned: loss curve (R, epochs), final parameters, own times.
+
+    seconds, if given, is each run's own training time (R,); the harness
+    turns it into shares of the measured wall time. None: runs trained as
+    one, each gets 1/R of the wall time.
+    """
+
+    curve: np.ndarray
+    params: Params
+    seconds: np.ndarray | None = None
+
+
+class Trainer(ABC):
+    """A configuration compiled for R runs, ready to train once and then predict."""
+
+    # None: compile_time_s is the harness's measurement of Engine.compile. An
+    # engine whose compiled code outlives the call (kernels cached for the
+    # process) sets the one-off cost it paid instead.
+    compile_time_s: float | None = None
+
+    @abstractmethod
+    def fit(self, on_epoch: EpochCallback | None) -> Fit:
+        """Train every run for config.epochs epochs; call on_epoch(run-epochs done)."""
+
+    @abstractmethod
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        """Output logits (R, count, 1) of the trained runs for inputs x (R, count, inputs)."""
+
+
+class Engine(ABC):
+    """One implementation of training; its framework is imported with its module."""
+
+    @abstractmethod
+    def compile(
+        self, config: Config, problem: Problem, lrs: np.ndarray, dtype: str, device: str
+    ) -> Trainer:
+        """Build (trace, compile, warm up) training for these runs; lrs is one rate per run."""
+
+    def devices(self) -> tuple[str, ...]:
+        """Where the engine can run on this machine."""
+        return ("cpu",)
+
+    def versions(self) -> dict[str, str]:
+        """Libraries and thread counts the engine's numbers depend on."""
+        return {"numpy": np.__version__}
+
+    def single_threaded(self) -> None:  # noqa: B027 (optional hook, most engines need nothing)
+        """Use one thread: parallelism comes from outside (Dask workers)."""

@@ -1,0 +1,173 @@
+"""The one way every engine is run: shared start, timing, metrics and records.
+
+`train` prepares the problem (data, initial weights and batch order of each
+seed, identical for every engine), times the engine's compile, fit and test
+prediction apart, computes every metric from the logits by the NumPy
+definitions (`logit_metrics`), flags diverged runs and returns one
+`RunResult` per seed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from mlpbench.config import Config
+from mlpbench.data import Dataset, batch_orders, stack_datasets
+from mlpbench.engines.base import EpochCallback, Problem
+from mlpbench.engines.registry import check_engine, check_supports, default_dtype, load, spec
+from mlpbench.errors import UsageError
+from mlpbench.losses import LOSSES
+from mlpbench.model import Params, init_params, sigmoid
+
+METRICS = (
+    "train_accuracy",
+    "test_accuracy",
+    "train_loss",
+    "test_loss",
+    "train_time_s",
+    "test_time_s",
+    "compile_time_s",
+)
+
+
+@dataclass
+class RunResult:
+    """What one run produced; accuracies in percent, times in seconds."""
+
+    seed: int
+    metrics: dict[str, float]
+    loss_curve: np.ndarray
+    params: list
+    diverged: bool
+
+
+def prepare(config: Config, seeds: Sequence[int], dtype: str) -> Problem:
+    """Data, initial weights and batch order of each seed, on a leading run axis.
+
+    With a validation fraction, the last points of the train set are held out
+    and take the test set's place, so tuning never sees the test set.
+    """
+    data = stack_datasets(config.data, config.m, config.n, seeds)
+    data = Dataset(*(a.astype(dtype) for a in data))
+    if config.validation:
+        k = config.train_size
+        x, y = data.x_train, data.y_train
+        data = Dataset(x[:, :k], y[:, :k], x[:, k:], y[:, k:])
+    params = init_params(config.layer_sizes, seeds, dtype)
+    orders = batch_orders(seeds, config.train_size, config.epochs, config.batch)
+    return Problem(data, params, orders)
+
+
+def accuracy(p: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Percent of outputs on the right side of 0.5 (output >= 0.5 predicts 1), per run."""
+    if p.shape != y.shape:
+        raise ValueError(f"outputs {p.shape} and targets {y.shape} must have one shape")
+    return ((p >= 0.5) == (y > 0.5)).mean(axis=(1, 2)) * 100.0
+
+
+def _per_run(seconds: float, own: np.ndarray | None, runs: int) -> np.ndarray:
+    """Each run's share of a wall time: 1/R, or in proportion to its own time."""
+    if own is None or not np.all(np.isfinite(own)) or own.sum() <= 0:
+        return np.full(runs, seconds / runs)
+    if np.shape(own) != (runs,):
+        raise ValueError(f"need one time per run ({runs}), got shape {np.shape(own)}")
+    return np.asarray(own, dtype=np.float64) * (seconds / own.sum())
+
+
+def logit_metrics(
+    config: Config, data: Dataset, z_train: np.ndarray, z_test: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Accuracy and loss of R runs from their output logits (R, count, 1), NumPy definitions."""
+    for z, y in ((z_train, data.y_train), (z_test, data.y_test)):
+        if z.shape != y.shape:
+            raise ValueError(f"logits {z.shape} and targets {y.shape} must have one shape")
+    z_train, z_test = z_train.astype(np.float64), z_test.astype(np.float64)
+    y_train, y_test = data.y_train.astype(np.float64), data.y_test.astype(np.float64)
+    loss = LOSSES[config.loss].value
+    return {
+        "train_accuracy": accuracy(sigmoid(z_train), y_train),
+        "test_accuracy": accuracy(sigmoid(z_test), y_test),
+        "train_loss": loss(z_train, y_train),
+        "test_loss": loss(z_test, y_test),
+    }
+
+
+def collect(
+    seeds: Sequence[int], curve: np.ndarray, params: Params, metrics: dict[str, np.ndarray]
+) -> list[RunResult]:
+    """Split per-run arrays (leading run axis) into one RunResult per seed.
+
+    A run diverged when its loss became NaN or infinite at any point.
+    """
+    if set(metrics) != set(METRICS):
+        raise ValueError(f"engine returned metrics {sorted(metrics)}, expected {sorted(METRICS)}")
+    runs = len(seeds)
+    if curve.shape[0] != runs or any(np.shape(p)[0] != runs for p in params):
+        raise ValueError(f"engine returned results for other than {runs} runs")
+    return [
+        RunResult(
+            seed=int(seed),
+            metrics={k: float(v[r]) for k, v in metrics.items()},
+            loss_curve=np.asarray(curve[r], dtype=np.float64),
+            params=[np.asarray(p[r], dtype=np.float64).tolist() for p in params],
+            diverged=not (np.isfinite(curve[r]).all() and np.isfinite(metrics["train_loss"][r])),
+        )
+        for r, seed in enumerate(seeds)
+    ]
+
+
+def _rates(name: str, config: Config, runs: int, lrs: Sequence[float] | None) -> np.ndarray:
+    rates = np.full(runs, float(config.lr)) if lrs is None else np.asarray(lrs, dtype=np.float64)
+    if rates.shape != (runs,):
+        raise ValueError(f"need one learning rate per run ({runs}), got shape {rates.shape}")
+    if not spec(name).capabilities.per_run_lr and np.any(rates != config.lr):
+        raise ValueError(f"engine {name!r} trains one learning rate per call")
+    return rates
+
+
+def train(
+    name: str,
+    config: Config,
+    seeds: Sequence[int],
+    dtype: str | None = None,
+    device: str = "cpu",
+    on_epoch: EpochCallback | None = None,
+    lrs: Sequence[float] | None = None,
+) -> list[RunResult]:
+    """Train len(seeds) runs of one configuration on an engine, measured and recorded.
+
+    lrs, if given, sets each run's learning rate (engines with per_run_lr), so
+    a grid of rates x seeds trains as one call; config.lr is then ignored.
+    """
+    dtype = dtype or default_dtype(name)
+    check_engine(name)
+    check_supports(name, config, dtype)
+    engine = load(name)
+    if device not in engine.devices():
+        raise UsageError(f"engine {name!r} has no {device.upper()} here")
+    runs = len(seeds)
+    problem = prepare(config, seeds, dtype)
+    rates = _rates(name, config, runs, lrs)
+    with np.errstate(all="ignore"):  # diverged runs are detected, not warned about
+        start = time.perf_counter()
+        trainer = engine.compile(config, problem, rates, dtype, device)
+        compiled = time.perf_counter() - start
+        start = time.perf_counter()
+        fit = trainer.fit(on_epoch)
+        train_time = time.perf_counter() - start
+        start = time.perf_counter()
+        z_test = np.asarray(trainer.logits(problem.data.x_test))
+        test_time = time.perf_counter() - start
+        z_train = np.asarray(trainer.logits(problem.data.x_train))
+        metrics = logit_metrics(config, problem.data, z_train, z_test)
+    compile_time = compiled if trainer.compile_time_s is None else trainer.compile_time_s
+    metrics |= {
+        "train_time_s": _per_run(train_time, fit.seconds, runs),
+        "test_time_s": np.full(runs, test_time / runs),
+        "compile_time_s": np.full(runs, compile_time),
+    }
+    return collect(seeds, np.asarray(fit.curve), [np.asarray(p) for p in fit.params], metrics)

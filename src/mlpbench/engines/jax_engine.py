@@ -1,0 +1,212 @@
+"""JAX: the whole training of every run as one compiled program, on the CPU or a GPU.
+
+One run's training is `lax.scan` over epochs, each a `lax.scan` over its
+mini-batches (the short last batch, when B does not divide m, is one more
+step with its own static shape); `vmap` maps it over the run axis, learning
+rate included, so a learning-rate x seed grid is one program. Conventions:
+- forward as Keras Dense: a @ W + b, hidden activation, output logit; every
+  matrix product at precision HIGHEST, so a GPU never rounds float32
+  operands to TF32;
+- bce is softplus(z) - z*y = max(z, 0) - z*y + log1p(e^-|z|) on the logit,
+  unclipped (the TensorFlow rule, as losses.py); mse is mean((sigmoid(z) - y)^2);
+  gradients by jax.value_and_grad of the batch mean;
+- optimizers are Keras 3's rules (optimizers.py) written for JAX below, in
+  the parameters' float width (Python constants are weakly typed, so a
+  float32 run stays float32);
+- float32 by default; float64 works because x64 is enabled when this module
+  is imported (every array here is given its dtype explicitly);
+- the per-epoch loss is the sample-weighted mean of the batch losses, each
+  before its update, summed in the run's float width;
+- compile() moves nothing but compiles ahead of time (`lower().compile()`)
+  for the shapes at hand; fit() is host-to-device transfer, training and
+  the transfer back, which is what a user waits for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import jaxlib
+import numpy as np
+from jax import lax
+
+from mlpbench.config import Config
+from mlpbench.engines.base import Engine, EpochCallback, Fit, Problem, Trainer
+from mlpbench.optimizers import ADAM_BETA_1, ADAM_BETA_2, EPSILON, RMSPROP_RHO
+
+jax.config.update("jax_enable_x64", True)
+
+ACTIVATIONS: dict[str, Callable] = {"sigmoid": jax.nn.sigmoid, "tanh": jnp.tanh,
+                                    "relu": jax.nn.relu}  # fmt: skip
+
+
+def _bce(z, y):
+    # softplus(z) = max(z, 0) + log1p(e^-|z|), with a derivative (the sigmoid) that is
+    # right at z = 0 too: differentiating max and abs there gives -y instead of 1/2 - y
+    return jnp.mean(jax.nn.softplus(z) - z * y)
+
+
+def _mse(z, y):
+    return jnp.mean(jnp.square(jax.nn.sigmoid(z) - y))
+
+
+LOSSES: dict[str, Callable] = {"bce": _bce, "mse": _mse}
+
+
+class JaxOptimizer(NamedTuple):
+    """optax-style pure pair; update takes the run's learning rate as an argument."""
+
+    init: Callable
+    update: Callable
+
+
+def _sgd() -> JaxOptimizer:
+    def update(grads, state, lr):
+        return [-(lr * g) for g in grads], state
+
+    return JaxOptimizer(lambda params: (), update)
+
+
+def _rmsprop() -> JaxOptimizer:
+    def update(grads, velocity, lr):
+        velocity = [RMSPROP_RHO * v + (1 - RMSPROP_RHO) * g * g for g, v in zip(grads, velocity)]
+        return [-(lr * g / jnp.sqrt(v + EPSILON)) for g, v in zip(grads, velocity)], velocity
+
+    return JaxOptimizer(lambda params: [jnp.zeros_like(p) for p in params], update)
+
+
+def _adam() -> JaxOptimizer:
+    def init(params):
+        zeros = [jnp.zeros_like(p) for p in params]
+        return jnp.zeros((), params[0].dtype), zeros, list(zeros)
+
+    def update(grads, state, lr):
+        count, m, v = state
+        t = count + 1
+        alpha = lr * jnp.sqrt(1 - ADAM_BETA_2**t) / (1 - ADAM_BETA_1**t)
+        m = [mi + (g - mi) * (1 - ADAM_BETA_1) for g, mi in zip(grads, m)]
+        v = [vi + (g * g - vi) * (1 - ADAM_BETA_2) for g, vi in zip(grads, v)]
+        updates = [-(mi * alpha / (jnp.sqrt(vi) + EPSILON)) for mi, vi in zip(m, v)]
+        return updates, (t, m, v)
+
+    return JaxOptimizer(init, update)
+
+
+OPTIMIZERS: dict[str, Callable[[], JaxOptimizer]] = {"sgd": _sgd, "rmsprop": _rmsprop,
+                                                     "adam": _adam}  # fmt: skip
+
+
+def logits_one(params, x, activation: str):
+    """One run's output logits (count, 1)."""
+    act = ACTIVATIONS[activation]
+    a = x
+    for w, b in zip(params[0:-2:2], params[1:-2:2]):
+        a = act(jnp.matmul(a, w, precision=lax.Precision.HIGHEST) + b)
+    return jnp.matmul(a, params[-2], precision=lax.Precision.HIGHEST) + params[-1]
+
+
+def make_train(config: Config, shuffled: bool) -> Callable:
+    """(params, x, y, orders, lr) of R runs -> (final params, curve (R, epochs))."""
+    loss = LOSSES[config.loss]
+    optimizer = OPTIMIZERS[config.optimizer]()
+    m, batch = config.train_size, config.batch
+    full_batches, rest = divmod(m, batch)
+
+    def batch_loss(params, xb, yb):
+        return loss(logits_one(params, xb, config.activation), yb)
+
+    value_and_grad = jax.value_and_grad(batch_loss)
+
+    def train_one(params, x, y, orders, lr):
+        def step(carry, batch_xy):
+            params, state = carry
+            value, grads = value_and_grad(params, *batch_xy)
+            updates, state = optimizer.update(grads, state, lr)
+            return ([p + u for p, u in zip(params, updates)], state), value
+
+        def epoch(carry, order):
+            xe, ye = (x[order], y[order]) if shuffled else (x, y)
+            head = full_batches * batch
+            batches = (xe[:head].reshape(full_batches, batch, -1),
+                       ye[:head].reshape(full_batches, batch, 1))  # fmt: skip
+            carry, values = lax.scan(step, carry, batches)
+            total = jnp.sum(values) * batch
+            if rest:
+                carry, value = step(carry, (xe[head:], ye[head:]))
+                total = total + value * rest
+            return carry, total / m
+
+        carry = (params, optimizer.init(params))
+        xs = orders if shuffled else None
+        (params, _), curve = lax.scan(epoch, carry, xs, length=config.epochs)
+        return params, curve
+
+    return jax.vmap(train_one, in_axes=(0, 0, 0, 0 if shuffled else None, 0))
+
+
+def _device(device: str):
+    return jax.devices("gpu" if device == "gpu" else "cpu")[0]
+
+
+class JaxTrainer(Trainer):
+    """The training program compiled ahead of time for these shapes and this device."""
+
+    def __init__(self, config: Config, problem: Problem, lrs: np.ndarray, dtype: str, device: str):
+        data, params, orders = problem
+        self.device, self.activation = _device(device), config.activation
+        shuffled = orders is not None
+        self.host_args = (params, data.x_train, data.y_train,
+                          orders if shuffled else np.zeros((), np.int32),
+                          np.asarray(lrs, dtype=dtype))  # fmt: skip
+        args = jax.device_put(self.host_args, self.device)
+        self.train = jax.jit(make_train(config, shuffled)).lower(*args).compile()
+        predict = jax.jit(jax.vmap(lambda p, x: logits_one(p, x, config.activation)))
+        self.predict = {
+            x.shape: predict.lower(args[0], jax.device_put(x, self.device)).compile()
+            for x in (data.x_train, data.x_test)
+        }
+        self.params = None
+
+    def fit(self, on_epoch: EpochCallback | None) -> Fit:
+        """Inputs to the device, the compiled program, results back."""
+        args = jax.device_put(self.host_args, self.device)
+        params, curve = jax.block_until_ready(self.train(*args))
+        self.params = params
+        curve = np.asarray(curve)
+        if on_epoch:
+            on_epoch(curve.size)
+        return Fit(curve, [np.asarray(p) for p in params])
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        """The compiled forward pass of every run."""
+        z = self.predict[x.shape](self.params, jax.device_put(x, self.device))
+        return np.asarray(z)
+
+
+class JaxEngine(Engine):
+    """jit + lax.scan + vmap; CPU, or the GPU where JAX sees one."""
+
+    def compile(
+        self, config: Config, problem: Problem, lrs: np.ndarray, dtype: str, device: str
+    ) -> Trainer:
+        """Trace and compile training and prediction for these shapes, ahead of time."""
+        return JaxTrainer(config, problem, lrs, dtype, device)
+
+    def devices(self) -> tuple[str, ...]:
+        """The CPU, and the GPU where JAX sees one."""
+        try:
+            return ("cpu", "gpu") if jax.devices("gpu") else ("cpu",)
+        except RuntimeError:  # no GPU backend in this jaxlib
+            return ("cpu",)
+
+    def versions(self) -> dict[str, str]:
+        """JAX, jaxlib and the devices it sees."""
+        kinds = sorted({d.device_kind for d in jax.devices()})
+        return {"numpy": np.__version__, "jax": jax.__version__, "jaxlib": jaxlib.__version__,
+                "jax backend": jax.default_backend(), "jax devices": ", ".join(kinds)}  # fmt: skip
+
+
+ENGINE = JaxEngine()

@@ -1,0 +1,114 @@
+"""Every engine by name: where it lives, what it needs, what it can train.
+
+Adding an engine is one module holding an `Engine` subclass named `ENGINE`
+and one line here; the conformance suite (tests/test_conformance.py) then
+holds it to the NumPy reference with no test edits.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+
+from mlpbench.config import Config
+from mlpbench.engines.base import Capabilities, Engine, EngineSpec
+from mlpbench.errors import UsageError
+
+_TF = "pip install 'mlpbench[tf]'"
+_FLOAT32_FIRST = ("float32", "float64")
+
+_CORE = "pip install mlpbench"
+_FAST = "pip install 'mlpbench[fast]'"
+_JAX = "pip install 'mlpbench[jax]'"
+_FRAMEWORK = Capabilities(dtypes=_FLOAT32_FIRST, gpu=True)
+
+ENGINES: dict[str, EngineSpec] = {
+    "numpy": EngineSpec("mlpbench.engines.numpy_engine", "numpy", _CORE, "float64"),
+    "numba": EngineSpec(
+        "mlpbench.engines.numba_engine", "numba", _FAST, "float64", Capabilities(per_run_lr=True)
+    ),
+    "keras": EngineSpec("mlpbench.engines.keras_engine", "keras", _TF, "float32", _FRAMEWORK),
+    "tf-function": EngineSpec(
+        "mlpbench.engines.tf_function_engine", "tensorflow", _TF, "float32", _FRAMEWORK
+    ),
+    "tf-xla": EngineSpec(
+        "mlpbench.engines.tf_xla_engine", "tensorflow", _TF, "float32", _FRAMEWORK
+    ),
+    "jax": EngineSpec(
+        "mlpbench.engines.jax_engine", "jax", _JAX, "float32",
+        Capabilities(per_run_lr=True, gpu=True),
+    ),
+}
+
+
+def spec(name: str) -> EngineSpec:
+    """The registry entry of a known engine (unknown names get one line)."""
+    if name not in ENGINES:
+        raise UsageError(f"unknown engine {name!r}; allowed: {', '.join(ENGINES)}")
+    return ENGINES[name]
+
+
+def available(name: str) -> bool:
+    """Whether the engine's library can be imported here."""
+    return name in ENGINES and importlib.util.find_spec(ENGINES[name].needs) is not None
+
+
+def installed() -> list[str]:
+    """Every registered engine whose library is installed, in registry order."""
+    return [name for name in ENGINES if available(name)]
+
+
+def default_engine() -> str:
+    """The fastest engine installed: numba where present, else the NumPy reference."""
+    return "numba" if available("numba") else "numpy"
+
+
+def check_engine(name: str) -> str:
+    """Reject unknown or uninstalled engines with one line saying what to do."""
+    info = spec(name)
+    if not available(name):
+        raise UsageError(f"engine {name!r} needs {info.needs}; install it with: {info.install}")
+    return name
+
+
+def default_dtype(name: str) -> str:
+    """The engine's natural float width: float64 for ours, float32 for the frameworks."""
+    return spec(name).dtype
+
+
+def check_supports(name: str, config: Config, dtype: str) -> None:
+    """Refuse, before any work, a configuration or float width the engine cannot train."""
+    caps = spec(name).capabilities
+    asked = {"activation": (config.activation, caps.activations),
+             "loss": (config.loss, caps.losses),
+             "optimizer": (config.optimizer, caps.optimizers),
+             "dtype": (dtype, caps.dtypes)}  # fmt: skip
+    for what, (value, allowed) in asked.items():
+        if value not in allowed:
+            raise UsageError(
+                f"engine {name!r} cannot train {what} {value!r}; it supports: "
+                + ", ".join(sorted(allowed))
+            )
+
+
+def load(name: str) -> Engine:
+    """Import an engine module on first use and return its engine."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter
+    return importlib.import_module(ENGINES[check_engine(name)].module).ENGINE
+
+
+def has_device(name: str, device: str) -> bool:
+    """Whether the engine is installed and can run on the device here (every engine has a CPU)."""
+    if not available(name):
+        return False
+    if device == "cpu":
+        return True
+    return spec(name).capabilities.gpu and device in load(name).devices()
+
+
+def unavailable(name: str, device: str) -> str:
+    """Why a study column on this engine and device cannot run here, or '' when it can."""
+    if not available(name):
+        return f"needs {spec(name).needs} ({spec(name).install})"
+    return "" if has_device(name, device) else f"no {device.upper()} here"
