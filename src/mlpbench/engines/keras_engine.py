@@ -45,6 +45,8 @@ OPTIMIZERS = {
     ),
 }
 LOSSES = {"bce": "binary_crossentropy", "mse": "mean_squared_error"}
+# Keras' own activations by name (a callable works too; the mutation tests use one)
+ACTIVATIONS: dict[str, object] = {"sigmoid": "sigmoid", "tanh": "tanh", "relu": "relu"}
 
 
 def _tf():
@@ -70,7 +72,7 @@ def build_model(config: Config, dtype: str) -> tuple[keras.Model, keras.Model]:
     inputs = keras.Input((config.layer_sizes[0],), dtype=dtype)
     a = inputs
     for h in config.hidden:
-        a = keras.layers.Dense(h, activation=config.activation, dtype=dtype)(a)
+        a = keras.layers.Dense(h, activation=ACTIVATIONS[config.activation], dtype=dtype)(a)
     logit = keras.layers.Dense(1, dtype=dtype)(a)
     output = keras.layers.Activation("sigmoid", dtype=dtype)(logit)
     model = keras.Model(inputs, output)
