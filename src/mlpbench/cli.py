@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
 import math
 import sys
@@ -12,16 +13,7 @@ from pathlib import Path
 
 from mlpbench import engines
 from mlpbench.agree import compare, format_differences
-from mlpbench.config import (
-    ACTIVATION_NAMES,
-    DATASET_NAMES,
-    DTYPE_NAMES,
-    LOSS_NAMES,
-    OPTIMIZER_NAMES,
-    Config,
-    Job,
-    check_runs,
-)
+from mlpbench.config import CONFIG_FIELDS, DTYPE_NAMES, REGISTRIES, Config, Job, check_runs
 from mlpbench.errors import UsageError
 from mlpbench.export import TIDY_FIELDS, tidy, write_dataset
 from mlpbench.plots import sensitivity
@@ -135,7 +127,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_data(args: argparse.Namespace) -> int:
     """Write the exact train and test sets a run with this seed used, as CSV files."""
-    config = Config(data=args.dataset, m=args.m, n=args.n)
+    config = Config(data=args.data, m=args.m, n=args.n)
     paths = write_dataset(config, args.seed, Path(args.out))
     for path in paths:
         print(path)
@@ -157,9 +149,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def _config(args: argparse.Namespace, **overrides: object) -> Config:
-    fields = ("data", "m", "n", "hidden", "activation", "loss", "optimizer", "lr", "batch_size")
-    values = {f: getattr(args, f) for f in fields if hasattr(args, f)}
-    return Config(epochs=args.epochs, **{**values, **overrides})
+    """The configuration the options describe (tune's --validation is its own, not Config's)."""
+    fields = [f for f in CONFIG_FIELDS if f != "validation" and hasattr(args, f)]
+    return Config(**{f: getattr(args, f) for f in fields}, **overrides)
 
 
 def _seeds(args: argparse.Namespace, default_runs: int) -> list[int]:
@@ -299,18 +291,34 @@ def _jsonable(value: object) -> object:
     return value
 
 
-def _add_config_options(p: argparse.ArgumentParser, lr: bool = True) -> None:
-    p.add_argument("--data", default="quadratic", help=f"one of {', '.join(DATASET_NAMES)}")
-    p.add_argument("--m", type=int, default=1000, help="train set size")
-    p.add_argument("--n", type=int, default=100, help="test set size")
-    p.add_argument("--hidden", type=_hidden, default=(3,), help="hidden sizes, e.g. 3 or 8,8")
-    p.add_argument("--activation", default="sigmoid", help=f"{', '.join(ACTIVATION_NAMES)}")
-    p.add_argument("--loss", default="bce", help=f"one of {', '.join(LOSS_NAMES)}")
-    p.add_argument("--optimizer", default="sgd", help=f"one of {', '.join(OPTIMIZER_NAMES)}")
-    if lr:
-        p.add_argument("--lr", type=float, default=10.0, help="learning rate")
-    p.add_argument("--batch-size", type=int, help="mini-batch size (default: m, full batch)")
-    p.add_argument("--epochs", type=int, default=1000, help="passes over the train set")
+CONFIG_HELP = {
+    "m": "train set size",
+    "n": "test set size",
+    "hidden": "hidden layer sizes, e.g. 3 or 8,8",
+    "lr": "learning rate",
+    "batch_size": "mini-batch size (default: m, full batch)",
+    "epochs": "passes over the train set",
+}
+PARSERS = {"int": int, "float": float, "int | None": int, "tuple[int, ...]": _hidden}
+
+
+def _add_config_options(p: argparse.ArgumentParser, skip: tuple[str, ...] = ()) -> None:
+    """One option per Config field, its default and choices read from Config and the registries."""
+    defaults = Config()
+    for f in dataclasses.fields(Config):
+        if f.name in (*skip, "validation"):
+            continue
+        default = getattr(defaults, f.name)
+        if f.name in REGISTRIES:
+            what, registry = REGISTRIES[f.name]
+            text = f"{what}: {', '.join(registry)}"
+        else:
+            text = CONFIG_HELP[f.name]
+        shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
+        if default is not None:
+            text += f" (default: {shown})"
+        flag = "--" + f.name.replace("_", "-")
+        p.add_argument(flag, type=PARSERS.get(str(f.type), str), default=default, help=text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -333,7 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(func=cmd_train)
 
     tune_cmd = sub.add_parser("tune", help="tune the learning rate on a validation split")
-    _add_config_options(tune_cmd, lr=False)
+    _add_config_options(tune_cmd, skip=("lr",))
     tune_cmd.add_argument("--tune", default="lr", help="axes to tune: lr, batch_size, epochs")
     tune_cmd.add_argument("--lr-grid", default="1e-4:1e2:4", help="low:high:per_decade or a,b,c")
     tune_cmd.add_argument("--batch-grid", help="batch sizes to try, e.g. 1,32,128,1000")
@@ -370,10 +378,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.set_defaults(func=cmd_export)
 
     data = sub.add_parser("data", help="write the train and test sets of one seed as CSV")
-    data.add_argument("--dataset", default="quadratic", help=f"one of {', '.join(DATASET_NAMES)}")
+    _add_config_options(data, skip=CONFIG_FIELDS[3:])  # data, m, n
+    data.add_argument("--dataset", dest="data", help=argparse.SUPPRESS)  # the old spelling
     data.add_argument("--seed", type=int, default=0, help="the run's seed")
-    data.add_argument("--m", type=int, default=1000, help="train set size")
-    data.add_argument("--n", type=int, default=100, help="test set size")
     data.add_argument("--out", default="results", help="output folder (default: results)")
     data.set_defaults(func=cmd_data)
     return parser

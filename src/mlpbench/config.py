@@ -9,12 +9,19 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from mlpbench.data import DATASETS
 from mlpbench.errors import UsageError
+from mlpbench.losses import LOSSES
+from mlpbench.model import ACTIVATIONS
+from mlpbench.optimizers import OPTIMIZERS
 
-DATASET_NAMES = ("quadratic", "quadratic-int", "linear-int")
-ACTIVATION_NAMES = ("sigmoid", "tanh", "relu")
-LOSS_NAMES = ("bce", "mse")
-OPTIMIZER_NAMES = ("sgd", "rmsprop", "adam")
+# Config fields whose values are names in a registry: the registry is the one source
+REGISTRIES: dict[str, tuple[str, dict]] = {
+    "data": ("data set", DATASETS),
+    "activation": ("activation", ACTIVATIONS),
+    "loss": ("loss", LOSSES),
+    "optimizer": ("optimizer", OPTIMIZERS),
+}
 DTYPE_NAMES = ("float64", "float32")
 DEVICE_NAMES = ("cpu", "gpu")
 
@@ -105,10 +112,8 @@ def _positive_int(name: str, value: object) -> None:
 
 
 def _validate(c: Config) -> None:
-    _choice("data set", c.data, DATASET_NAMES)
-    _choice("activation", c.activation, ACTIVATION_NAMES)
-    _choice("loss", c.loss, LOSS_NAMES)
-    _choice("optimizer", c.optimizer, OPTIMIZER_NAMES)
+    for name, (what, registry) in REGISTRIES.items():
+        _choice(what, getattr(c, name), tuple(registry))
     for name in ("m", "n", "epochs"):
         _positive_int(name, getattr(c, name))
     if not c.hidden:
