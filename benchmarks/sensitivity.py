@@ -14,15 +14,16 @@ from __future__ import annotations
 
 import argparse
 
+from mlpbench import engines
 from mlpbench.config import Config
-from mlpbench.engines import numpy_engine
+from mlpbench.engines import harness
 
 EPSILONS = (1e-16, -1e-16, 3e-16, -3e-16, 1e-15, -1e-15)
 
 
 def perturbed_prepare(scale: float):
-    """numpy_engine's prepare, with the initial weights multiplied by scale."""
-    original = numpy_engine.prepare
+    """The harness's prepare, with the initial weights multiplied by scale."""
+    original = harness.prepare
 
     def prepare(config, seeds, dtype):
         data, params, orders = original(config, seeds, dtype)
@@ -49,16 +50,16 @@ def main() -> None:
         epochs=args.epochs,
     )
     seeds = list(range(args.runs))
-    base = [r.metrics["test_accuracy"] for r in numpy_engine.train(config, seeds)]
+    base = [r.metrics["test_accuracy"] for r in engines.train("numpy", config, seeds)]
     moved = {seed: {} for seed in seeds}
-    original = numpy_engine.prepare
+    original = harness.prepare
     try:
         for eps in EPSILONS:
-            numpy_engine.prepare = perturbed_prepare(1 + eps)
-            for seed, r in zip(seeds, numpy_engine.train(config, seeds)):
+            harness.prepare = perturbed_prepare(1 + eps)
+            for seed, r in zip(seeds, engines.train("numpy", config, seeds)):
                 moved[seed][eps] = r.metrics["test_accuracy"]
     finally:
-        numpy_engine.prepare = original
+        harness.prepare = original
     print(f"{config.loss} {config.optimizer} lr {config.lr} batch {config.batch}, NumPy engine")
     print("seed  test accuracy (%) unperturbed, then at eps = " + ", ".join(map(str, EPSILONS)))
     sensitive = [s for s in seeds if any(v != base[s] for v in moved[s].values())]
