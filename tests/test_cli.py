@@ -258,32 +258,27 @@ def test_missing_engine_library_says_how_to_install(tmp_path, capsys, monkeypatc
     assert not out.exists()
 
 
-def test_study_column_on_a_missing_engine_says_what_to_install(tmp_path, capsys, monkeypatch):
-    """A study is portable: columns this machine cannot run are shown as such, as GPU ones are."""
+@pytest.mark.parametrize(
+    ("second", "cell"),
+    [
+        ('label = "gpu"\n  engine = "numpy"\n  device = "gpu"\n', "no GPU here"),
+        ('label = "keras"\n  engine = "keras"\n', "needs keras (pip install 'mlpbench[tf]')"),
+    ],
+)
+def test_column_this_machine_cannot_run_says_why(second, cell, tmp_path, capsys, monkeypatch):
+    """A study is portable: a GPU column without a GPU, or on an engine not installed here,
+    is shown as such in every metric row, and the rest of the table still runs."""
     monkeypatch.setattr(engines.registry, "available", lambda name: name == "numpy")
     study = tmp_path / "two.toml"
     study.write_text(
         "runs = 2\n[defaults]\nm = 40\nn = 10\nepochs = 5\n[[tables]]\nnumber = 1\n"
-        '  [[tables.columns]]\n  label = "here"\n  engine = "numpy"\n'
-        '  [[tables.columns]]\n  label = "keras"\n  engine = "keras"\n'
-    )
-    assert cli.main(["run", str(study), "--out", str(tmp_path / "out")]) == 0
-    text = capsys.readouterr().out
-    assert text.count("needs keras (pip install 'mlpbench[tf]')") == 6
-    assert "| Runs |  | 2 | 0 |" in text
-
-
-def test_gpu_column_without_gpu_says_so(tmp_path, capsys):
-    study = tmp_path / "gpu.toml"
-    study.write_text(
-        "runs = 2\n[defaults]\nm = 40\nn = 10\nepochs = 5\n[[tables]]\nnumber = 1\n"
         '  [[tables.columns]]\n  label = "cpu"\n  engine = "numpy"\n'
-        '  [[tables.columns]]\n  label = "gpu"\n  engine = "numpy"\n  device = "gpu"\n'
+        "  [[tables.columns]]\n  " + second
     )
     assert cli.main(["run", str(study), "--out", str(tmp_path / "out")]) == 0
     text = capsys.readouterr().out
     assert "| Accuracy | Train | " in text
-    assert text.count("no GPU here") == 6  # every metric row of the GPU column
+    assert text.count(cell) == 6
     assert "| Runs |  | 2 | 0 |" in text
 
 
