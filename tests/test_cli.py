@@ -283,11 +283,18 @@ def test_column_this_machine_cannot_run_says_why(second, cell, tmp_path, capsys,
 
 
 def test_agree_command(capsys):
+    """numpy against itself is exactly 0; another engine is off by rounding, within tolerance."""
     argv = ["agree", "--engines", "numpy,numpy", "--epochs", "20", "--m", "50", "--runs", "2"]
     assert cli.main(argv) == 0
     out = capsys.readouterr().out
     assert "reference: numpy, float64" in out
     assert "numpy, float64" in out.splitlines()[3] and "0.00e+00" in out.splitlines()[3]
+    other = "numba" if engines.available("numba") else "numpy"
+    argv[2] = f"numpy,{other}"
+    assert cli.main([*argv, "--dtype", "float32"]) == 0
+    row = capsys.readouterr().out.splitlines()[3].split()
+    assert row[:2] == [f"{other},", "float32"] and "(!)" not in row
+    assert float(row[2]) < 1e-3 and float(row[3]) < 1e-2
     assert cli.main(["agree", "--engines", "numpy"]) == 2
 
 

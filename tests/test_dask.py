@@ -16,6 +16,7 @@ from mlpbench.runner import open_executor, run_jobs
 from mlpbench.store import Store
 
 distributed = pytest.importorskip("distributed")
+pytest.importorskip("numba")  # the study below trains on the numba engine
 
 STUDY = """
 runs = 3
