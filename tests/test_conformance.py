@@ -4,7 +4,7 @@ the NumPy float64 reference, over activation x depth x loss x optimizer x batch.
 Each case trains 2 runs of a small problem (m = 20, n = 8) for 12 updates, at
 full batch and with B = 8 (batches of 8, 8 and a short 4), from the same
 initial weights and batch order, and compares the loss curves and the final
-weights (mlpbench.agree's measures). Tolerances, stated once:
+weights (mlpbench.agree.difference). Tolerances, stated once:
 
 - float64 engines: 1e-10. They do the reference's arithmetic in another
   summation order and with their own exp (within 1 ulp), so they differ by
@@ -25,10 +25,10 @@ from __future__ import annotations
 import functools
 import itertools
 
-import numpy as np
 import pytest
 
 from mlpbench import engines
+from mlpbench.agree import difference
 from mlpbench.config import Config
 
 SEEDS = [0, 1]
@@ -53,22 +53,15 @@ def config_for(activation, hidden, loss, optimizer, batch) -> Config:
 
 
 @functools.cache
-def reference(config: Config) -> tuple[np.ndarray, np.ndarray]:
-    return _measures(engines.train("numpy", config, SEEDS, "float64"))
-
-
-def _measures(results) -> tuple[np.ndarray, np.ndarray]:
-    curves = np.array([r.loss_curve for r in results])
-    weights = np.concatenate([np.ravel(p) for r in results for p in r.params])
-    return curves, weights
+def reference(config: Config) -> list:
+    return engines.train("numpy", config, SEEDS, "float64")
 
 
 def distance(name: str, device: str, config: Config) -> tuple[float, float]:
     """Largest relative loss-curve difference and relative weight distance to the reference."""
-    curves, weights = _measures(engines.train(name, config, SEEDS, device=device))
-    ref_curves, ref_weights = reference(config)
-    curve = float(np.max(np.abs(curves - ref_curves) / np.abs(ref_curves)))
-    return curve, float(np.linalg.norm(weights - ref_weights) / np.linalg.norm(ref_weights))
+    results = engines.train(name, config, SEEDS, device=device)
+    d = difference(results, reference(config), name, engines.default_dtype(name))
+    return d.curve, d.weights
 
 
 @pytest.mark.parametrize(("activation", "hidden", "loss", "optimizer", "batch"), GRID)

@@ -18,7 +18,7 @@ from mlpbench.errors import UsageError
 from mlpbench.export import TIDY_FIELDS, tidy, write_dataset
 from mlpbench.plots import sensitivity
 from mlpbench.report import HTML_NAME, PLOT_DIR, REPORT_NAME, write_report
-from mlpbench.runner import check_jobs, open_executor, run_jobs
+from mlpbench.runner import open_executor, run_jobs, runnable_jobs
 from mlpbench.stats import summarize
 from mlpbench.store import DB_NAME, Store
 from mlpbench.study import Study, jobs, load_study, parse_study, resolve_tuned
@@ -82,7 +82,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     study = resolve_study(args.study).select(args.tables).with_runs(args.runs)
     study = study.with_seed(args.seed)
     engine, dtype = _engine(args.engine), args.dtype
-    check_jobs([j for j in jobs(study, engine, dtype) if engines.has_device(j.engine, j.device)])
+    runnable_jobs(jobs(study, engine, dtype))  # fail before anything is written
     store = Store(args.out)
     with open_executor(args.executor) as executor:
         store.set_meta(

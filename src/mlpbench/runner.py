@@ -173,6 +173,14 @@ def open_executor(spec: str) -> Iterator[LocalExecutor | DaskExecutor]:
         yield DaskExecutor(client, f"dask {kind} at {address}, {workers} workers")
 
 
+def runnable_jobs(jobs: Sequence[Job]) -> list[Job]:
+    """The jobs this machine can run, each checked; the rest (a GPU column without a GPU,
+    an engine not installed) are left for the report to explain in their cells."""
+    runnable = [job for job in jobs if engines.has_device(job.engine, job.device)]
+    check_jobs(runnable)
+    return runnable
+
+
 def check_jobs(jobs: Sequence[Job]) -> None:
     """Refuse, before any work, a job whose engine is missing or cannot train its config."""
     for job in jobs:
@@ -192,8 +200,7 @@ def run_jobs(
     Jobs this machine cannot run (a GPU column without a GPU, an engine not
     installed) are skipped; the report says so in their cells.
     """
-    runnable = [job for job in jobs if engines.has_device(job.engine, job.device)]
-    check_jobs(runnable)
+    runnable = runnable_jobs(jobs)
     executor = executor or LocalExecutor()
     tasks = [(job, pending(job, seeds, store, fresh)) for job in runnable]
     tasks = [(job, todo) for job, todo in tasks if todo]

@@ -18,7 +18,14 @@ import numpy as np
 from mlpbench.config import Config
 from mlpbench.data import Dataset, batch_orders, stack_datasets
 from mlpbench.engines.base import EpochCallback, Problem
-from mlpbench.engines.registry import check_engine, check_supports, default_dtype, load, spec
+from mlpbench.engines.registry import (
+    check_engine,
+    check_supports,
+    default_dtype,
+    has_device,
+    load,
+    spec,
+)
 from mlpbench.errors import UsageError
 from mlpbench.losses import LOSSES
 from mlpbench.model import Params, init_params, sigmoid
@@ -82,9 +89,6 @@ def logit_metrics(
     config: Config, data: Dataset, z_train: np.ndarray, z_test: np.ndarray
 ) -> dict[str, np.ndarray]:
     """Accuracy and loss of R runs from their output logits (R, count, 1), NumPy definitions."""
-    for z, y in ((z_train, data.y_train), (z_test, data.y_test)):
-        if z.shape != y.shape:
-            raise ValueError(f"logits {z.shape} and targets {y.shape} must have one shape")
     z_train, z_test = z_train.astype(np.float64), z_test.astype(np.float64)
     y_train, y_test = data.y_train.astype(np.float64), data.y_test.astype(np.float64)
     loss = LOSSES[config.loss].value
@@ -146,9 +150,9 @@ def train(
     dtype = dtype or default_dtype(name)
     check_engine(name)
     check_supports(name, config, dtype)
-    engine = load(name)
-    if device not in engine.devices():
+    if not has_device(name, device):
         raise UsageError(f"engine {name!r} has no {device.upper()} here")
+    engine = load(name)
     runs = len(seeds)
     problem = prepare(config, seeds, dtype)
     rates = _rates(name, config, runs, lrs)
