@@ -15,9 +15,10 @@ import pytest
 
 from mlpbench import engines
 from mlpbench import optimizers as opt_rules
-from mlpbench.agree import CURVE_TOLERANCE, WEIGHT_TOLERANCE, compare, difference
+from mlpbench.agree import CURVE_TOLERANCE, WEIGHT_TOLERANCE, difference
 from mlpbench.config import Config
 from mlpbench.engines import numpy_engine
+from mlpbench.service import agree
 
 pytest.importorskip("tensorflow")
 pytest.importorskip("keras")
@@ -42,7 +43,7 @@ def _config(loss, optimizer, lr, batch=None, m=64):
 @pytest.mark.parametrize(("loss", "optimizer", "lr"), PAIRS)
 def test_engines_agree(loss, optimizer, lr, batch):
     config = _config(loss, optimizer, lr, batch)
-    rows = compare(config, engines.installed(), SEEDS)
+    _, rows = agree(config, engines.installed(), SEEDS)
     f32 = engines.train("numpy", config, SEEDS, "float32")
     rows.append(difference(f32, engines.train("numpy", config, SEEDS), "numpy", "float32"))
     # numba in float64 meets these with room to spare, but not 1e-10 here: near

@@ -46,8 +46,9 @@ METRICS = ("train_accuracy", "test_accuracy", "train_loss", "test_loss")
 
 
 def _metrics(out):
-    runs = Store(out).all_runs()
-    return {(r["config_key"], r["engine"], r["seed"]): tuple(r[m] for m in METRICS) for r in runs}
+    with Store(out) as store:
+        runs = store.all_runs()
+    return {(r.config_key, r.engine, r.seed): tuple(r.metrics[m] for m in METRICS) for r in runs}
 
 
 def test_dask_gives_the_same_stored_metrics_as_local(tmp_path):
@@ -58,7 +59,8 @@ def test_dask_gives_the_same_stored_metrics_as_local(tmp_path):
     assert cli.main(["run", str(study), "--out", str(cluster), "--executor", "dask"]) == 0
     a, b = _metrics(local), _metrics(cluster)
     assert len(a) == 9 and a == b  # bit for bit, timings aside
-    env = Store(cluster).all_runs()[0]["environment"]
+    with Store(cluster) as store:
+        env = store.all_runs()[0].environment
     assert (
         env["Executor"].startswith("dask LocalCluster at tcp://") and "workers" in env["Executor"]
     )
@@ -121,7 +123,7 @@ def test_a_killed_worker_costs_only_its_unfinished_tasks(tmp_path):
     assert killed
     assert _rows(store.path) == len(jobs) * len(seeds)  # all there, none twice
     for job in jobs:
-        assert sorted(r["seed"] for r in store.runs(job, seeds)) == seeds
+        assert sorted(r.seed for r in store.runs(job, seeds)) == seeds
 
 
 def test_agree_on_dask_matches_agree_locally(capsys):

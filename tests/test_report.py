@@ -15,10 +15,11 @@ import numpy as np
 import pytest
 
 from mlpbench import cli
-from mlpbench.analysis import CONTRADICTED, NOT_TESTABLE, SUPPORTED, judge, load_columns
+from mlpbench.analysis import CONTRADICTED, NOT_TESTABLE, SUPPORTED, judge
 from mlpbench.data import make_dataset
 from mlpbench.errors import UsageError
 from mlpbench.plots import PLOTS
+from mlpbench.service import load_columns
 from mlpbench.store import Store
 from mlpbench.study import parse_study
 
@@ -93,7 +94,8 @@ def test_plots_are_written_at_their_size(finished):
 def test_claims_get_verdicts(finished):
     out, study = finished
     table = study.tables[0]
-    columns = load_columns(table, study, Store(out), "numpy", None)
+    with Store(out) as store:
+        columns = load_columns(table, study, store, "numpy", None)
     verdicts = {c.text: judge(c, table, columns) for c in table.claims}
     assert verdicts["good beats bad"].verdict == SUPPORTED
     assert verdicts["bad beats good"].verdict == CONTRADICTED
@@ -140,19 +142,20 @@ def test_html_report_renders_in_headless_chromium(finished, tmp_path):
 
 def test_export_round_trips_the_store(finished, capsys):
     out, _ = finished
-    stored = Store(out).all_runs()
+    with Store(out) as store:
+        stored = store.all_runs()
     assert cli.main(["export", "--format", "json", "--out", str(out)]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert cli.main(["export", "--format", "csv", "--out", str(out)]) == 0
     table = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert len(rows) == len(table) == len(stored) == 12
     for run, row, line in zip(stored, rows, table):
-        assert row["seed"] == run["seed"] and row["engine"] == run["engine"]
-        assert row["lr"] == run["config"]["lr"] and row["hidden"] == "3"
+        assert row["seed"] == run.seed and row["engine"] == run.engine
+        assert row["lr"] == run.config["lr"] and row["hidden"] == "3"
         for metric in ("test_accuracy", "train_loss", "train_time_s"):
-            assert row[metric] == run[metric]
-            assert float(line[metric]) == run[metric]
-        assert int(line["seed"]) == run["seed"]
+            assert row[metric] == run.metrics[metric]
+            assert float(line[metric]) == run.metrics[metric]
+        assert int(line["seed"]) == run.seed
 
 
 def test_data_command_writes_the_exact_sets(tmp_path, capsys):

@@ -11,8 +11,9 @@ from mlpbench import cli, engines
 from mlpbench.config import Config
 from mlpbench.data import make_dataset
 from mlpbench.engines import prepare
+from mlpbench.service import tune
 from mlpbench.store import Store
-from mlpbench.tune import TuneSpec, log_grid, tune
+from mlpbench.tune import TuneSpec, log_grid
 
 
 def test_log_grid():
@@ -44,7 +45,8 @@ def test_numba_learning_rate_sweep_equals_separate_runs():
 def test_tune_picks_the_lowest_validation_loss(tmp_path):
     config = Config(m=80, n=20, epochs=40, optimizer="sgd")
     spec = TuneSpec(axes={"lr": (0.01, 1.0, 10.0)}, runs=3, seed=100)
-    result = tune(config, spec, "numpy", "float64", Store(tmp_path))
+    with Store(tmp_path) as store:
+        result = tune(config, spec, "numpy", "float64", store)
     assert [p.values["lr"] for p in result.grid] == [0.01, 1.0, 10.0]
     best = min(result.grid, key=lambda p: p.mean)
     assert result.best == best and result.config.lr == best.values["lr"]
@@ -56,7 +58,8 @@ def test_tune_picks_the_lowest_validation_loss(tmp_path):
     runs = engines.train("numpy", job_config, [100, 101, 102])
     assert best.mean == pytest.approx(np.mean([r.metrics["test_loss"] for r in runs]))
     # without training, the same choice comes back from the store
-    again = tune(config, spec, "numpy", "float64", Store(tmp_path), train=False)
+    with Store(tmp_path) as store:
+        again = tune(config, spec, "numpy", "float64", store, train=False)
     assert again.config == result.config
 
 

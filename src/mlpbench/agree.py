@@ -21,10 +21,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from mlpbench import engines
-from mlpbench.config import Config, Job
-from mlpbench.engines import RunResult
-from mlpbench.runner import DaskExecutor, LocalExecutor, check_jobs
+from mlpbench.results import RunResult
 
 CURVE_TOLERANCE = 1e-3
 WEIGHT_TOLERANCE = 1e-2
@@ -65,21 +62,6 @@ def difference(
         float(np.linalg.norm(wa - wb) / np.linalg.norm(wb)),
         float(acc),
     )
-
-
-def compare(
-    config: Config,
-    names: Sequence[str],
-    seeds: Sequence[int],
-    dtype: str | None = None,
-    executor: LocalExecutor | DaskExecutor | None = None,
-) -> list[Difference]:
-    """Train the configuration on each engine and measure each against the first."""
-    jobs = [Job(config, name, dtype or engines.default_dtype(name)) for name in names]
-    check_jobs(jobs)
-    runs = (executor or LocalExecutor()).results([(job, list(seeds)) for job in jobs])
-    reference = runs[0]
-    return [difference(r, reference, job.engine, job.dtype) for job, r in zip(jobs[1:], runs[1:])]
 
 
 def format_differences(reference: str, rows: Sequence[Difference]) -> str:

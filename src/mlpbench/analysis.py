@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 from scipy import stats as sps
 
-from mlpbench import engines
-from mlpbench.config import Job
+from mlpbench.engines.registry import unavailable
 from mlpbench.stats import ALPHA, CONFIDENCE, Paired, holm, paired
-from mlpbench.store import Store
-from mlpbench.study import Check, Claim, Column, Study, Table, column_job
+
+if TYPE_CHECKING:
+    from mlpbench.config import Job
+    from mlpbench.results import StoredRun
+    from mlpbench.study import Check, Claim, Column, Table
+
 
 COMPARED = ("test_accuracy", "test_loss")
 SUPPORTED = "supported"
@@ -27,7 +30,7 @@ class ColumnRuns(NamedTuple):
 
     column: Column
     job: Job
-    runs: list[dict]
+    runs: list[StoredRun]
 
     def missing(self) -> str:
         """Why the column has no runs, or '' when it has some."""
@@ -35,25 +38,14 @@ class ColumnRuns(NamedTuple):
             return ""
         if self.column.untuned:
             return "learning rate not tuned yet"
-        return engines.unavailable(self.job.engine, self.job.device) or "no runs stored"
-
-
-def load_columns(
-    table: Table, study: Study, store: Store, engine: str, dtype: str | None
-) -> list[ColumnRuns]:
-    """Every column of a table with its stored runs."""
-    out = []
-    for col in table.columns:
-        job = column_job(col, engine, dtype)
-        out.append(ColumnRuns(col, job, [] if col.untuned else store.runs(job, study.seeds)))
-    return out
+        return unavailable(self.job.engine, self.job.device) or "no runs stored"
 
 
 def paired_values(a: ColumnRuns, b: ColumnRuns, metric: str) -> tuple[list, list]:
     """Values of both columns on the seeds where neither diverged, matched by seed."""
-    b_by_seed = {r["seed"]: r for r in b.runs if not r["diverged"]}
-    pairs = [(r[metric], b_by_seed[r["seed"]][metric])
-             for r in a.runs if not r["diverged"] and r["seed"] in b_by_seed]  # fmt: skip
+    b_by_seed = {r.seed: r for r in b.runs if not r.diverged}
+    pairs = [(r.metrics[metric], b_by_seed[r.seed].metrics[metric])
+             for r in a.runs if not r.diverged and r.seed in b_by_seed]  # fmt: skip
     return [p[0] for p in pairs], [p[1] for p in pairs]
 
 

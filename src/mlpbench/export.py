@@ -7,18 +7,18 @@ from pathlib import Path
 
 from mlpbench.config import CONFIG_FIELDS, Config
 from mlpbench.data import make_dataset
-from mlpbench.engines import METRICS
+from mlpbench.results import METRICS, StoredRun
 
 RUN_FIELDS = ("id", "engine", "dtype", "device", "seed", "diverged", "group_size", "created_at")
 TIDY_FIELDS = (*RUN_FIELDS, *CONFIG_FIELDS, *METRICS)
 
 
-def tidy(run: dict) -> dict:
+def tidy(run: StoredRun) -> dict:
     """A stored run as one flat row: identity, configuration fields, metrics."""
-    row = {k: run[k] for k in RUN_FIELDS}
-    row.update({k: run["config"][k] for k in CONFIG_FIELDS})
-    row["hidden"] = ",".join(str(h) for h in run["config"]["hidden"])
-    row.update({k: run[k] for k in METRICS})
+    row = {k: getattr(run, k) for k in RUN_FIELDS}
+    row.update({k: run.config[k] for k in CONFIG_FIELDS})
+    row["hidden"] = ",".join(str(h) for h in run.config["hidden"])
+    row.update(run.metrics)
     return row
 
 

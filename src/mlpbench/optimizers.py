@@ -18,11 +18,13 @@ float width as Keras does (beta powers in float32 for a float32 model).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from mlpbench.model import Params
+if TYPE_CHECKING:
+    from mlpbench.model import Params
+
 
 RMSPROP_RHO = 0.9
 ADAM_BETA_1 = 0.9

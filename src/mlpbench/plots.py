@@ -8,15 +8,20 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from matplotlib.figure import Figure
 
-from mlpbench.analysis import ColumnRuns
-from mlpbench.config import Config
 from mlpbench.data import BOUNDARIES, make_dataset
 from mlpbench.model import logits, sigmoid
 from mlpbench.stats import summarize
+
+if TYPE_CHECKING:
+    from mlpbench.analysis import ColumnRuns
+    from mlpbench.config import Config
+    from mlpbench.results import StoredRun
+
 
 DPI = 100
 PANEL = 3.6  # inches per panel
@@ -29,8 +34,8 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def _finite(col: ColumnRuns) -> list[dict]:
-    return [r for r in col.runs if not r["diverged"]]
+def _finite(col: ColumnRuns) -> list[StoredRun]:
+    return [r for r in col.runs if not r.diverged]
 
 
 def decision_boundaries(title: str, columns: list[ColumnRuns], path: Path) -> Path:
@@ -46,18 +51,20 @@ def decision_boundaries(title: str, columns: list[ColumnRuns], path: Path) -> Pa
         grid = np.linspace(lo, hi, 160)
         gx, gy = np.meshgrid(grid, grid)
         points = np.stack([gx.ravel(), gy.ravel()], axis=1)[None]
-        params = [np.asarray(p, dtype=np.float64)[None] for p in run["params"]]
+        params = [np.asarray(p, dtype=np.float64)[None] for p in run.params]
         prob = sigmoid(logits(params, points, config.activation))[0, :, 0].reshape(gx.shape)
         surface = ax.contourf(gx, gy, prob, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.8)
         ax.contour(gx, gy, prob, levels=[0.5], colors="black", linewidths=1.5)
         ax.plot(grid, boundary(grid), "--", color="limegreen", linewidth=2, label="true boundary")
-        test = make_dataset(config.data, config.m, config.n, run["seed"])
+        test = make_dataset(config.data, config.m, config.n, run.seed)
         label = test.y_test[:, 0] > 0.5
         dots = {"s": 20, "edgecolors": "white", "linewidths": 0.5}
         ax.scatter(*test.x_test[label].T, c="darkred", label="y = 1", **dots)
         ax.scatter(*test.x_test[~label].T, c="navy", label="y = 0", **dots)
         ax.set(xlim=(lo, hi), ylim=(lo, hi), xlabel="x1", ylabel="x2")
-        ax.set_title(f"{col.column.label}\nseed {run['seed']}, test {run['test_accuracy']:.0f}%")
+        ax.set_title(
+            f"{col.column.label}\nseed {run.seed}, test {run.metrics['test_accuracy']:.0f}%"
+        )
     if shown:
         axes[0][0].legend(loc="lower right", fontsize=7)
         fig.colorbar(surface, ax=axes[0].tolist(), shrink=0.8, label="P(y = 1)")
@@ -73,7 +80,7 @@ def learning_curves(title: str, columns: list[ColumnRuns], path: Path) -> Path:
         runs = _finite(col)
         if not runs:
             continue
-        curves = np.array([r["loss_curve"] for r in runs])
+        curves = np.array([r.loss_curve for r in runs])
         epochs = np.arange(1, curves.shape[1] + 1)
         line = ax.plot(epochs, curves.mean(axis=0), label=f"{col.column.label} ({len(runs)} runs)")
         ax.fill_between(epochs, curves.min(axis=0), curves.max(axis=0), alpha=0.2,
@@ -93,7 +100,7 @@ def _only_batch_differs(configs: list[Config]) -> bool:
 def training_time(title: str, columns: list[ColumnRuns], path: Path) -> Path:
     """Train time per run: against batch size (log-log) when only that varies, else per column."""
     shown = [c for c in columns if c.runs]
-    summaries = [summarize([r["train_time_s"] for r in c.runs], [False] * len(c.runs))
+    summaries = [summarize([r.metrics["train_time_s"] for r in c.runs], [False] * len(c.runs))
                  for c in shown]  # fmt: skip
     means = np.array([s.mean for s in summaries])
     errors = np.array([s.std for s in summaries])
@@ -119,7 +126,7 @@ def spread(title: str, columns: list[ColumnRuns], path: Path) -> Path:
     ax = fig.subplots()
     rng = np.random.default_rng(0)  # jitter only
     for i, col in enumerate(columns):
-        values = [r["test_accuracy"] for r in _finite(col)]
+        values = [r.metrics["test_accuracy"] for r in _finite(col)]
         if not values:
             continue
         ax.scatter(i + rng.uniform(-0.15, 0.15, len(values)), values, s=16, alpha=0.7)

@@ -6,14 +6,17 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from mlpbench.analysis import COMPARED, ColumnRuns, Verdict, compare_columns, judge, load_columns
+from mlpbench.analysis import COMPARED, ColumnRuns, Verdict, compare_columns, judge
 from mlpbench.env import ENV_KEYS
 from mlpbench.html_report import markdown_to_html
 from mlpbench.plots import PLOTS, sensitivity
 from mlpbench.stats import Summary, summarize
-from mlpbench.store import Store
-from mlpbench.study import Column, Study, Table
+
+if TYPE_CHECKING:
+    from mlpbench.results import StoredRun
+    from mlpbench.study import Column, Study, Table
 
 REPORT_NAME = "report.md"
 HTML_NAME = "report.html"
@@ -96,8 +99,10 @@ def _cells(col: ColumnRuns):
     reason = col.missing()
     if reason:
         return lambda metric: reason
-    flags = [r["diverged"] for r in col.runs]
-    return lambda metric: format_cell(metric, summarize([r[metric] for r in col.runs], flags))
+    flags = [r.diverged for r in col.runs]
+    return lambda metric: format_cell(
+        metric, summarize([r.metrics[metric] for r in col.runs], flags)
+    )
 
 
 def _lr_cell(col: Column) -> str:
@@ -107,7 +112,7 @@ def _lr_cell(col: Column) -> str:
 
 
 def _runs_cell(col: ColumnRuns) -> str:
-    diverged = sum(r["diverged"] for r in col.runs)
+    diverged = sum(r.diverged for r in col.runs)
     return f"{len(col.runs)}" + (f" ({diverged} diverged)" if diverged else "")
 
 
@@ -174,26 +179,31 @@ def _reported(col: Column):
     )
 
 
-def render_environment(store: Store) -> str:
+def render_environment(runs: list[StoredRun]) -> str:
     """The machine and library versions of the stored runs, as the report opens."""
-    runs = store.all_runs()
     if not runs:
         return ""
-    latest = runs[-1]["environment"]
+    latest = runs[-1].environment
     env = {k: latest[k] for k in ENV_KEYS if k in latest}
     versions: dict[str, str] = {}
     for r in runs:
-        versions.update(r["versions"])
+        versions.update(r.versions)
     env["Libraries"] = ", ".join(f"{k} {v}" for k, v in sorted(versions.items()))
     return "## Environment\n\n" + _markdown(["", ""], [[k, v] for k, v in env.items()])
 
 
 def build_report(
-    study: Study, store: Store, engine: str, dtype: str | None, out: Path, tuned: dict
+    study: Study,
+    tables: list[tuple[Table, list[ColumnRuns]]],
+    environment: list[StoredRun],
+    out: Path,
+    tuned: dict,
 ) -> str:
     """The whole Markdown report of a study, drawing its plots into out/plots.
 
-    tuned maps (table number, column label) to the tuning result of each tuned column.
+    tables holds each table with its columns' runs; environment the runs whose
+    machine and libraries the report names; tuned maps (table number, column
+    label) to the tuning result of each tuned column.
     """
     title = study.title or study.name
     intro = (
@@ -203,10 +213,9 @@ def build_report(
         "initial weights. Times are per run: a run's share of the wall time when an "
         "engine trains several runs together."
     )
-    tables = [(t, load_columns(t, study, store, engine, dtype)) for t in study.tables]
     verdicts = [(t, judge(claim, t, cols)) for t, cols in tables for claim in t.claims]
     parts = [f"# {title}", "", intro, ""]
-    for section in (render_environment(store), render_verdicts(verdicts)):
+    for section in (render_environment(environment), render_verdicts(verdicts)):
         if section:
             parts += [section, ""]
     plot_dir = out / PLOT_DIR
@@ -244,10 +253,14 @@ def _tuning_note(study: Study) -> str:
 
 
 def write_report(
-    study: Study, store: Store, engine: str, dtype: str | None, out: Path, tuned: dict
+    study: Study,
+    tables: list[tuple[Table, list[ColumnRuns]]],
+    environment: list[StoredRun],
+    out: Path,
+    tuned: dict,
 ) -> str:
     """Write report.md and the self-contained report.html; return the Markdown."""
-    text = build_report(study, store, engine, dtype, out, tuned)
+    text = build_report(study, tables, environment, out, tuned)
     write_text(out / REPORT_NAME, text)
     write_text(out / HTML_NAME, markdown_to_html(text, out, study.title or study.name))
     return text

@@ -18,9 +18,9 @@ from tqdm import tqdm
 
 from mlpbench import engines
 from mlpbench.config import Job
-from mlpbench.engines import RunResult
 from mlpbench.env import environment
 from mlpbench.errors import UsageError
+from mlpbench.results import RunResult
 from mlpbench.store import Store
 
 # At most this many batch-order entries (int32) per engine call: 128 MiB.
@@ -120,6 +120,9 @@ class DaskExecutor:
             bar.update(1)
 
 
+Executor = LocalExecutor | DaskExecutor
+
+
 def _per_run_lr(job: Job) -> bool:
     return engines.spec(job.engine).capabilities.per_run_lr
 
@@ -143,7 +146,7 @@ def check_executor(spec: str) -> str:
 
 
 @contextlib.contextmanager
-def open_executor(spec: str) -> Iterator[LocalExecutor | DaskExecutor]:
+def open_executor(spec: str) -> Iterator[Executor]:
     """The executor named by spec, connected (or failing with one line) before any work."""
     check_executor(spec)
     if spec == "local":
@@ -193,7 +196,7 @@ def run_jobs(
     seeds: Sequence[int],
     store: Store,
     fresh: bool = False,
-    executor: LocalExecutor | DaskExecutor | None = None,
+    executor: Executor | None = None,
 ) -> None:
     """Train every job's missing runs, writing each finished task's runs to the store at once.
 

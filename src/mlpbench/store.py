@@ -12,11 +12,15 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mlpbench.config import Job
-from mlpbench.engines import METRICS, RunResult
+from mlpbench.results import METRICS, RunResult, StoredRun
+
+if TYPE_CHECKING:
+    from mlpbench.config import Job
+
 
 DB_NAME = "mlpbench.sqlite"
 
@@ -51,11 +55,17 @@ def _job_key(job: Job) -> tuple[str, str, str, str]:
 
 
 class Store:
-    """A results database in an output folder, created on first write."""
+    """A results database in an output folder, created on first write; use it in `with`."""
 
     def __init__(self, out: Path | str):
         self.path = Path(out) / DB_NAME
         self._conn: sqlite3.Connection | None = None
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def _connect(self, create: bool) -> sqlite3.Connection | None:
         if self._conn is None:
@@ -136,7 +146,7 @@ class Store:
                 f"INSERT OR REPLACE INTO runs ({', '.join(columns)}) VALUES ({marks})", rows
             )
 
-    def runs(self, job: Job, seeds: Iterable[int]) -> list[dict]:
+    def runs(self, job: Job, seeds: Iterable[int]) -> list[StoredRun]:
         """Stored runs of one configuration for the given seeds, in seed order."""
         conn = self._connect(create=False)
         if conn is None:
@@ -166,7 +176,7 @@ class Store:
         row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else json.loads(row["value"])
 
-    def all_runs(self) -> list[dict]:
+    def all_runs(self) -> list[StoredRun]:
         """Every stored run, oldest first."""
         conn = self._connect(create=False)
         if conn is None:
@@ -174,13 +184,22 @@ class Store:
         return [decode(r) for r in conn.execute("SELECT * FROM runs ORDER BY id")]
 
 
-def decode(row: sqlite3.Row) -> dict:
-    """A stored row as plain Python values."""
-    d = dict(row)
-    d["config"] = json.loads(d["config"])
-    d["loss_curve"] = np.frombuffer(d["loss_curve"], dtype="<f8")
-    d["params"] = json.loads(d["params"])
-    d["versions"] = json.loads(d["versions"])
-    d["environment"] = json.loads(d["environment"])
-    d["diverged"] = bool(d["diverged"])
-    return d
+def decode(row: sqlite3.Row) -> StoredRun:
+    """A stored row as a typed record."""
+    return StoredRun(
+        id=row["id"],
+        config_key=row["config_key"],
+        config=json.loads(row["config"]),
+        engine=row["engine"],
+        dtype=row["dtype"],
+        device=row["device"],
+        seed=row["seed"],
+        diverged=bool(row["diverged"]),
+        metrics={m: row[m] for m in METRICS},
+        group_size=row["group_size"],
+        loss_curve=np.frombuffer(row["loss_curve"], dtype="<f8"),
+        params=json.loads(row["params"]),
+        versions=json.loads(row["versions"]),
+        environment=json.loads(row["environment"]),
+        created_at=row["created_at"],
+    )

@@ -28,16 +28,15 @@ A column may also name its `engine`, `dtype` and `device` ("cpu" or "gpu");
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlpbench.config import CONFIG_FIELDS, Config, Job, check_device, check_dtype, check_runs
-from mlpbench.engines import METRICS, default_dtype, spec
+from mlpbench.config import CONFIG_FIELDS, Config, check_device, check_dtype, check_runs
+from mlpbench.engines.registry import spec
 from mlpbench.errors import UsageError
-from mlpbench.runner import DaskExecutor, LocalExecutor
-from mlpbench.store import Store
-from mlpbench.tune import TUNING_SEED_OFFSET, TuneResult, TuneSpec, log_grid, tune
+from mlpbench.results import METRICS
+from mlpbench.tune import TUNING_SEED_OFFSET, TuneSpec, log_grid
 
 ROWS = ("accuracy", "loss", "time", "compile")
 STUDY_KEYS = ("name", "title", "runs", "seed", "defaults", "tables", "tuning")
@@ -290,38 +289,6 @@ def _tuning(where: str, raw: dict, seed: int) -> TuneSpec:
         raise UsageError(f"{where}: {e}") from None
 
 
-def resolve_tuned(
-    study: Study,
-    engine: str,
-    dtype: str | None,
-    store: Store,
-    train: bool,
-    executor: LocalExecutor | DaskExecutor | None = None,
-) -> tuple[Study, dict[tuple[int, str], TuneResult | None]]:
-    """Tune every `lr = "tuned"` column (reusing stored grid runs) and put in its choice.
-
-    Returns the study with chosen rates, and each tuned column's result by
-    (table number, label); a result is None when train is False and the grid
-    is not complete in the store (the column is then left as it was).
-    """
-    results: dict[tuple[int, str], TuneResult | None] = {}
-    tables = []
-    for table in study.tables:
-        columns = []
-        for col in table.columns:
-            if col.tuned:
-                job = column_job(col, engine, dtype)
-                result = tune(
-                    col.config, study.tuning, job.engine, job.dtype, store, train, executor
-                )
-                results[(table.number, col.label)] = result
-                if result is not None:
-                    col = replace(col, config=result.config, lr_chosen=result.config.lr)
-            columns.append(col)
-        tables.append(replace(table, columns=tuple(columns)))
-    return study._with(tables=tuple(tables)), results
-
-
 def load_study(path: Path | str) -> Study:
     """Read a study file."""
     path = Path(path)
@@ -330,18 +297,3 @@ def load_study(path: Path | str) -> Study:
     except OSError as e:
         raise UsageError(f"cannot read study file {str(path)!r}: {e.strerror}") from None
     return parse_study(text, str(path))
-
-
-def jobs(study: Study, default_engine: str, dtype: str | None = None) -> list[Job]:
-    """Distinct jobs of a study, in table order; a column's own engine and dtype win."""
-    seen: dict[Job, None] = {}
-    for table in study.tables:
-        for col in table.columns:
-            seen[column_job(col, default_engine, dtype)] = None
-    return list(seen)
-
-
-def column_job(col: Column, default_engine: str, dtype: str | None = None) -> Job:
-    """The job that fills one column; without a dtype, the engine's own float width."""
-    engine = col.engine or default_engine
-    return Job(col.config, engine, col.dtype or dtype or default_dtype(engine), col.device)

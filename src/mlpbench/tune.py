@@ -20,8 +20,7 @@ import numpy as np
 
 from mlpbench.config import Config, Job
 from mlpbench.errors import UsageError
-from mlpbench.runner import DaskExecutor, LocalExecutor, run_jobs
-from mlpbench.store import Store
+from mlpbench.results import StoredRun
 
 SCORES = {"loss": "test_loss", "accuracy": "test_accuracy"}  # measured on the hold-out
 AXES = ("lr", "batch_size", "epochs")
@@ -104,10 +103,9 @@ def grid_jobs(config: Config, spec: TuneSpec, engine: str, dtype: str) -> list[J
     ]
 
 
-def _point(job: Job, combo: tuple, spec: TuneSpec, store: Store) -> GridPoint:
-    runs = store.runs(job, spec.seeds)
+def _point(runs: list[StoredRun], combo: tuple, spec: TuneSpec) -> GridPoint:
     metric = SCORES[spec.score]
-    scores = [r[metric] for r in runs if not r["diverged"]]
+    scores = [r.metrics[metric] for r in runs if not r.diverged]
     diverged = len(runs) - len(scores)
     values = dict(zip(spec.axes, combo))
     if not scores or len(runs) < spec.runs:
@@ -123,24 +121,13 @@ def _rank(point: GridPoint, score: str) -> tuple:
     return (int(point.diverged > 0), point.mean if score == "loss" else -point.mean)
 
 
-def tune(
-    config: Config,
-    spec: TuneSpec,
-    engine: str,
-    dtype: str,
-    store: Store,
-    train: bool = True,
-    executor: LocalExecutor | DaskExecutor | None = None,
-) -> TuneResult | None:
-    """Score every grid point (training what the store lacks, if train) and pick the best.
+def choose(config: Config, spec: TuneSpec, grid_runs: list[list[StoredRun]]) -> TuneResult | None:
+    """Score every grid point from its stored runs (in grid_jobs order) and pick the best.
 
-    Returns None when train is False and some grid point has no stored runs.
+    Returns None when some grid point has no stored runs yet.
     """
-    jobs = grid_jobs(config, spec, engine, dtype)
-    if train:
-        run_jobs(jobs, spec.seeds, store, executor=executor)
     combos = itertools.product(*spec.axes.values())
-    grid = [_point(job, combo, spec, store) for job, combo in zip(jobs, combos)]
+    grid = [_point(runs, combo, spec) for runs, combo in zip(grid_runs, combos)]
     if any(math.isnan(p.mean) and not p.diverged for p in grid):
         return None
     best = min(grid, key=lambda p: _rank(p, spec.score))

@@ -19,36 +19,31 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
-from mlpbench.config import Config
-from mlpbench.data import Dataset
-from mlpbench.losses import LOSSES
-from mlpbench.model import ACTIVATIONS, OUTPUT_KINDS, Params
-from mlpbench.optimizers import OPTIMIZERS
+if TYPE_CHECKING:
+    from mlpbench.config import Config
+    from mlpbench.data import Dataset
+    from mlpbench.model import Params
 
 EpochCallback = Callable[[int], None]
 
 
-def _all(names) -> frozenset[str]:
-    return frozenset(names)
-
-
 @dataclass(frozen=True)
 class Capabilities:
-    """What an engine can train. By default everything in the registries.
+    """What an engine can train; None (the default) means every name in that registry.
 
     A name added to a registry (a new optimizer, say) is then claimed by
     every engine, and the conformance suite fails for each one that lacks
-    it until it is implemented or left out here on purpose.
+    it until it is implemented or the engine lists what it does support.
     """
 
-    activations: frozenset[str] = field(default_factory=lambda: _all(ACTIVATIONS))
-    losses: frozenset[str] = field(default_factory=lambda: _all(LOSSES))
-    optimizers: frozenset[str] = field(default_factory=lambda: _all(OPTIMIZERS))
-    outputs: frozenset[str] = field(default_factory=lambda: _all(OUTPUT_KINDS))
+    activations: frozenset[str] | None = None
+    losses: frozenset[str] | None = None
+    optimizers: frozenset[str] | None = None
+    outputs: frozenset[str] | None = None
     dtypes: tuple[str, ...] = ("float64", "float32")
     per_run_lr: bool = False  # one call trains runs with different learning rates
     gpu: bool = False  # uses a GPU where its library sees one

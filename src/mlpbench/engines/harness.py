@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mlpbench.config import Config
 from mlpbench.data import Dataset, batch_orders, stack_datasets
 from mlpbench.engines.base import EpochCallback, Problem
 from mlpbench.engines.registry import (
@@ -29,27 +28,10 @@ from mlpbench.engines.registry import (
 from mlpbench.errors import UsageError
 from mlpbench.losses import LOSSES
 from mlpbench.model import Params, init_params, sigmoid
+from mlpbench.results import METRICS, RunResult
 
-METRICS = (
-    "train_accuracy",
-    "test_accuracy",
-    "train_loss",
-    "test_loss",
-    "train_time_s",
-    "test_time_s",
-    "compile_time_s",
-)
-
-
-@dataclass
-class RunResult:
-    """What one run produced; accuracies in percent, times in seconds."""
-
-    seed: int
-    metrics: dict[str, float]
-    loss_curve: np.ndarray
-    params: list
-    diverged: bool
+if TYPE_CHECKING:
+    from mlpbench.config import Config
 
 
 def prepare(config: Config, seeds: Sequence[int], dtype: str) -> Problem:

@@ -10,10 +10,14 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
+from typing import TYPE_CHECKING
 
-from mlpbench.config import Config
 from mlpbench.engines.base import Capabilities, Engine, EngineSpec
 from mlpbench.errors import UsageError
+
+if TYPE_CHECKING:
+    from mlpbench.config import Config
+
 
 _TF = "pip install 'mlpbench[tf]'"
 _FLOAT32_FIRST = ("float32", "float64")
@@ -36,7 +40,10 @@ ENGINES: dict[str, EngineSpec] = {
         "mlpbench.engines.tf_xla_engine", "tensorflow", _TF, "float32", _FRAMEWORK
     ),
     "jax": EngineSpec(
-        "mlpbench.engines.jax_engine", "jax", _JAX, "float32",
+        "mlpbench.engines.jax_engine",
+        "jax",
+        _JAX,
+        "float32",
         Capabilities(per_run_lr=True, gpu=True),
     ),
 }
@@ -85,7 +92,7 @@ def check_supports(name: str, config: Config, dtype: str) -> None:
              "optimizer": (config.optimizer, caps.optimizers),
              "dtype": (dtype, caps.dtypes)}  # fmt: skip
     for what, (value, allowed) in asked.items():
-        if value not in allowed:
+        if allowed is not None and value not in allowed:
             raise UsageError(
                 f"engine {name!r} cannot train {what} {value!r}; it supports: "
                 + ", ".join(sorted(allowed))

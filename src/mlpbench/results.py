@@ -1,0 +1,49 @@
+"""What a run produces and what the store keeps of it: the records every layer shares."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+METRICS = (
+    "train_accuracy",
+    "test_accuracy",
+    "train_loss",
+    "test_loss",
+    "train_time_s",
+    "test_time_s",
+    "compile_time_s",
+)
+
+
+@dataclass
+class RunResult:
+    """What one run produced; accuracies in percent, times in seconds."""
+
+    seed: int
+    metrics: dict[str, float]
+    loss_curve: np.ndarray
+    params: list
+    diverged: bool
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    """One finished run as the store holds it, with what made it."""
+
+    id: int
+    config_key: str
+    config: dict
+    engine: str
+    dtype: str
+    device: str
+    seed: int
+    diverged: bool
+    metrics: dict[str, float]
+    group_size: int  # runs trained together in one call, sharing its wall time
+    loss_curve: np.ndarray
+    params: list
+    versions: dict[str, str]
+    environment: dict[str, str]
+    created_at: str

@@ -1,0 +1,316 @@
+"""The experiment service: what each command does, as functions the CLI (and Python) call.
+
+It turns a study into jobs, has the tuning protocol choose learning rates,
+trains what the store lacks and renders reports and summaries from the store.
+Each function takes plain values, raises UsageError on bad input before any
+work, and holds the store in a `with` block so it is always closed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from importlib import resources
+from pathlib import Path
+
+from mlpbench import engines
+from mlpbench.agree import Difference, difference
+from mlpbench.analysis import ColumnRuns
+from mlpbench.config import Config, Job, check_runs
+from mlpbench.errors import UsageError
+from mlpbench.export import tidy
+from mlpbench.plots import sensitivity
+from mlpbench.report import PLOT_DIR, write_report
+from mlpbench.runner import Executor, check_jobs, open_executor, run_jobs, runnable_jobs
+from mlpbench.stats import summarize
+from mlpbench.store import DB_NAME, Store
+from mlpbench.study import Column, Study, Table, load_study, parse_study
+from mlpbench.tune import (
+    TUNING_SEED_OFFSET,
+    TuneResult,
+    TuneSpec,
+    choose,
+    grid_jobs,
+    grid_summary,
+    parse_values,
+    tuning_config,
+)
+
+BUNDLED = ("seed", "seed-tuned")
+LAST_STUDY = "last_study"
+TUNABLE = ("lr", "batch_size", "epochs")
+Tuned = dict[tuple[int, str], TuneResult | None]
+
+
+def bundled_study(name: str) -> Study:
+    """A study shipped inside the package, by name."""
+    text = resources.files("mlpbench").joinpath("studies", f"{name}.toml").read_text()
+    return parse_study(text, f"{name}.toml")
+
+
+def resolve_study(spec: str) -> Study:
+    """A study from a bundled name ('seed') or a TOML file path."""
+    if spec in BUNDLED and not Path(spec).exists():
+        return bundled_study(spec)
+    return load_study(spec)
+
+
+def pick_engine(name: str | None) -> str:
+    """The named engine, checked, or the fastest one installed."""
+    return engines.check_engine(name) if name is not None else engines.default_engine()
+
+
+def seeds(runs: int | None, first: int | None, default_runs: int) -> list[int]:
+    """Seeds of R runs: run i uses first + i."""
+    count = check_runs(runs if runs is not None else default_runs)
+    start = first if first is not None else 0
+    return [start + i for i in range(count)]
+
+
+def column_job(col: Column, default_engine: str, dtype: str | None = None) -> Job:
+    """The job that fills one column; without a dtype, the engine's own float width."""
+    engine = col.engine or default_engine
+    return Job(col.config, engine, col.dtype or dtype or engines.default_dtype(engine), col.device)
+
+
+def jobs(study: Study, default_engine: str, dtype: str | None = None) -> list[Job]:
+    """Distinct jobs of a study, in table order; a column's own engine and dtype win."""
+    seen = {column_job(c, default_engine, dtype): None for t in study.tables for c in t.columns}
+    return list(seen)
+
+
+def tune(
+    config: Config,
+    spec: TuneSpec,
+    engine: str,
+    dtype: str,
+    store: Store,
+    train: bool = True,
+    executor: Executor | None = None,
+) -> TuneResult | None:
+    """Score every grid point (training what the store lacks, if train) and pick the best.
+
+    Returns None when train is False and some grid point has no stored runs.
+    """
+    grid = grid_jobs(config, spec, engine, dtype)
+    if train:
+        run_jobs(grid, spec.seeds, store, executor=executor)
+    return choose(config, spec, [store.runs(job, spec.seeds) for job in grid])
+
+
+def resolve_tuned(
+    study: Study,
+    engine: str,
+    dtype: str | None,
+    store: Store,
+    train: bool,
+    executor: Executor | None = None,
+) -> tuple[Study, Tuned]:
+    """Tune every `lr = "tuned"` column (reusing stored grid runs) and put in its choice.
+
+    Returns the study with chosen rates, and each tuned column's result by
+    (table number, label); a result is None when train is False and the grid
+    is not complete in the store (the column is then left as it was).
+    """
+    results: Tuned = {}
+    tables = []
+    for table in study.tables:
+        columns = []
+        for col in table.columns:
+            if col.tuned:
+                job = column_job(col, engine, dtype)
+                result = tune(
+                    col.config, study.tuning, job.engine, job.dtype, store, train, executor
+                )
+                results[(table.number, col.label)] = result
+                if result is not None:
+                    col = replace(col, config=result.config, lr_chosen=result.config.lr)
+            columns.append(col)
+        tables.append(replace(table, columns=tuple(columns)))
+    return study._with(tables=tuple(tables)), results
+
+
+def load_columns(
+    table: Table, study: Study, store: Store, engine: str, dtype: str | None
+) -> list[ColumnRuns]:
+    """Every column of a table with its stored runs."""
+    out = []
+    for col in table.columns:
+        job = column_job(col, engine, dtype)
+        out.append(ColumnRuns(col, job, [] if col.untuned else store.runs(job, study.seeds)))
+    return out
+
+
+def _report(study: Study, store: Store, engine: str, dtype: str | None, out: Path, tuned: Tuned):
+    tables = [(t, load_columns(t, study, store, engine, dtype)) for t in study.tables]
+    return write_report(study, tables, store.all_runs(), out, tuned)
+
+
+def run_study(
+    spec: str = "seed",
+    tables: str | None = None,
+    runs: int | None = None,
+    seed: int | None = None,
+    engine: str | None = None,
+    dtype: str | None = None,
+    out: str | Path = "results",
+    fresh: bool = False,
+    executor: str = "local",
+) -> str:
+    """Run a study's tables, reusing stored runs, and write its report; return the Markdown."""
+    study = resolve_study(spec).select(tables).with_runs(runs).with_seed(seed)
+    engine = pick_engine(engine)
+    runnable_jobs(jobs(study, engine, dtype))  # fail before anything is written
+    last = {"source": study.source, "tables": tables, "runs": study.runs, "seed": study.seed,
+            "engine": engine, "dtype": dtype}  # fmt: skip
+    with Store(out) as store, open_executor(executor) as ex:
+        store.set_meta(LAST_STUDY, last)
+        study, tuned = resolve_tuned(study, engine, dtype, store, True, ex)
+        run_jobs(jobs(study, engine, dtype), study.seeds, store, fresh, ex)
+        return _report(study, store, engine, dtype, Path(out), tuned)
+
+
+def rerender(out: str | Path = "results", spec: str | None = None, tables: str | None = None):
+    """Re-render the last study's report from the store, without training."""
+    with Store(out) as store:
+        last = store.get_meta(LAST_STUDY)
+        if not isinstance(last, dict):
+            raise UsageError(f"no study has been run in {str(out)!r}; run `mlpbench run` first")
+        study = resolve_study(spec) if spec else parse_study(last["source"])
+        study = study.select(tables or last["tables"]).with_runs(last["runs"])
+        study = study.with_seed(last["seed"])
+        engine, dtype = last["engine"], last["dtype"]
+        study, tuned = resolve_tuned(study, engine, dtype, store, train=False)
+        return _report(study, store, engine, dtype, Path(out), tuned)
+
+
+def train(
+    config: Config,
+    run_seeds: list[int],
+    engine: str | None = None,
+    dtype: str | None = None,
+    out: str | Path = "results",
+    fresh: bool = False,
+    executor: str = "local",
+) -> dict:
+    """Train one configuration's missing runs and summarise them as `train --json` prints."""
+    name = pick_engine(engine)
+    job = Job(config, name, dtype or engines.default_dtype(name))
+    with Store(out) as store, open_executor(executor) as ex:
+        run_jobs([job], run_seeds, store, fresh, ex)
+        return summary(job, run_seeds, store)
+
+
+def summary(job: Job, run_seeds: list[int], store: Store) -> dict:
+    """The stored runs of one job: mean and std of every metric (null where undefined)."""
+    stored = store.runs(job, run_seeds)
+    flags = [r.diverged for r in stored]
+    metrics = {}
+    for metric in engines.METRICS:
+        s = summarize([r.metrics[metric] for r in stored], flags)
+        metrics[metric] = {"mean": json_number(s.mean), "std": json_number(s.std)}
+    return {
+        "config": job.config.as_dict(),
+        "engine": job.engine,
+        "dtype": job.dtype,
+        "runs": len(stored),
+        "diverged": sum(flags),
+        "seeds": run_seeds,
+        "metrics": metrics,
+    }
+
+
+def tune_spec(
+    config: Config, grids: dict[str, str | None], names: list[str], runs: int, first: int,
+    score: str, validation: float,
+) -> TuneSpec:  # fmt: skip
+    """The tuning protocol the tune command's options describe, every grid point checked."""
+    for name in names:
+        if name not in TUNABLE:
+            raise UsageError(f"cannot tune {name!r}; tunable: {', '.join(TUNABLE)}")
+        if grids.get(name) is None:
+            raise UsageError(f"tuning {name} needs --{name.replace('_', '-')}-grid")
+    axes = {name: parse_values(name, grids[name]) for name in names}  # type: ignore[arg-type]
+    spec = TuneSpec(axes=axes, runs=check_runs(runs), seed=first + TUNING_SEED_OFFSET,
+                    score=score, validation=validation)  # fmt: skip
+    for name, values in axes.items():
+        for value in values:
+            tuning_config(config.replace(**{name: value}), spec.validation)
+    return spec
+
+
+def tune_and_confirm(
+    config: Config,
+    spec: TuneSpec,
+    confirm_seeds: list[int],
+    engine: str | None = None,
+    dtype: str | None = None,
+    out: str | Path = "results",
+    executor: str = "local",
+) -> dict:
+    """Tune on the validation split, rerun the choice on fresh seeds, draw the sensitivity plot."""
+    name = pick_engine(engine)
+    dtype = dtype or engines.default_dtype(name)
+    names = list(spec.axes)
+    with Store(out) as store, open_executor(executor) as ex:
+        result = tune(config, spec, name, dtype, store, executor=ex)
+        assert result is not None  # every grid point was just trained
+        job = Job(result.config, name, dtype)
+        run_jobs([job], confirm_seeds, store, executor=ex)
+        confirmed = summary(job, confirm_seeds, store)
+    plot_dir = Path(out) / PLOT_DIR
+    plot_dir.mkdir(parents=True, exist_ok=True)
+    batch = "full batch" if config.batch == config.train_size else f"B={config.batch}"
+    entry = (f"{config.loss}/{config.optimizer}, {batch}", result)
+    plot = sensitivity("Tuning", [entry], spec.score, plot_dir / f"tune-{config.key()}.png")
+    return jsonable({
+        **{n: result.best.values[n] for n in names},
+        "score": spec.score,
+        "validation": spec.validation,
+        "tuning_seeds": spec.seeds,
+        "grid": grid_summary(result, names),
+        **confirmed,
+        "plot": str(plot),
+    })  # fmt: skip
+
+
+def agree(
+    config: Config,
+    names: list[str],
+    run_seeds: list[int],
+    dtype: str | None = None,
+    executor: str = "local",
+) -> tuple[str, list[Difference]]:
+    """Train on each engine from the same start; the reference's name and each one's distance."""
+    if len(names) < 2:
+        raise UsageError(f"agree needs at least two engines, got {','.join(names)!r}")
+    jobs = [Job(config, name, dtype or engines.default_dtype(name)) for name in names]
+    check_jobs(jobs)
+    with open_executor(executor) as ex:
+        runs = ex.results([(job, list(run_seeds)) for job in jobs])
+    rows = [difference(r, runs[0], job.engine, job.dtype) for job, r in zip(jobs[1:], runs[1:])]
+    return f"{jobs[0].engine}, {jobs[0].dtype}", rows
+
+
+def export_rows(out: str | Path = "results") -> list[dict]:
+    """Every stored run as one flat row."""
+    if not (Path(out) / DB_NAME).exists():
+        raise UsageError(f"no results in {str(out)!r}; run `mlpbench run` or `train` first")
+    with Store(out) as store:
+        return [tidy(r) for r in store.all_runs()]
+
+
+def json_number(x: float | None) -> float | None:
+    """NaN and infinities become None (null), so JSON output stays strict."""
+    return None if x is None or not math.isfinite(x) else x
+
+
+def jsonable(value: object) -> object:
+    """Every float in a nested structure through json_number."""
+    if isinstance(value, float):
+        return json_number(value)
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return value

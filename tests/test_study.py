@@ -1,0 +1,104 @@
+"""Study files: parsing, validation naming the file and key, and selecting tables."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import TINY_STUDY
+from mlpbench.config import Config
+from mlpbench.errors import UsageError
+from mlpbench.service import bundled_study, jobs, resolve_study
+from mlpbench.study import load_study, parse_study
+
+BAD_STUDIES = [
+    ("runs = [", "is not valid TOML"),
+    ("colour = 1\n[[tables]]\nnumber = 1", "unknown key 'colour'"),
+    (
+        "[[tables]]\nnumber = 1\n[[tables.columns]]\nlabel = 'a'\nloss = 'hinge'",
+        "unknown loss 'hinge'",
+    ),
+    ("[[tables]]\nnumber = 1\n[[tables.columns]]\nlabel = 'a'\nlr = -3.0", "learning rate"),
+    (
+        "[[tables]]\nnumber = 1\n[[tables.columns]]\nlabel = 'a'\nmomentum = 0.9",
+        "unknown key 'momentum'",
+    ),
+    (
+        "[[tables]]\nnumber = 1\nrows = ['speed']\n[[tables.columns]]\nlabel = 'a'",
+        "unknown row 'speed'",
+    ),
+    (
+        "[[tables]]\nnumber = 1\n[[tables.columns]]\nlabel = 'a'\nengine = 'cuda'",
+        "unknown engine 'cuda'",
+    ),
+    ("[defaults]\nbatch = 3\n[[tables]]\nnumber = 1", "unknown key 'batch'"),
+    ("[[tables]]\nnumber = 1\n[[tables.columns]]\nlabel = 'a'\nhidden = 3", "hidden"),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), BAD_STUDIES)
+def test_bad_study_text_is_refused(text, message):
+    with pytest.raises(UsageError) as e:
+        parse_study(text, "bad.toml")
+    assert message in str(e.value) and str(e.value).startswith("bad.toml")
+
+
+def test_columns_inherit_the_defaults_and_override_them():
+    study = parse_study(TINY_STUDY, "tiny.toml")
+    assert (study.name, study.runs, study.seeds) == ("tiny", 3, [5, 6, 7])
+    loss, batch = study.tables
+    assert loss.rows == ("accuracy", "loss", "time") and batch.rows == ("accuracy",)
+    bce = loss.column("BCE").config
+    assert bce == Config(m=60, n=20, epochs=15, loss="bce", lr=2.0)
+    assert batch.columns[0].config.batch_size == 7 and batch.columns[0].config.m == 60
+    assert loss.column("MSE").engine is None and loss.column("MSE").device == "cpu"
+
+
+def test_select_by_number_or_name_and_override_runs_and_seed():
+    study = parse_study(TINY_STUDY)
+    assert [t.number for t in study.select("batch").tables] == [2]
+    assert [t.number for t in study.select("2, loss").tables] == [1, 2]
+    assert study.select(None) is study
+    assert study.with_runs(5).seeds == [5, 6, 7, 8, 9]
+    assert study.with_seed(100).with_runs(2).seeds == [100, 101]
+    with pytest.raises(UsageError, match=r"unknown table '9'; this study has: 1 \(loss\), 2"):
+        study.select("9")
+    with pytest.raises(UsageError, match="runs must be an integer >= 1"):
+        study.with_runs(0)
+
+
+def test_jobs_are_distinct_and_take_the_column_engine_first():
+    text = (
+        TINY_STUDY
+        + """
+[[tables]]
+number = 3
+name = "again"
+  [[tables.columns]]
+  label = "BCE again"
+  loss = "bce"
+  lr = 2.0
+  [[tables.columns]]
+  label = "BCE on keras"
+  loss = "bce"
+  lr = 2.0
+  engine = "keras"
+"""
+    )
+    found = jobs(parse_study(text), "numpy")
+    assert len(found) == 4  # "BCE again" is the same job as "BCE"
+    assert [(j.engine, j.dtype) for j in found][-1] == ("keras", "float32")
+    assert {j.dtype for j in jobs(parse_study(text), "numpy", "float32")} == {"float32"}
+
+
+def test_bundled_studies_parse_and_a_path_wins_over_a_bundled_name(tmp_path, monkeypatch):
+    seed = bundled_study("seed")
+    assert [t.number for t in seed.tables] == [1, 2, 3, 4] and seed.runs == 20
+    assert any(c.tuned for t in bundled_study("seed-tuned").tables for c in t.columns)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "seed").write_text(TINY_STUDY)
+    assert resolve_study("seed").name == "tiny"
+
+
+def test_unreadable_study_file(tmp_path):
+    with pytest.raises(UsageError, match="cannot read study file"):
+        load_study(tmp_path / "missing.toml")
