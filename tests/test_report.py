@@ -186,7 +186,7 @@ def test_export_without_results_is_an_error(tmp_path, capsys):
         ('checks = [{ kind = "greater", metric = "speed", a = "x", b = "x" }]',
          "unknown metric 'speed'"),
         ('checks = [{ kind = "greater", metric = "test_accuracy", a = "x", b = "y" }]',
-         "b = 'y' is not a column"),
+         r"tables\[0\].claims\[0\].checks\[0\].b: 'y' is not a column"),
     ],
 )  # fmt: skip
 def test_bad_claims_are_rejected(claim, message):

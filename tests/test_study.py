@@ -10,7 +10,40 @@ from mlpbench.errors import UsageError
 from mlpbench.service import bundled_study, jobs, resolve_study
 from mlpbench.study import load_study, parse_study
 
+T = "[[tables]]\nnumber = 1\n"
+COL = T + "[[tables.columns]]\nlabel = 'a'\n"
+CLAIM = COL + "[[tables.claims]]\ntext = 'x'\n"
+CHECK = (
+    CLAIM + "[[tables.claims.checks]]\nkind = 'ratio'\nmetric = 'test_accuracy'\na = 'a'\nb = 'a'\n"
+)
 BAD_STUDIES = [
+    ("tables = [5]", "bad.toml: tables[0]: expected a table of keys, got 5"),
+    (T + "columns = [5]", "bad.toml: tables[0].columns[0]: expected a table of keys, got 5"),
+    (COL + "lr = -3.0", "bad.toml: tables[0].columns[0].lr: learning rate must be"),
+    (COL + "hidden = [3, 'x']", "tables[0].columns[0].hidden: hidden layer size must be"),
+    (
+        COL + "reported = { test_accuracy = 'high' }",
+        "tables[0].columns[0].reported.test_accuracy: expected a number, got 'high'",
+    ),
+    (COL + "reported = 5", "tables[0].columns[0].reported: expected a table of keys"),
+    (COL + "engine = 5", "tables[0].columns[0].engine: expected a name, got 5"),
+    (T + "claims = [5]\n" + COL[len(T) :], "tables[0].claims[0]: expected a table of keys, got 5"),
+    (CLAIM + "checks = [5]", "tables[0].claims[0].checks[0]: expected a table of keys, got 5"),
+    (CHECK + "low = 'x'", "tables[0].claims[0].checks[0].low: expected a number, got 'x'"),
+    (CHECK + "high = [1]", "tables[0].claims[0].checks[0].high: expected a number, got [1]"),
+    (
+        COL + "[[tables]]\nnumber = 2\nname = '1'\n[[tables.columns]]\nlabel = 'a'",
+        "bad.toml: tables: table names must be unique, got ['1', '1']",
+    ),
+    (
+        "[tuning]\nvalidation = 1.5\n" + COL,
+        "bad.toml: tuning.validation: must be a fraction in (0, 1), got 1.5",
+    ),
+    ("[tuning]\nlr_grid = [1e-300, 1e300, 100]\n" + COL, "more than 1000"),
+    ("seed = -1\n" + COL, "bad.toml: seed must be an integer >= 0, got -1"),
+    ("seed = 9223372036854775800\n" + COL, "run past the largest seed 2^63 - 1"),
+    ("runs = 'many'\n" + COL, "bad.toml: runs: expected an integer number of runs"),
+    ("defaults = 3\n" + COL, "bad.toml: defaults: expected a table of keys, got 3"),
     ("runs = [", "is not valid TOML"),
     ("colour = 1\n[[tables]]\nnumber = 1", "unknown key 'colour'"),
     (
@@ -102,3 +135,10 @@ def test_bundled_studies_parse_and_a_path_wins_over_a_bundled_name(tmp_path, mon
 def test_unreadable_study_file(tmp_path):
     with pytest.raises(UsageError, match="cannot read study file"):
         load_study(tmp_path / "missing.toml")
+
+
+def test_a_study_file_that_is_not_utf8_is_one_line(tmp_path):
+    path = tmp_path / "latin1.toml"
+    path.write_bytes("name = 'café'\n".encode("latin-1"))
+    with pytest.raises(UsageError, match=r"latin1.toml' is not UTF-8 text: invalid .* at byte 11"):
+        load_study(path)

@@ -20,9 +20,10 @@ from mlpbench.report import HTML_NAME, REPORT_NAME
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run a study's tables, reusing stored runs, and print and write the report."""
-    text = service.run_study(args.study, args.tables, args.runs, args.seed, args.engine,
+    done = service.run_study(args.study, args.tables, args.runs, args.seed, args.engine,
                              args.dtype, args.out, args.fresh, args.executor)  # fmt: skip
-    return _print_report(text, Path(args.out))
+    print(f"{done.trained} runs trained; the rest were in the store", file=sys.stderr)
+    return _print_report(done.report, Path(args.out))
 
 
 def cmd_report(args: argparse.Namespace) -> int:

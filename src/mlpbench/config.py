@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 import json
 import math
 from dataclasses import dataclass
@@ -101,41 +102,43 @@ class Job:
         return f"{self.engine}, {self.dtype}" + (", GPU" if self.device == "gpu" else "")
 
 
-def _choice(name: str, value: object, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise UsageError(f"unknown {name} {value!r}; allowed: {', '.join(allowed)}")
+def _choice(name: str, value: object, allowed: tuple[str, ...], field: str | None = None) -> None:
+    if not isinstance(value, str) or value not in allowed:
+        raise UsageError(f"unknown {name} {value!r}; allowed: {', '.join(allowed)}", field)
 
 
-def _positive_int(name: str, value: object) -> None:
+def _positive_int(name: str, value: object, field: str | None = None) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise UsageError(f"{name} must be an integer >= 1, got {value!r}")
+        raise UsageError(f"{name} must be an integer >= 1, got {value!r}", field)
 
 
 def _validate(c: Config) -> None:
     for name, (what, registry) in REGISTRIES.items():
-        _choice(what, getattr(c, name), tuple(registry))
+        _choice(what, getattr(c, name), tuple(registry), name)
     for name in ("m", "n", "epochs"):
-        _positive_int(name, getattr(c, name))
+        _positive_int(name, getattr(c, name), name)
     if not c.hidden:
-        raise UsageError("hidden must list at least one layer size, got []")
+        raise UsageError("hidden must list at least one layer size, got []", "hidden")
     for units in c.hidden:
-        _positive_int("hidden layer size", units)
+        _positive_int("hidden layer size", units, "hidden")
     lr_ok = isinstance(c.lr, (int, float)) and not isinstance(c.lr, bool)
     if not lr_ok or not math.isfinite(c.lr) or c.lr <= 0:
-        raise UsageError(f"learning rate must be a finite number > 0, got {c.lr!r}")
+        raise UsageError(f"learning rate must be a finite number > 0, got {c.lr!r}", "lr")
     v = c.validation
     v_ok = isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < 1
     if not v_ok or (v > 0 and not 1 <= round(v * c.m) < c.m):
         raise UsageError(
             f"validation must be a fraction in [0, 1) leaving points on both sides of m = {c.m},"
-            f" got {v!r}"
+            f" got {v!r}",
+            "validation",
         )
     if c.batch_size is not None:
-        _positive_int("batch size", c.batch_size)
+        _positive_int("batch size", c.batch_size, "batch_size")
         if c.batch_size > c.train_size:
             where = "m" if c.train_size == c.m else "the trained points"
             raise UsageError(
-                f"batch size must be between 1 and {where} = {c.train_size}, got {c.batch_size}"
+                f"batch size must be between 1 and {where} = {c.train_size}, got {c.batch_size}",
+                "batch_size",
             )
 
 
@@ -155,3 +158,45 @@ def check_runs(runs: object) -> int:
     """Runs per configuration must be a positive integer."""
     _positive_int("runs", runs)
     return int(runs)  # type: ignore[arg-type]
+
+
+SEED_LIMIT = 2**63  # seeds are stored as SQLite's signed 64-bit integers
+
+
+def check_seeds(first: object, runs: int) -> int:
+    """Seeds first .. first + runs - 1 must lie in [0, 2^63)."""
+    if isinstance(first, bool) or not isinstance(first, int) or first < 0:
+        raise UsageError(f"seed must be an integer >= 0, got {first!r}")
+    if first + runs > SEED_LIMIT:
+        raise UsageError(
+            f"seeds {first}..{first + runs - 1} run past the largest seed 2^63 - 1; "
+            f"use a seed <= {SEED_LIMIT - runs}"
+        )
+    return first
+
+
+def memory_bytes(config: Config, runs: int) -> int:
+    """A generous estimate of the memory one engine call needs for R runs of a config.
+
+    Per run: the data (float64, inputs plus target), the weights with the
+    optimizer's two moments and the gradient, the activations of the largest
+    batch, the loss curve, and the batch order (int32 per epoch and point).
+    """
+    sizes = config.layer_sizes
+    weights = sum((a + 1) * b for a, b in itertools.pairwise(sizes))
+    activations = config.batch * sum(sizes) * 2
+    orders = config.epochs * config.train_size if config.batch < config.train_size else 0
+    per_run = 8 * ((config.m + config.n) * (sizes[0] + 1) + 4 * weights + activations)
+    return runs * (per_run + 8 * config.epochs + 4 * orders)
+
+
+def check_size(config: Config, runs: int, available: int) -> None:
+    """Refuse, before any work, a job that could not fit in the memory there is."""
+    need = memory_bytes(config, runs)
+    if need > available:
+        raise UsageError(
+            f"{runs} run(s) of m={config.m}, n={config.n}, hidden={list(config.hidden)}, "
+            f"epochs={config.epochs}, batch={config.batch} need about {need / 2**30:.3g} GiB, "
+            f"more than the {available / 2**30:.3g} GiB this machine can give; "
+            "use fewer runs, epochs or points, or smaller layers"
+        )

@@ -20,6 +20,14 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def usable_memory() -> int:
+    """Bytes one job may plan to use: half the machine's physical memory."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2
+    except (ValueError, OSError, AttributeError):  # no sysconf here: assume 4 GiB
+        return 2 * 2**30
+
+
 def _memory() -> str:
     meminfo = Path("/proc/meminfo")
     if meminfo.exists():

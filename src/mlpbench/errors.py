@@ -2,4 +2,12 @@
 
 
 class UsageError(ValueError):
-    """Bad input from the user: a value outside what is allowed."""
+    """Bad input from the user: a value outside what is allowed.
+
+    field names the configuration field at fault, when there is one, so a study
+    file's error can name its key path (tables[0].columns[1].lr).
+    """
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field

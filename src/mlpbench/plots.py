@@ -14,6 +14,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from mlpbench.data import BOUNDARIES, make_dataset
+from mlpbench.files import temporary
 from mlpbench.model import logits, sigmoid
 from mlpbench.stats import summarize
 
@@ -28,10 +29,18 @@ PANEL = 3.6  # inches per panel
 
 
 def _save(fig, path: Path) -> Path:
-    tmp = path.with_name(path.stem + ".tmp.png")
-    fig.savefig(tmp, dpi=DPI)
-    os.replace(tmp, path)
+    tmp = temporary(path)
+    try:
+        fig.savefig(tmp, dpi=DPI)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
+
+
+def _plain(text: str) -> str:
+    """User text shown as typed: a $ would otherwise start matplotlib's mathtext."""
+    return text.replace("$", r"\$")
 
 
 def _finite(col: ColumnRuns) -> list[StoredRun]:
@@ -63,7 +72,7 @@ def decision_boundaries(title: str, columns: list[ColumnRuns], path: Path) -> Pa
         ax.scatter(*test.x_test[~label].T, c="navy", label="y = 0", **dots)
         ax.set(xlim=(lo, hi), ylim=(lo, hi), xlabel="x1", ylabel="x2")
         ax.set_title(
-            f"{col.column.label}\nseed {run.seed}, test {run.metrics['test_accuracy']:.0f}%"
+            f"{_plain(col.column.label)}\nseed {run.seed}, test {run.metrics['test_accuracy']:.0f}%"
         )
     if shown:
         axes[0][0].legend(loc="lower right", fontsize=7)
@@ -82,7 +91,9 @@ def learning_curves(title: str, columns: list[ColumnRuns], path: Path) -> Path:
             continue
         curves = np.array([r.loss_curve for r in runs])
         epochs = np.arange(1, curves.shape[1] + 1)
-        line = ax.plot(epochs, curves.mean(axis=0), label=f"{col.column.label} ({len(runs)} runs)")
+        line = ax.plot(
+            epochs, curves.mean(axis=0), label=f"{_plain(col.column.label)} ({len(runs)} runs)"
+        )
         ax.fill_between(epochs, curves.min(axis=0), curves.max(axis=0), alpha=0.2,
                         color=line[0].get_color())  # fmt: skip
     ax.set(xscale="log", yscale="log", xlabel="epoch", ylabel="train loss (mean, min-max band)")
@@ -111,7 +122,7 @@ def training_time(title: str, columns: list[ColumnRuns], path: Path) -> Path:
         ax.errorbar(sizes, means, yerr=errors, marker="o", capsize=4)
         ax.set(xscale="log", yscale="log", xlabel="mini-batch size")
     else:
-        labels = [f"{c.column.label}\n{c.job.describe()}" for c in shown]
+        labels = [f"{_plain(c.column.label)}\n{c.job.describe()}" for c in shown]
         ax.bar(range(len(shown)), means, yerr=errors, capsize=4, color="steelblue")
         ax.set_xticks(range(len(shown)), labels, fontsize=7)
         ax.set_yscale("log")
@@ -133,7 +144,7 @@ def spread(title: str, columns: list[ColumnRuns], path: Path) -> Path:
         s = summarize(values, [False] * len(values))
         ax.errorbar(i + 0.3, s.mean, yerr=[[s.mean - s.ci_low], [s.ci_high - s.mean]],
                     fmt="D", color="black", capsize=4)  # fmt: skip
-    ax.set_xticks(range(len(columns)), [c.column.label for c in columns], fontsize=8)
+    ax.set_xticks(range(len(columns)), [_plain(c.column.label) for c in columns], fontsize=8)
     ax.set_ylabel("test accuracy per run (%)")
     ax.set_title(f"{title}: spread over runs (black: mean, 95% CI)")
     return _save(fig, path)
@@ -155,7 +166,7 @@ def sensitivity(title: str, entries: list[tuple], score: str, path: Path) -> Pat
         means = np.array([p.mean for p in points])
         lows = np.array([min(p.scores, default=np.nan) for p in points])
         highs = np.array([max(p.scores, default=np.nan) for p in points])
-        line = ax.plot(lrs, means, marker=".", label=label)[0]
+        line = ax.plot(lrs, means, marker=".", label=_plain(label))[0]
         ax.fill_between(lrs, lows, highs, alpha=0.15, color=line.get_color())
         ax.plot([result.best.values["lr"]], [result.best.mean], marker="*", markersize=14,
                 color=line.get_color(), markeredgecolor="black")  # fmt: skip

@@ -4,13 +4,13 @@ built from the store alone, as Markdown and as one self-contained HTML file."""
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlpbench.analysis import COMPARED, ColumnRuns, Verdict, compare_columns, judge
 from mlpbench.env import ENV_KEYS
-from mlpbench.html_report import markdown_to_html
+from mlpbench.files import remove_stray, write_text
+from mlpbench.html_report import markdown_to_html, md_escape
 from mlpbench.plots import PLOTS, sensitivity
 from mlpbench.stats import Summary, summarize
 
@@ -118,15 +118,15 @@ def _runs_cell(col: ColumnRuns) -> str:
 
 def render_table(table: Table, columns: list[ColumnRuns]) -> str:
     """Our mean ± std [95% CI] per cell, then the seed report's figures if the study has them."""
-    header = ["", "", *(c.label for c in table.columns)]
+    header = ["", "", *(md_escape(c.label) for c in table.columns)]
     body = _rows(table, [_cells(c) for c in columns])
     if any(c.tuned for c in table.columns):
         body.append(["Learning rate", "", *(_lr_cell(c.column) for c in columns)])
     body.append(["Engine", "", *(c.job.describe() for c in columns)])
     body.append(["Runs", "", *(_runs_cell(c) for c in columns)])
-    parts = [f"### Table {table.number}: {table.title}", ""]
+    parts = [f"### Table {table.number}: {md_escape(table.title)}", ""]
     if table.note:
-        parts += [table.note, ""]
+        parts += [md_escape(table.note), ""]
     parts.append(_markdown(header, body))
     if any(c.reported for c in table.columns):
         parts += ["", "Seed report (2020, Keras, mean of 20 runs), for comparison:", ""]
@@ -145,7 +145,7 @@ def render_comparisons(columns: list[ColumnRuns]) -> str:
         for c in compare_columns(columns, metric):
             r = c.result
             rows.append([
-                f"{c.a} − {c.b}", metric, f"{r.mean_diff:+.4g}",
+                f"{md_escape(c.a)} − {md_escape(c.b)}", metric, f"{r.mean_diff:+.4g}",
                 f"[{r.ci_low:+.4g}, {r.ci_high:+.4g}]", _p(r.p_t), _p(r.p_wilcoxon),
                 _p(c.p_holm), c.verdict(),
             ])  # fmt: skip
@@ -168,8 +168,8 @@ def render_verdicts(verdicts: list[tuple[Table, Verdict]]) -> str:
         return ""
     lines = ["## The report's claims, checked", ""]
     for table, v in verdicts:
-        lines.append(f'- Table {table.number}, "{v.claim.text}": **{v.verdict}**')
-        lines += [f"  - {d}" for d in v.details]
+        lines.append(f'- Table {table.number}, "{md_escape(v.claim.text)}": **{v.verdict}**')
+        lines += [f"  - {md_escape(d)}" for d in v.details]
     return "\n".join(lines)
 
 
@@ -198,14 +198,15 @@ def build_report(
     environment: list[StoredRun],
     out: Path,
     tuned: dict,
-) -> str:
-    """The whole Markdown report of a study, drawing its plots into out/plots.
+) -> tuple[str, set[str]]:
+    """The whole Markdown report of a study, drawing its plots into out/plots; returns the
+    Markdown and the paths of the plots it drew (the only images the HTML may embed).
 
     tables holds each table with its columns' runs; environment the runs whose
     machine and libraries the report names; tuned maps (table number, column
     label) to the tuning result of each tuned column.
     """
-    title = study.title or study.name
+    title = md_escape(study.title or study.name)
     intro = (
         f"Each cell is the mean ± sample standard deviation over {study.runs} runs "
         f"(seeds {study.seeds[0]}..{study.seeds[-1]}), with the 95% confidence interval "
@@ -220,6 +221,8 @@ def build_report(
             parts += [section, ""]
     plot_dir = out / PLOT_DIR
     plot_dir.mkdir(parents=True, exist_ok=True)
+    remove_stray(plot_dir)
+    drawn: set[str] = set()
     for table, columns in tables:
         parts += [render_table(table, columns), ""]
         comparisons = render_comparisons(columns)
@@ -231,6 +234,7 @@ def build_report(
                 name = f"table-{table.number}-{kind}.png"
                 draw(f"Table {table.number}", columns, plot_dir / name)
                 parts += [f"![Table {table.number} {kind}]({PLOT_DIR}/{name})", ""]
+                drawn.add(f"{PLOT_DIR}/{name}")
         results = [(c.label, tuned.get((table.number, c.label))) for c in table.columns]
         results = [(label, r) for label, r in results if r is not None]
         if results:
@@ -238,7 +242,8 @@ def build_report(
             sensitivity(f"Table {table.number}", results, study.tuning.score, plot_dir / name)
             parts += [_tuning_note(study), "", f"![Table {table.number} sensitivity]"
                       f"({PLOT_DIR}/{name})", ""]  # fmt: skip
-    return "\n".join(parts)
+            drawn.add(f"{PLOT_DIR}/{name}")
+    return "\n".join(parts), drawn
 
 
 def _tuning_note(study: Study) -> str:
@@ -260,14 +265,8 @@ def write_report(
     tuned: dict,
 ) -> str:
     """Write report.md and the self-contained report.html; return the Markdown."""
-    text = build_report(study, tables, environment, out, tuned)
+    text, drawn = build_report(study, tables, environment, out, tuned)
+    page = markdown_to_html(text, out, study.title or study.name, drawn)
     write_text(out / REPORT_NAME, text)
-    write_text(out / HTML_NAME, markdown_to_html(text, out, study.title or study.name))
+    write_text(out / HTML_NAME, page)
     return text
-
-
-def write_text(path: Path, text: str) -> None:
-    """Write a file whole or not at all (temporary file, then rename)."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)

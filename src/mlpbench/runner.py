@@ -12,13 +12,14 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import time
 from collections.abc import Callable, Iterator, Sequence
 
 from tqdm import tqdm
 
 from mlpbench import engines
-from mlpbench.config import Job
-from mlpbench.env import environment
+from mlpbench.config import Job, check_size
+from mlpbench.env import environment, usable_memory
 from mlpbench.errors import UsageError
 from mlpbench.results import RunResult
 from mlpbench.store import Store
@@ -27,8 +28,12 @@ from mlpbench.store import Store
 MAX_ORDER_ENTRIES = 2**25
 CONNECT_TIMEOUT_S = 5
 
+POLL_S = 0.5  # how often a process waiting for another's claim looks again
+
 Task = tuple[Job, list[int]]
 Done = Callable[[Job, list[RunResult], dict, dict, int], None]
+Claim = Callable[[list[Task]], list[Task] | None]  # None: another process holds them
+Release = Callable[[list[Task]], None]
 
 
 def pending(job: Job, seeds: Sequence[int], store: Store, fresh: bool) -> list[int]:
@@ -65,27 +70,40 @@ class LocalExecutor:
         return [engines.train(job.engine, job.config, seeds, job.dtype, job.device)
                 for job, seeds in tasks]  # fmt: skip
 
-    def run(self, tasks: list[Task], done: Done, bar: tqdm) -> None:
-        """Train group by group, reporting each job's runs as soon as its call returns."""
+    def run(self, tasks: list[Task], done: Done, bar: tqdm, claim: Claim, release: Release):
+        """Train group by group, each claimed first, reporting each job's runs as soon as
+        its call returns."""
         for group in _groups(tasks):
-            first = group[0][0]
-            sweeps = _per_run_lr(first)
-            c = first.config
-            rates = f"{len(group)} rates" if len(group) > 1 else f"lr={c.lr:g}"
-            bar.set_description(f"{first.engine} {c.loss}/{c.optimizer} {rates} B={c.batch}")
-            flat = [(job, seed) for job, job_seeds in group for seed in job_seeds]
-            size = max(1, MAX_ORDER_ENTRIES // (c.epochs * c.train_size)) if sweeps else len(flat)
-            for start in range(0, len(flat), size):
-                chunk = flat[start : start + size]
-                lrs = [job.config.lr for job, _ in chunk]
-                seeds = [seed for _, seed in chunk]
-                results = engines.train(
-                    first.engine, c, seeds, first.dtype, first.device, bar.update, lrs
-                )
-                versions = engines.load(first.engine).versions()
-                for job in dict.fromkeys(job for job, _ in chunk):
-                    runs = [r for (j, _), r in zip(chunk, results) if j == job]
-                    done(job, runs, versions, environment(), len(chunk))
+            claimed = claim(group)
+            if claimed is None:
+                continue
+            try:
+                self._train(claimed, done, bar)
+            finally:
+                release(group)
+
+    def _train(self, group: list[Task], done: Done, bar: tqdm) -> None:
+        """One engine call per chunk of a group (every run, or a sweep's rates together)."""
+        if not group:
+            return
+        first = group[0][0]
+        sweeps = _per_run_lr(first)
+        c = first.config
+        rates = f"{len(group)} rates" if len(group) > 1 else f"lr={c.lr:g}"
+        bar.set_description(f"{first.engine} {c.loss}/{c.optimizer} {rates} B={c.batch}")
+        flat = [(job, seed) for job, job_seeds in group for seed in job_seeds]
+        size = max(1, MAX_ORDER_ENTRIES // (c.epochs * c.train_size)) if sweeps else len(flat)
+        for start in range(0, len(flat), size):
+            chunk = flat[start : start + size]
+            lrs = [job.config.lr for job, _ in chunk]
+            seeds = [seed for _, seed in chunk]
+            results = engines.train(
+                first.engine, c, seeds, first.dtype, first.device, bar.update, lrs
+            )
+            versions = engines.load(first.engine).versions()
+            for job in dict.fromkeys(job for job, _ in chunk):
+                runs = [r for (j, _), r in zip(chunk, results) if j == job]
+                done(job, runs, versions, environment(), len(chunk))
 
 
 class DaskExecutor:
@@ -106,18 +124,30 @@ class DaskExecutor:
         futures = [self.client.submit(train_task, job, seeds, pure=False) for job, seeds in tasks]
         return [results for results, _, _ in self.client.gather(futures)]
 
-    def run(self, tasks: list[Task], done: Done, bar: tqdm) -> None:
-        """Submit every task; save each as it completes, wherever it ran."""
+    def run(self, tasks: list[Task], done: Done, bar: tqdm, claim: Claim, release: Release):
+        """Submit every task this process claims; save each as it completes, wherever it ran."""
         from distributed import as_completed
 
         bar.set_description(f"{self.description}: {len(tasks)} tasks")
-        futures = {
-            self.client.submit(train_task, job, seeds, pure=False): job for job, seeds in tasks
-        }
-        for future in as_completed(futures):
-            results, versions, env = future.result()
-            done(futures[future], results, versions, env, len(results))
-            bar.update(1)
+        futures = {}
+        for task in tasks:
+            claimed = claim([task])
+            if claimed is None:
+                continue
+            if not claimed:
+                release([task])
+                continue
+            job, seeds = claimed[0]
+            futures[self.client.submit(train_task, job, seeds, pure=False)] = task
+        try:
+            for future in as_completed(futures):
+                results, versions, env = future.result()
+                task = futures[future]
+                done(task[0], results, versions, env, len(results))
+                release([task])
+                bar.update(1)
+        finally:
+            release(list(futures.values()))
 
 
 Executor = LocalExecutor | DaskExecutor
@@ -176,19 +206,21 @@ def open_executor(spec: str) -> Iterator[Executor]:
         yield DaskExecutor(client, f"dask {kind} at {address}, {workers} workers")
 
 
-def runnable_jobs(jobs: Sequence[Job]) -> list[Job]:
+def runnable_jobs(jobs: Sequence[Job], runs: int = 1) -> list[Job]:
     """The jobs this machine can run, each checked; the rest (a GPU column without a GPU,
     an engine not installed) are left for the report to explain in their cells."""
     runnable = [job for job in jobs if engines.has_device(job.engine, job.device)]
-    check_jobs(runnable)
+    check_jobs(runnable, runs)
     return runnable
 
 
-def check_jobs(jobs: Sequence[Job]) -> None:
-    """Refuse, before any work, a job whose engine is missing or cannot train its config."""
+def check_jobs(jobs: Sequence[Job], runs: int = 1) -> None:
+    """Refuse, before any work, a job whose engine is missing or cannot train its config,
+    or whose runs could not fit in memory."""
     for job in jobs:
         engines.check_engine(job.engine)
         engines.check_supports(job.engine, job.config, job.dtype)
+        check_size(job.config, runs, usable_memory())
 
 
 def run_jobs(
@@ -197,20 +229,44 @@ def run_jobs(
     store: Store,
     fresh: bool = False,
     executor: Executor | None = None,
-) -> None:
-    """Train every job's missing runs, writing each finished task's runs to the store at once.
+) -> int:
+    """Train every job's missing runs, writing each finished task's runs to the store at once;
+    return how many runs this process trained.
 
     Jobs this machine cannot run (a GPU column without a GPU, an engine not
-    installed) are skipped; the report says so in their cells.
+    installed) are skipped; the report says so in their cells. A job another
+    live process has claimed in the same store is left to it and waited for.
     """
-    runnable = runnable_jobs(jobs)
+    runnable = runnable_jobs(jobs, len(seeds))
     executor = executor or LocalExecutor()
     tasks = [(job, pending(job, seeds, store, fresh)) for job in runnable]
     tasks = [(job, todo) for job, todo in tasks if todo]
+    trained = 0
+    deferred: list[Task] = []
+
+    def claim(group: list[Task]) -> list[Task] | None:
+        if not store.claim([job for job, _ in group]):
+            deferred.extend(group)
+            return None
+        left = [(job, [s for s in todo if fresh or s not in store.finished_seeds(job)])
+                for job, todo in group]  # fmt: skip
+        return [(job, todo) for job, todo in left if todo]
+
+    def release(group: list[Task]) -> None:
+        store.release([job for job, _ in group])
 
     def done(job: Job, results: list[RunResult], versions: dict, env: dict, group: int) -> None:
+        nonlocal trained
         store.save(job, results, versions, {**env, "Executor": executor.description}, group)
+        trained += len(results)
 
     total = executor.total(tasks)
     with tqdm(total=total, unit=executor.unit, file=sys.stderr, disable=None) as bar:
-        executor.run(tasks, done, bar)
+        while tasks:
+            deferred.clear()
+            executor.run(tasks, done, bar, claim, release)
+            if deferred:
+                bar.set_description(f"waiting for another process on {len(deferred)} jobs")
+                time.sleep(POLL_S)
+            tasks = list(deferred)
+    return trained

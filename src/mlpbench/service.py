@@ -12,11 +12,12 @@ import math
 from dataclasses import replace
 from importlib import resources
 from pathlib import Path
+from typing import NamedTuple
 
 from mlpbench import engines
 from mlpbench.agree import Difference, difference
 from mlpbench.analysis import ColumnRuns
-from mlpbench.config import Config, Job, check_runs
+from mlpbench.config import Config, Job, check_runs, check_seeds
 from mlpbench.errors import UsageError
 from mlpbench.export import tidy
 from mlpbench.plots import sensitivity
@@ -61,9 +62,9 @@ def pick_engine(name: str | None) -> str:
 
 
 def seeds(runs: int | None, first: int | None, default_runs: int) -> list[int]:
-    """Seeds of R runs: run i uses first + i."""
+    """Seeds of R runs: run i uses first + i, every seed in [0, 2^63)."""
     count = check_runs(runs if runs is not None else default_runs)
-    start = first if first is not None else 0
+    start = check_seeds(first if first is not None else 0, count)
     return [start + i for i in range(count)]
 
 
@@ -143,7 +144,19 @@ def load_columns(
 
 def _report(study: Study, store: Store, engine: str, dtype: str | None, out: Path, tuned: Tuned):
     tables = [(t, load_columns(t, study, store, engine, dtype)) for t in study.tables]
+    if not any(col.runs for _, columns in tables for col in columns):
+        raise UsageError(
+            f"no runs of study {study.name!r} are stored in {str(out)!r}; nothing to report "
+            "(the report there, if any, is left as it was)"
+        )
     return write_report(study, tables, store.all_runs(), out, tuned)
+
+
+class StudyRun(NamedTuple):
+    """What running a study gave: the report's Markdown and how many runs were trained."""
+
+    report: str
+    trained: int
 
 
 def run_study(
@@ -156,23 +169,24 @@ def run_study(
     out: str | Path = "results",
     fresh: bool = False,
     executor: str = "local",
-) -> str:
-    """Run a study's tables, reusing stored runs, and write its report; return the Markdown."""
+) -> StudyRun:
+    """Run a study's tables, reusing stored runs, and write its report."""
     study = resolve_study(spec).select(tables).with_runs(runs).with_seed(seed)
+    check_seeds(study.seed, study.runs)
     engine = pick_engine(engine)
-    runnable_jobs(jobs(study, engine, dtype))  # fail before anything is written
+    runnable_jobs(jobs(study, engine, dtype), study.runs)  # fail before anything is written
     last = {"source": study.source, "tables": tables, "runs": study.runs, "seed": study.seed,
             "engine": engine, "dtype": dtype}  # fmt: skip
     with Store(out) as store, open_executor(executor) as ex:
         store.set_meta(LAST_STUDY, last)
         study, tuned = resolve_tuned(study, engine, dtype, store, True, ex)
-        run_jobs(jobs(study, engine, dtype), study.seeds, store, fresh, ex)
-        return _report(study, store, engine, dtype, Path(out), tuned)
+        trained = run_jobs(jobs(study, engine, dtype), study.seeds, store, fresh, ex)
+        return StudyRun(_report(study, store, engine, dtype, Path(out), tuned), trained)
 
 
 def rerender(out: str | Path = "results", spec: str | None = None, tables: str | None = None):
     """Re-render the last study's report from the store, without training."""
-    with Store(out) as store:
+    with Store(out, readonly=True) as store:
         last = store.get_meta(LAST_STUDY)
         if not isinstance(last, dict):
             raise UsageError(f"no study has been run in {str(out)!r}; run `mlpbench run` first")
@@ -196,6 +210,7 @@ def train(
     """Train one configuration's missing runs and summarise them as `train --json` prints."""
     name = pick_engine(engine)
     job = Job(config, name, dtype or engines.default_dtype(name))
+    runnable_jobs([job], len(run_seeds))  # fail before anything is written
     with Store(out) as store, open_executor(executor) as ex:
         run_jobs([job], run_seeds, store, fresh, ex)
         return summary(job, run_seeds, store)
@@ -252,6 +267,8 @@ def tune_and_confirm(
     name = pick_engine(engine)
     dtype = dtype or engines.default_dtype(name)
     names = list(spec.axes)
+    check_jobs(grid_jobs(config, spec, name, dtype), spec.runs)  # fail before any work
+    check_jobs([Job(config, name, dtype)], len(confirm_seeds))
     with Store(out) as store, open_executor(executor) as ex:
         result = tune(config, spec, name, dtype, store, executor=ex)
         assert result is not None  # every grid point was just trained
@@ -285,7 +302,7 @@ def agree(
     if len(names) < 2:
         raise UsageError(f"agree needs at least two engines, got {','.join(names)!r}")
     jobs = [Job(config, name, dtype or engines.default_dtype(name)) for name in names]
-    check_jobs(jobs)
+    check_jobs(jobs, len(run_seeds))
     with open_executor(executor) as ex:
         runs = ex.results([(job, list(run_seeds)) for job in jobs])
     rows = [difference(r, runs[0], job.engine, job.dtype) for job, r in zip(jobs[1:], runs[1:])]
@@ -296,7 +313,7 @@ def export_rows(out: str | Path = "results") -> list[dict]:
     """Every stored run as one flat row."""
     if not (Path(out) / DB_NAME).exists():
         raise UsageError(f"no results in {str(out)!r}; run `mlpbench run` or `train` first")
-    with Store(out) as store:
+    with Store(out, readonly=True) as store:
         return [tidy(r) for r in store.all_runs()]
 
 

@@ -3,19 +3,30 @@
 A run is identified by (configuration key, engine, dtype, device, seed); storing the
 same run again replaces it. Each group of runs is written in one transaction
 as soon as it finishes, so an interrupted study keeps every finished group.
+Processes sharing a store split the work through leases: a process claims a
+job before training it, and a claim lapses when its owner dies (same host) or
+after LEASE_S (another host). Every fault (a folder that cannot be made, a
+file that is not a store, a locked or full disk) becomes one UsageError
+naming the path; a failed write rolls back, so the runs stored before stay.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import socket
 import sqlite3
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from mlpbench.errors import UsageError
+from mlpbench.files import alive
 from mlpbench.results import METRICS, RunResult, StoredRun
 
 if TYPE_CHECKING:
@@ -44,7 +55,24 @@ CREATE TABLE IF NOT EXISTS runs (
     UNIQUE (config_key, engine, dtype, device, seed)
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS leases (
+    job TEXT PRIMARY KEY, host TEXT NOT NULL, pid INTEGER NOT NULL, expires REAL NOT NULL
+);
 """
+RUN_COLUMNS = {"id", "config_key", "config", "engine", "dtype", "device", "seed", "diverged",
+               *METRICS, "group_size", "loss_curve", "params", "versions", "environment",
+               "created_at"}  # fmt: skip
+LOCK_TIMEOUT_S = 30  # how long a write waits for another process's transaction
+LEASE_S = 3600  # a claim by a process on another host lapses after this long
+PROBLEMS = {  # SQLite's message -> what it means for the user
+    "file is not a database": "is not an mlpbench store (corrupted, or another kind of file)",
+    "database disk image is malformed": "is corrupted (malformed database image)",
+    "database is locked": "is locked by another process; try again once it has finished",
+    "database or disk is full": "cannot be written: the disk is full (stored runs are kept)",
+    "attempt to write a readonly database": "cannot be written: it is read-only",
+    "unable to open database file": "cannot be opened (missing folder or no permission)",
+    "disk I/O error": "cannot be written: disk I/O error (stored runs are kept)",
+}
 
 
 JOB_MATCH = "config_key = ? AND engine = ? AND dtype = ? AND device = ?"
@@ -55,10 +83,17 @@ def _job_key(job: Job) -> tuple[str, str, str, str]:
 
 
 class Store:
-    """A results database in an output folder, created on first write; use it in `with`."""
+    """A results database in an output folder, created on first write; use it in `with`.
 
-    def __init__(self, out: Path | str):
-        self.path = Path(out) / DB_NAME
+    A read-only store (for report and export) never creates or changes a file.
+    """
+
+    def __init__(self, out: Path | str, readonly: bool = False):
+        if not str(out).strip():
+            raise UsageError("the output folder must be named, got ''")
+        self.out = Path(out)
+        self.path = self.out / DB_NAME
+        self.readonly = readonly
         self._conn: sqlite3.Connection | None = None
 
     def __enter__(self) -> Store:
@@ -67,15 +102,62 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @contextlib.contextmanager
+    def _guard(self) -> Iterator[None]:
+        """SQLite and file system faults as one line naming the store."""
+        try:
+            yield
+        except sqlite3.Error as e:
+            text = str(e)
+            problem = next((v for k, v in PROBLEMS.items() if k in text), f"failed: {text}")
+            raise UsageError(f"store {self.path} {problem}") from None
+        except OSError as e:
+            raise UsageError(f"store {self.path}: {e.strerror or e}") from None
+        except json.JSONDecodeError as e:
+            raise UsageError(f"store {self.path} holds a corrupted record: {e}") from None
+
+    def _make_folder(self) -> None:
+        for folder in (self.out, *self.out.parents):
+            if folder.exists() and not folder.is_dir():
+                raise UsageError(f"output folder {self.out} cannot be made: {folder} is a file")
+        try:
+            self.out.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise UsageError(f"output folder {self.out} cannot be made: {e.strerror}") from None
+
     def _connect(self, create: bool) -> sqlite3.Connection | None:
-        if self._conn is None:
-            if not self.path.exists() and not create:
-                return None
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(self.path)
-            self._conn.row_factory = sqlite3.Row
-            self._conn.executescript(SCHEMA)
-        return self._conn
+        if self._conn is not None:
+            return self._conn
+        if self.path.is_dir():
+            raise UsageError(f"store {self.path} is a folder, not an mlpbench store")
+        exists = self.path.is_file()
+        if not exists and (self.readonly or not create):
+            return None
+        if self.readonly:
+            if self.path.stat().st_size == 0:
+                return None  # an empty file holds no runs
+            uri = f"{self.path.resolve().as_uri()}?mode=ro"
+            conn = sqlite3.connect(uri, uri=True, timeout=LOCK_TIMEOUT_S)
+        else:
+            self._make_folder()
+            conn = sqlite3.connect(self.path, timeout=LOCK_TIMEOUT_S)
+        conn.row_factory = sqlite3.Row
+        try:
+            with self._guard():
+                if not self.readonly:
+                    conn.executescript(SCHEMA)
+                columns = {r["name"] for r in conn.execute("PRAGMA table_info(runs)")}
+            if columns != RUN_COLUMNS:
+                missing = ", ".join(sorted(RUN_COLUMNS - columns)) or "none"
+                raise UsageError(
+                    f"store {self.path} holds another schema (columns missing: {missing}); "
+                    "use another output folder"
+                )
+        except UsageError:
+            conn.close()
+            raise
+        self._conn = conn
+        return conn
 
     def close(self) -> None:
         """Close the connection, if one was opened."""
@@ -83,16 +165,43 @@ class Store:
             self._conn.close()
             self._conn = None
 
+    def claim(self, jobs: Sequence[Job]) -> bool:
+        """Lease these jobs to this process, unless another live process holds one of them."""
+        conn = self._connect(create=True)
+        assert conn is not None
+        host, pid, now = socket.gethostname(), os.getpid(), time.time()
+        keys = ["|".join(_job_key(job)) for job in jobs]
+        with self._guard(), conn:
+            conn.execute("BEGIN IMMEDIATE")
+            for key in keys:
+                row = conn.execute("SELECT * FROM leases WHERE job = ?", (key,)).fetchone()
+                if row is None or (row["host"], row["pid"]) == (host, pid):
+                    continue
+                held = alive(row["pid"]) if row["host"] == host else row["expires"] > now
+                if held:
+                    return False
+            conn.executemany(
+                "INSERT OR REPLACE INTO leases (job, host, pid, expires) VALUES (?, ?, ?, ?)",
+                [(key, host, pid, now + LEASE_S) for key in keys],
+            )
+        return True
+
+    def release(self, jobs: Sequence[Job]) -> None:
+        """Give up this process's leases on these jobs."""
+        conn = self._connect(create=True)
+        assert conn is not None
+        keys = [("|".join(_job_key(job)), socket.gethostname(), os.getpid()) for job in jobs]
+        with self._guard(), conn:
+            conn.executemany("DELETE FROM leases WHERE job = ? AND host = ? AND pid = ?", keys)
+
     def finished_seeds(self, job: Job) -> set[int]:
         """Seeds of this configuration already stored, to be reused."""
         conn = self._connect(create=False)
         if conn is None:
             return set()
-        rows = conn.execute(
-            f"SELECT seed FROM runs WHERE {JOB_MATCH}",
-            _job_key(job),
-        )
-        return {r["seed"] for r in rows}
+        with self._guard():
+            rows = conn.execute(f"SELECT seed FROM runs WHERE {JOB_MATCH}", _job_key(job))
+            return {r["seed"] for r in rows}
 
     def save(
         self,
@@ -141,7 +250,7 @@ class Store:
             for r in results
         ]
         marks = ", ".join("?" * len(columns))
-        with conn:
+        with self._guard(), conn:
             conn.executemany(
                 f"INSERT OR REPLACE INTO runs ({', '.join(columns)}) VALUES ({marks})", rows
             )
@@ -153,17 +262,18 @@ class Store:
             return []
         wanted = sorted(set(seeds))
         marks = ", ".join("?" * len(wanted))
-        rows = conn.execute(
-            f"SELECT * FROM runs WHERE {JOB_MATCH} AND seed IN ({marks}) ORDER BY seed",
-            (*_job_key(job), *wanted),
-        )
-        return [decode(r) for r in rows]
+        with self._guard():
+            rows = conn.execute(
+                f"SELECT * FROM runs WHERE {JOB_MATCH} AND seed IN ({marks}) ORDER BY seed",
+                (*_job_key(job), *wanted),
+            )
+            return [decode(r) for r in rows]
 
     def set_meta(self, key: str, value: object) -> None:
         """Remember a JSON value under a name (such as the last study run here)."""
         conn = self._connect(create=True)
         assert conn is not None
-        with conn:
+        with self._guard(), conn:
             conn.execute(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, json.dumps(value))
             )
@@ -173,7 +283,8 @@ class Store:
         conn = self._connect(create=False)
         if conn is None:
             return None
-        row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        with self._guard():
+            row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else json.loads(row["value"])
 
     def all_runs(self) -> list[StoredRun]:
@@ -181,7 +292,8 @@ class Store:
         conn = self._connect(create=False)
         if conn is None:
             return []
-        return [decode(r) for r in conn.execute("SELECT * FROM runs ORDER BY id")]
+        with self._guard():
+            return [decode(r) for r in conn.execute("SELECT * FROM runs ORDER BY id")]
 
 
 def decode(row: sqlite3.Row) -> StoredRun:

@@ -27,12 +27,20 @@ A column may also name its `engine`, `dtype` and `device` ("cpu" or "gpu");
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlpbench.config import CONFIG_FIELDS, Config, check_device, check_dtype, check_runs
+from mlpbench.config import (
+    CONFIG_FIELDS,
+    Config,
+    check_device,
+    check_dtype,
+    check_runs,
+    check_seeds,
+)
 from mlpbench.engines.registry import spec
 from mlpbench.errors import UsageError
 from mlpbench.results import METRICS
@@ -127,13 +135,15 @@ class Study:
 
     def select(self, spec: str | None) -> Study:
         """Keep the tables named in '1,4' or 'loss,batch' (numbers or names)."""
-        if not spec:
+        if spec is None:
             return self
         wanted = [s.strip() for s in spec.split(",") if s.strip()]
         known = {str(t.number): t for t in self.tables} | {t.name: t for t in self.tables}
+        allowed = ", ".join(f"{t.number} ({t.name})" for t in self.tables)
+        if not wanted:
+            raise UsageError(f"--tables names no table, got {spec!r}; this study has: {allowed}")
         for w in wanted:
             if w not in known:
-                allowed = ", ".join(f"{t.number} ({t.name})" for t in self.tables)
                 raise UsageError(f"unknown table {w!r}; this study has: {allowed}")
         keep = {known[w].number for w in wanted}
         return self._with(tables=tuple(t for t in self.tables if t.number in keep))
@@ -144,156 +154,185 @@ class Study:
 
     def with_seed(self, seed: int | None) -> Study:
         """Override the first seed."""
-        return self if seed is None else self._with(seed=seed)
+        return self if seed is None else self._with(seed=check_seeds(seed, self.runs))
 
     def _with(self, **changes: Any) -> Study:
         return Study(**{**self.__dict__, **changes})
 
 
-def _check_keys(where: str, table: dict, allowed: tuple[str, ...]) -> None:
-    for key in table:
+class _Where(str):
+    """A key path in a study file, printed before its error: 'f.toml: tables[0].columns[1]'."""
+
+    def __truediv__(self, key: str | int) -> _Where:
+        if isinstance(key, int):
+            return _Where(f"{self}[{key}]")
+        return _Where(f"{self}.{key}" if ": " in self else f"{self}: {key}")
+
+    def error(self, message: str) -> UsageError:
+        """The error, prefixed with this path."""
+        return UsageError(f"{self}: {message}")
+
+
+def _table_of(where: _Where, value: Any, allowed: tuple[str, ...]) -> dict:
+    """A TOML table with only allowed keys."""
+    if not isinstance(value, dict):
+        raise where.error(f"expected a table of keys, got {value!r}")
+    for key in value:
         if key not in allowed:
-            raise UsageError(f"{where}: unknown key {key!r}; allowed: {', '.join(allowed)}")
-
-
-def _typed(where: str, value: Any, kind: type | tuple[type, ...], what: str) -> Any:
-    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-        raise UsageError(f"{where}: expected {what}, got {value!r}")
+            raise (where / key).error(f"unknown key {key!r}; allowed: {', '.join(allowed)}")
     return value
 
 
-def _config(where: str, fields: dict) -> Config:
+def _typed(where: _Where, value: Any, kind: type | tuple[type, ...], what: str) -> Any:
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        raise where.error(f"expected {what}, got {value!r}")
+    return value
+
+
+def _number(where: _Where, value: Any) -> float:
+    value = _typed(where, value, (int, float), "a number")
+    if not math.isfinite(value):
+        raise where.error(f"expected a finite number, got {value!r}")
+    return float(value)
+
+
+def _config(where: _Where, fields: dict) -> Config:
     try:
         return Config(**fields)
-    except TypeError as e:  # a field of the wrong kind, e.g. hidden = 3
-        raise UsageError(f"{where}: {e}") from None
     except UsageError as e:
-        raise UsageError(f"{where}: {e}") from None
+        raise (where / e.field if e.field else where).error(str(e)) from None
 
 
-def _column(where: str, raw: dict, defaults: dict) -> Column:
-    _check_keys(where, raw, COLUMN_KEYS)
-    label = _typed(where, raw.get("label"), str, "a string label")
+def _column(where: _Where, raw: Any, defaults: dict) -> Column:
+    raw = _table_of(where, raw, COLUMN_KEYS)
+    label = _typed(where / "label", raw.get("label"), str, "a string label")
     fields = {k: v for k, v in {**defaults, **raw}.items() if k in CONFIG_FIELDS}
     tuned = fields.get("lr") == "tuned"
     if tuned:
         fields["lr"] = 1.0  # a stand-in until the tuning protocol chooses
-    engine, dtype = raw.get("engine"), raw.get("dtype")
-    try:
-        if engine is not None:
-            spec(engine)
-        if dtype is not None:
-            check_dtype(dtype)
-        device = check_device(raw.get("device", "cpu"))
-    except UsageError as e:
-        raise UsageError(f"{where}: {e}") from None
-    reported = _typed(where, raw.get("reported", {}), dict, "a table of reported figures")
-    _check_keys(f"{where}.reported", reported, METRICS)
-    return Column(label, _config(where, fields), engine, dtype, device, dict(reported), tuned)
+    checks = {"engine": spec, "dtype": check_dtype, "device": check_device}
+    for key, check in checks.items():
+        if key in raw:
+            try:
+                check(_typed(where / key, raw[key], str, "a name"))
+            except UsageError as e:
+                raise (where / key).error(str(e)) from None
+    reported = _table_of(where / "reported", raw.get("reported", {}), METRICS)
+    figures = {k: _number(where / "reported" / k, v) for k, v in reported.items()}
+    return Column(label, _config(where, fields), raw.get("engine"), raw.get("dtype"),
+                  raw.get("device", "cpu"), figures, tuned)  # fmt: skip
 
 
-def _table(where: str, raw: dict, defaults: dict) -> Table:
-    _check_keys(where, raw, TABLE_KEYS)
-    number = _typed(where, raw.get("number"), int, "an integer table number")
-    rows = tuple(_typed(where, raw.get("rows", list(ROWS[:3])), list, "a list of rows"))
-    for row in rows:
+def _table(where: _Where, raw: Any, defaults: dict) -> Table:
+    raw = _table_of(where, raw, TABLE_KEYS)
+    number = _typed(where / "number", raw.get("number"), int, "an integer table number")
+    rows = tuple(_typed(where / "rows", raw.get("rows", list(ROWS[:3])), list, "a list of rows"))
+    for i, row in enumerate(rows):
         if row not in ROWS:
-            raise UsageError(f"{where}: unknown row {row!r}; allowed: {', '.join(ROWS)}")
-    columns = _typed(where, raw.get("columns"), list, "a list of columns")
+            raise (where / "rows" / i).error(f"unknown row {row!r}; allowed: {', '.join(ROWS)}")
+    columns = _typed(where / "columns", raw.get("columns"), list, "a list of columns")
     if not columns:
-        raise UsageError(f"{where}: a table needs at least one column")
-    parsed_columns = tuple(
-        _column(f"{where} column {i + 1}", c, defaults) for i, c in enumerate(columns)
-    )
-    labels = [c.label for c in parsed_columns]
+        raise (where / "columns").error("a table needs at least one column")
+    parsed = tuple(_column(where / "columns" / i, c, defaults) for i, c in enumerate(columns))
+    labels = [c.label for c in parsed]
     if len(set(labels)) != len(labels):
-        raise UsageError(f"{where}: column labels must be unique, got {labels}")
-    claims = _typed(where, raw.get("claims", []), list, "a list of claims")
+        raise (where / "columns").error(f"column labels must be unique, got {labels}")
+    claims = _typed(where / "claims", raw.get("claims", []), list, "a list of claims")
     return Table(
         number=number,
-        name=_typed(where, raw.get("name", str(number)), str, "a string name"),
-        title=_typed(where, raw.get("title", ""), str, "a string title"),
-        note=_typed(where, raw.get("note", ""), str, "a string note"),
+        name=_typed(where / "name", raw.get("name", str(number)), str, "a string name"),
+        title=_typed(where / "title", raw.get("title", ""), str, "a string title"),
+        note=_typed(where / "note", raw.get("note", ""), str, "a string note"),
         rows=rows,
-        columns=parsed_columns,
-        claims=tuple(_claim(f"{where} claim {i + 1}", c, labels) for i, c in enumerate(claims)),
+        columns=parsed,
+        claims=tuple(_claim(where / "claims" / i, c, labels) for i, c in enumerate(claims)),
     )
 
 
-def _claim(where: str, raw: dict, labels: list[str]) -> Claim:
-    _check_keys(where, raw, CLAIM_KEYS)
-    text = _typed(where, raw.get("text"), str, "the claim's text")
-    checks = _typed(where, raw.get("checks"), list, "a list of checks")
-    parsed = []
-    for i, check in enumerate(checks):
-        here = f"{where} check {i + 1}"
-        _check_keys(here, check, CHECK_KEYS)
-        kind = check.get("kind")
-        if kind not in CHECK_KINDS:
-            raise UsageError(f"{here}: unknown kind {kind!r}; allowed: {', '.join(CHECK_KINDS)}")
-        if check.get("metric") not in METRICS:
-            raise UsageError(
-                f"{here}: unknown metric {check.get('metric')!r}; allowed: {', '.join(METRICS)}"
-            )
-        for side in ("a", "b"):
-            if check.get(side) not in labels:
-                raise UsageError(
-                    f"{here}: {side} = {check.get(side)!r} is not a column; columns: {labels}"
-                )
-        bounds = {k: float(check[k]) for k in ("low", "high") if k in check}
-        parsed.append(Check(kind, check["metric"], check["a"], check["b"], **bounds))
-    return Claim(text, tuple(parsed))
+def _claim(where: _Where, raw: Any, labels: list[str]) -> Claim:
+    raw = _table_of(where, raw, CLAIM_KEYS)
+    text = _typed(where / "text", raw.get("text"), str, "the claim's text")
+    checks = _typed(where / "checks", raw.get("checks"), list, "a list of checks")
+    return Claim(text, tuple(_check(where / "checks" / i, c, labels) for i, c in enumerate(checks)))
+
+
+def _check(where: _Where, raw: Any, labels: list[str]) -> Check:
+    raw = _table_of(where, raw, CHECK_KEYS)
+    kind = raw.get("kind")
+    if kind not in CHECK_KINDS:
+        raise (where / "kind").error(f"unknown kind {kind!r}; allowed: {', '.join(CHECK_KINDS)}")
+    metric = raw.get("metric")
+    if metric not in METRICS:
+        raise (where / "metric").error(f"unknown metric {metric!r}; allowed: {', '.join(METRICS)}")
+    for side in ("a", "b"):
+        if raw.get(side) not in labels:
+            raise (where / side).error(f"{raw.get(side)!r} is not a column; columns: {labels}")
+    bounds = {k: _number(where / k, raw[k]) for k in ("low", "high") if k in raw}
+    return Check(kind, metric, raw["a"], raw["b"], **bounds)
 
 
 def parse_study(text: str, origin: str = "<study>") -> Study:
-    """Parse and validate a study, or raise UsageError naming the bad value."""
+    """Parse and validate a study, or raise UsageError naming the file and the key path."""
+    where = _Where(origin)
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise UsageError(f"{origin} is not valid TOML: {e}") from None
-    _check_keys(origin, raw, STUDY_KEYS)
-    defaults = _typed(origin, raw.get("defaults", {}), dict, "a [defaults] table")
-    _check_keys(f"{origin} [defaults]", defaults, CONFIG_FIELDS)
-    tables = _typed(origin, raw.get("tables"), list, "a list of [[tables]]")
-    parsed = tuple(_table(f"{origin} table {i + 1}", t, defaults) for i, t in enumerate(tables))
-    numbers = [t.number for t in parsed]
-    if len(set(numbers)) != len(numbers):
-        raise UsageError(f"{origin}: table numbers must be unique, got {numbers}")
-    runs = check_runs(raw.get("runs", 20))
-    seed = _typed(origin, raw.get("seed", 0), int, "an integer seed")
+    _table_of(where, raw, STUDY_KEYS)
+    defaults = _table_of(where / "defaults", raw.get("defaults", {}), CONFIG_FIELDS)
+    tables = _typed(where / "tables", raw.get("tables"), list, "a list of [[tables]]")
+    parsed = tuple(_table(where / "tables" / i, t, defaults) for i, t in enumerate(tables))
+    for key in ("number", "name"):
+        values = [getattr(t, key) for t in parsed]
+        if len(set(values)) != len(values):
+            raise (where / "tables").error(f"table {key}s must be unique, got {values}")
+    runs = _typed(where / "runs", raw.get("runs", 20), int, "an integer number of runs")
+    seed = _typed(where / "seed", raw.get("seed", 0), int, "an integer seed")
+    try:
+        check_runs(runs)
+        check_seeds(seed, runs)
+    except UsageError as e:
+        raise where.error(str(e)) from None
     return Study(
-        name=_typed(origin, raw.get("name", Path(origin).stem), str, "a string name"),
-        title=_typed(origin, raw.get("title", ""), str, "a string title"),
+        name=_typed(where / "name", raw.get("name", Path(origin).stem), str, "a string name"),
+        title=_typed(where / "title", raw.get("title", ""), str, "a string title"),
         runs=runs,
         seed=seed,
         tables=parsed,
         source=text,
-        tuning=_tuning(f"{origin} [tuning]", raw.get("tuning", {}), seed),
+        tuning=_tuning(where / "tuning", raw.get("tuning", {}), seed),
     )
 
 
-def _tuning(where: str, raw: dict, seed: int) -> TuneSpec:
-    _typed(where, raw, dict, "a [tuning] table")
-    _check_keys(where, raw, TUNING_KEYS)
-    grid = _typed(where, raw.get("lr_grid", [1e-4, 1e2, 4]), list, "[low, high, per_decade]")
+def _tuning(where: _Where, raw: Any, seed: int) -> TuneSpec:
+    raw = _table_of(where, raw, TUNING_KEYS)
+    grid = _typed(where / "lr_grid", raw.get("lr_grid", [1e-4, 1e2, 4]), list,
+                  "[low, high, per_decade]")  # fmt: skip
+    if len(grid) != 3:
+        raise (where / "lr_grid").error(f"expected [low, high, per_decade], got {grid!r}")
+    low, high = (_number(where / "lr_grid" / i, v) for i, v in enumerate(grid[:2]))
+    per_decade = _typed(where / "lr_grid" / 2, grid[2], int, "an integer count per decade")
+    validation = _number(where / "validation", raw.get("validation", 0.2))
+    if not 0 < validation < 1:
+        raise (where / "validation").error(f"must be a fraction in (0, 1), got {validation!r}")
+    score = _typed(where / "score", raw.get("score", "loss"), str, "'loss' or 'accuracy'")
+    runs = _typed(where / "runs", raw.get("runs", 5), int, "an integer number of runs")
     try:
-        low, high, per_decade = grid
-        return TuneSpec(
-            axes={"lr": log_grid(float(low), float(high), int(per_decade))},
-            runs=check_runs(raw.get("runs", 5)),
-            seed=seed + TUNING_SEED_OFFSET,
-            score=raw.get("score", "loss"),
-            validation=float(raw.get("validation", 0.2)),
-        )
-    except (UsageError, ValueError, TypeError) as e:
-        raise UsageError(f"{where}: {e}") from None
+        first = check_seeds(seed + TUNING_SEED_OFFSET, check_runs(runs))
+        axes = {"lr": log_grid(low, high, per_decade)}
+        return TuneSpec(axes=axes, runs=runs, seed=first, score=score, validation=validation)
+    except UsageError as e:
+        raise where.error(str(e)) from None
 
 
 def load_study(path: Path | str) -> Study:
     """Read a study file."""
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_bytes().decode("utf-8")
     except OSError as e:
         raise UsageError(f"cannot read study file {str(path)!r}: {e.strerror}") from None
+    except UnicodeDecodeError as e:
+        raise UsageError(f"study file {str(path)!r} is not UTF-8 text: {e.reason} "
+                         f"at byte {e.start}") from None  # fmt: skip
     return parse_study(text, str(path))

@@ -24,6 +24,7 @@ from mlpbench.results import StoredRun
 
 SCORES = {"loss": "test_loss", "accuracy": "test_accuracy"}  # measured on the hold-out
 AXES = ("lr", "batch_size", "epochs")
+MAX_GRID = 1000  # grid points on one axis
 TUNING_SEED_OFFSET = 10_000  # tuning seeds never coincide with a study's or a confirmation's
 
 
@@ -33,7 +34,9 @@ def log_grid(low: float = 1e-4, high: float = 1e2, per_decade: int = 4) -> tuple
         raise UsageError(
             f"grid needs 0 < low < high and per_decade >= 1, got {low}, {high}, {per_decade}"
         )
-    count = round(math.log10(high / low) * per_decade) + 1
+    count = round((math.log10(high) - math.log10(low)) * per_decade) + 1
+    if count > MAX_GRID:
+        raise UsageError(f"a grid of {count} rates is more than {MAX_GRID}; use fewer per decade")
     return tuple(float(f"{v:.6g}") for v in np.logspace(math.log10(low), math.log10(high), count))
 
 

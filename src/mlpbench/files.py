@@ -1,0 +1,40 @@
+"""Files written whole or not at all, safe when several processes share an output folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def alive(pid: int) -> bool:
+    """Whether a process with this id runs on this machine."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by another user
+        return True
+    return True
+
+
+def temporary(path: Path) -> Path:
+    """This process's temporary file beside path (name.PID.tmp.ext), never shared."""
+    return path.with_name(f"{path.stem}.{os.getpid()}.tmp{path.suffix}")
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write a file whole or not at all: a temporary file, then a rename."""
+    tmp = temporary(path)
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def remove_stray(folder: Path) -> None:
+    """Delete temporary files left by processes killed while writing."""
+    for tmp in folder.glob("*.tmp.*"):
+        pid = tmp.name.split(".")[-3]
+        if pid.isdigit() and not alive(int(pid)):
+            tmp.unlink(missing_ok=True)
