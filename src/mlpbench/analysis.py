@@ -23,6 +23,8 @@ SUPPORTED = "supported"
 NOT_SUPPORTED = "not supported at this sample size"
 CONTRADICTED = "contradicted"
 NOT_TESTABLE = "not testable here"
+NOT_COMPARABLE = "not comparable (fewer than 2 paired runs without divergence)"
+MAX_ALL_PAIRS = 12  # more columns than this: each is compared with a baseline only
 
 
 class ColumnRuns(NamedTuple):
@@ -60,20 +62,38 @@ class Comparison(NamedTuple):
 
     def verdict(self) -> str:
         """Which column is higher, when the difference is detectable."""
+        if self.result.count < 2:
+            return NOT_COMPARABLE
         if math.isnan(self.p_holm) or self.p_holm >= ALPHA:
             return "no difference detected"
         return f"{self.a} higher" if self.result.mean_diff > 0 else f"{self.b} higher"
 
 
-def compare_columns(columns: list[ColumnRuns], metric: str) -> list[Comparison]:
-    """Every pair of columns with runs, paired by seed, Holm-corrected across the pairs.
+def baseline_of(table: Table, columns: list[ColumnRuns]) -> ColumnRuns | None:
+    """The column every other is compared with: the table's named baseline, or its first
+    column when there are too many for all pairs; None means all pairs."""
+    with_runs = [c for c in columns if c.runs]
+    if table.baseline:
+        return next((c for c in with_runs if c.column.label == table.baseline), None)
+    return with_runs[0] if len(with_runs) > MAX_ALL_PAIRS else None
+
+
+def compare_columns(
+    columns: list[ColumnRuns], metric: str, baseline: ColumnRuns | None = None
+) -> list[Comparison]:
+    """Every pair of columns with runs (or each against the baseline), paired by seed,
+    Holm-corrected across the pairs.
 
     Losses are compared only between columns that train the same loss function.
     """
     with_runs = [c for c in columns if c.runs]
+    if baseline is None:
+        candidates = list(itertools.combinations(with_runs, 2))
+    else:
+        candidates = [(baseline, c) for c in with_runs if c is not baseline]
     pairs = [
         (a, b)
-        for a, b in itertools.combinations(with_runs, 2)
+        for a, b in candidates
         if not metric.endswith("_loss") or a.job.config.loss == b.job.config.loss
     ]
     results = [paired(*paired_values(a, b, metric)) for a, b in pairs]
@@ -132,7 +152,10 @@ def judge(claim: Claim, table: Table, columns: list[ColumnRuns]) -> Verdict:
     outcomes, details, greater = [], [], []
     for check in claim.checks:
         a, b = paired_values(by_label[check.a], by_label[check.b], check.metric)
-        if check.kind == "ratio":
+        if len(a) < 2:
+            outcomes.append(NOT_TESTABLE)
+            details.append(f"{check.metric}: {check.a} and {check.b} are {NOT_COMPARABLE}")
+        elif check.kind == "ratio":
             outcome, text = _judge_ratio(check, a, b)
             outcomes.append(outcome)
             details.append(text)
@@ -153,7 +176,9 @@ def judge(claim: Claim, table: Table, columns: list[ColumnRuns]) -> Verdict:
             f"[{r.ci_low:+.4g}, {r.ci_high:+.4g}], p = {p:.3g} ({test}, Holm over "
             f"{len(greater)} check{'s' if len(greater) > 1 else ''}), n = {r.count}"
         )
-    if CONTRADICTED in outcomes:
+    if NOT_TESTABLE in outcomes:
+        verdict = NOT_TESTABLE
+    elif CONTRADICTED in outcomes:
         verdict = CONTRADICTED
     elif all(o == SUPPORTED for o in outcomes):
         verdict = SUPPORTED

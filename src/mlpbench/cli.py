@@ -4,24 +4,24 @@ from __future__ import annotations
 
 import argparse
 import csv
-import dataclasses
 import json
 import sys
 from pathlib import Path
 
-from mlpbench import service
+from mlpbench import __version__, service
 from mlpbench.agree import format_differences
-from mlpbench.config import CONFIG_FIELDS, DTYPE_NAMES, REGISTRIES, Config
-from mlpbench.engines.registry import ENGINES
+from mlpbench.config import CONFIG_FIELDS, Config
 from mlpbench.errors import UsageError
-from mlpbench.export import TIDY_FIELDS, write_dataset
+from mlpbench.export import TIDY_FIELDS
+from mlpbench.options import Parser, add_common, add_config_options
 from mlpbench.report import HTML_NAME, REPORT_NAME
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run a study's tables, reusing stored runs, and print and write the report."""
     done = service.run_study(args.study, args.tables, args.runs, args.seed, args.engine,
-                             args.dtype, args.out, args.fresh, args.executor)  # fmt: skip
+                             args.dtype, args.out, args.fresh, args.executor,
+                             args.dask_timeout)  # fmt: skip
     print(f"{done.trained} runs trained; the rest were in the store", file=sys.stderr)
     return _print_report(done.report, Path(args.out))
 
@@ -41,7 +41,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     """Print every stored run, one row per run, as CSV or JSON."""
     rows = service.export_rows(args.out)
     if args.format == "json":
-        print(json.dumps(service.jsonable(rows), indent=1))
+        print(json.dumps(service.jsonable(rows), indent=1, allow_nan=False))
     else:
         writer = csv.DictWriter(sys.stdout, fieldnames=TIDY_FIELDS, lineterminator="\n")
         writer.writeheader()
@@ -52,7 +52,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_data(args: argparse.Namespace) -> int:
     """Write the exact train and test sets a run with this seed used, as CSV files."""
     config = Config(data=args.data, m=args.m, n=args.n)
-    for path in write_dataset(config, args.seed, Path(args.out)):
+    for path in service.export_data(config, args.seed, args.out):
         print(path)
     return 0
 
@@ -61,9 +61,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     """Train one configuration for R runs and print its summary."""
     seeds = service.seeds(args.runs, args.seed, 1)
     result = service.train(_config(args), seeds, args.engine, args.dtype, args.out, args.fresh,
-                           args.executor)  # fmt: skip
+                           args.executor, args.dask_timeout)  # fmt: skip
     if args.json:
-        print(json.dumps(result))
+        print(json.dumps(result, allow_nan=False))
     else:
         _print_summary(result)
     return 0
@@ -77,9 +77,9 @@ def cmd_tune(args: argparse.Namespace) -> int:
     runs = args.tune_runs if args.tune_runs is not None else len(seeds)
     spec = service.tune_spec(config, grids, names, runs, seeds[0], args.score, args.validation)
     result = service.tune_and_confirm(config, spec, seeds, args.engine, args.dtype, args.out,
-                                      args.executor)  # fmt: skip
+                                      args.executor, args.dask_timeout)  # fmt: skip
     if args.json:
-        print(json.dumps(result))
+        print(json.dumps(result, allow_nan=False))
         return 0
     for point in result["grid"]:
         mark = "  <- chosen" if all(point[n] == result[n] for n in names) else ""
@@ -95,7 +95,9 @@ def cmd_agree(args: argparse.Namespace) -> int:
     """Train one configuration on several engines from the same start; print how far apart."""
     names = [n.strip() for n in args.engines.split(",") if n.strip()]
     config, seeds = _config(args), service.seeds(args.runs, args.seed, 2)
-    reference, rows = service.agree(config, names, seeds, args.dtype, args.executor)
+    reference, rows = service.agree(
+        config, names, seeds, args.dtype, args.executor, args.dask_timeout
+    )
     print(f"{len(seeds)} runs of {json.dumps(config.as_dict())}")
     print(format_differences(reference, rows))
     return 0
@@ -113,79 +115,28 @@ def _print_summary(result: dict) -> None:
     print(f"{'runs':>15}: {result['runs']} ({result['diverged']} diverged), {result['engine']}")
 
 
-def _hidden(text: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"hidden sizes must be integers separated by commas, got {text!r}"
-        ) from None
-
-
-CONFIG_HELP = {
-    "m": "train set size",
-    "n": "test set size",
-    "hidden": "hidden layer sizes, e.g. 3 or 8,8",
-    "lr": "learning rate",
-    "batch_size": "mini-batch size (default: m, full batch)",
-    "epochs": "passes over the train set",
-}
-PARSERS = {"int": int, "float": float, "int | None": int, "tuple[int, ...]": _hidden}
-
-
-def _add_config_options(p: argparse.ArgumentParser, skip: tuple[str, ...] = ()) -> None:
-    """One option per Config field, its default and choices read from Config and the registries."""
-    defaults = Config()
-    for f in dataclasses.fields(Config):
-        if f.name in (*skip, "validation"):
-            continue
-        default = getattr(defaults, f.name)
-        if f.name in REGISTRIES:
-            what, registry = REGISTRIES[f.name]
-            text = f"{what}: {', '.join(registry)}"
-        else:
-            text = CONFIG_HELP[f.name]
-        shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
-        if default is not None:
-            text += f" (default: {shown})"
-        flag = "--" + f.name.replace("_", "-")
-        p.add_argument(flag, type=PARSERS.get(str(f.type), str), default=default, help=text)
-
-
-def _add_common(p: argparse.ArgumentParser, store: bool = True) -> None:
-    if store:
-        p.add_argument("--out", default="results", help="output folder (default: results)")
-        p.add_argument("--fresh", action="store_true", help="recompute runs already stored")
-        p.add_argument("--engine", help=f"engine: {', '.join(ENGINES)} (default: fastest)")
-    p.add_argument("--dtype", choices=DTYPE_NAMES, help="float width (default: the engine's own)")
-    p.add_argument("--runs", type=int, help="runs per configuration")
-    p.add_argument("--seed", type=int, help="seed of run 0; run i uses seed + i")
-    p.add_argument("--executor", default="local",
-                   help="where to train: local (default), dask (a LocalCluster here), "
-                   "dask://HOST:PORT")  # fmt: skip
-
-
 def build_parser() -> argparse.ArgumentParser:
     """All subcommands and their options."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="mlpbench", description="Controlled, repeatable comparisons of MLP training choices."
     )
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"mlpbench {__version__}")
+    sub = parser.add_subparsers(dest="command", parser_class=Parser)
 
     run = sub.add_parser("run", help="run a study (default: the seed report's tables)")
     run.add_argument("study", nargs="?", default="seed", help="study TOML file, or 'seed'")
     run.add_argument("--tables", help="tables to run, by number or name: 1,4 or loss,batch")
-    _add_common(run)
+    add_common(run)
     run.set_defaults(func=cmd_run)
 
     train = sub.add_parser("train", help="train one configuration for several runs")
-    _add_config_options(train)
+    add_config_options(train)
     train.add_argument("--json", action="store_true", help="print one JSON object")
-    _add_common(train)
+    add_common(train)
     train.set_defaults(func=cmd_train)
 
     tune = sub.add_parser("tune", help="tune the learning rate on a validation split")
-    _add_config_options(tune, skip=("lr",))
+    add_config_options(tune, skip=("lr",))
     tune.add_argument("--tune", default="lr", help="axes to tune: lr, batch_size, epochs")
     tune.add_argument("--lr-grid", default="1e-4:1e2:4", help="low:high:per_decade or a,b,c")
     tune.add_argument("--batch-grid", help="batch sizes to try, e.g. 1,32,128,1000")
@@ -196,15 +147,15 @@ def build_parser() -> argparse.ArgumentParser:
                       help="fraction of the train set held out (default 0.2)")  # fmt: skip
     tune.add_argument("--tune-runs", type=int, help="seeds per grid point (default: --runs)")
     tune.add_argument("--json", action="store_true", help="print one JSON object")
-    _add_common(tune)
+    add_common(tune)
     tune.set_defaults(func=cmd_tune)
 
     agree = sub.add_parser("agree", help="train one configuration on several engines and compare")
-    _add_config_options(agree)
+    add_config_options(agree)
     agree.add_argument(
         "--engines", default="numpy,numba", help="engines to compare, the first is the reference"
     )
-    _add_common(agree, store=False)
+    add_common(agree, store=False)
     agree.set_defaults(func=cmd_agree)
 
     report = sub.add_parser("report", help="re-render the report from the store")
@@ -219,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.set_defaults(func=cmd_export)
 
     data = sub.add_parser("data", help="write the train and test sets of one seed as CSV")
-    _add_config_options(data, skip=CONFIG_FIELDS[3:])  # data, m, n
+    add_config_options(data, skip=CONFIG_FIELDS[3:])  # data, m, n
     data.add_argument("--dataset", dest="data", help=argparse.SUPPRESS)  # the old spelling
     data.add_argument("--seed", type=int, default=0, help="the run's seed")
     data.add_argument("--out", default="results", help="output folder (default: results)")
@@ -228,13 +179,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: bad input becomes one line on stderr and exit status 2."""
-    args = build_parser().parse_args(argv)
+    """Entry point: bad input becomes one line on stderr and exit status 2; a fault of the
+    machine (a full disk, a folder that vanished) one line and exit status 1."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
     try:
         return args.func(args)
     except UsageError as e:
-        print(f"mlpbench: error: {e}", file=sys.stderr)
+        print(f"mlpbench: error: {' '.join(str(e).split())}", file=sys.stderr)
         return 2
+    except OSError as e:
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"mlpbench: error: {where}{e.strerror or e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("mlpbench: interrupted; finished runs are kept in the store", file=sys.stderr)
         return 130

@@ -154,9 +154,15 @@ def check_device(device: str) -> str:
     return device
 
 
+MAX_RUNS = 100_000  # per configuration; a million seeds would not even fit a report's table
+
+
 def check_runs(runs: object) -> int:
-    """Runs per configuration must be a positive integer."""
+    """Runs per configuration: a positive integer, at most MAX_RUNS (checked before a list of
+    seeds is ever made, so 10^9 runs cannot exhaust memory just being enumerated)."""
     _positive_int("runs", runs)
+    if runs > MAX_RUNS:  # type: ignore[operator]
+        raise UsageError(f"runs must be at most {MAX_RUNS}, got {runs}")
     return int(runs)  # type: ignore[arg-type]
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from mlpbench.errors import UsageError
+
 
 def alive(pid: int) -> bool:
     """Whether a process with this id runs on this machine."""
@@ -15,6 +17,19 @@ def alive(pid: int) -> bool:
     except PermissionError:  # alive, owned by another user
         return True
     return True
+
+
+def make_folder(folder: Path) -> None:
+    """Create an output folder, or say in one line why it cannot be."""
+    if not str(folder).strip():
+        raise UsageError("the output folder must be named, got ''")
+    for part in (folder, *folder.parents):
+        if part.exists() and not part.is_dir():
+            raise UsageError(f"output folder {folder} cannot be made: {part} is a file")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UsageError(f"output folder {folder} cannot be made: {e.strerror}") from None
 
 
 def temporary(path: Path) -> Path:

@@ -7,7 +7,15 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlpbench.analysis import COMPARED, ColumnRuns, Verdict, compare_columns, judge
+from mlpbench.analysis import (
+    COMPARED,
+    MAX_ALL_PAIRS,
+    ColumnRuns,
+    Verdict,
+    baseline_of,
+    compare_columns,
+    judge,
+)
 from mlpbench.env import ENV_KEYS
 from mlpbench.files import remove_stray, write_text
 from mlpbench.html_report import markdown_to_html, md_escape
@@ -40,7 +48,7 @@ def _time_unit(seconds: float) -> tuple[str, float]:
 
 def format_duration(seconds: float, like: float | None = None) -> str:
     """Human units as the report writes them (76ms, 1.29s, 15m 5s); `like` picks the unit."""
-    if math.isnan(seconds):
+    if not math.isfinite(seconds) or (like is not None and not math.isfinite(like)):
         return "n/a"
     unit, scale = _time_unit(seconds if like is None else like)
     if unit == "s" and like is None and seconds >= 60:
@@ -56,7 +64,7 @@ def format_value(metric: str, value: float) -> str:
         return f"{value:.2f}%"
     if metric.endswith("_time_s"):
         return format_duration(value)
-    return f"{value:.6f}"
+    return f"{value:.6f}" if abs(value) < 1e6 else f"{value:.4g}"
 
 
 def format_cell(metric: str, s: Summary) -> str:
@@ -138,17 +146,19 @@ def _p(p: float) -> str:
     return "n/a" if math.isnan(p) else f"{p:.3g}"
 
 
-def render_comparisons(columns: list[ColumnRuns]) -> str:
-    """Paired differences between every two columns on test accuracy and test loss."""
+def render_comparisons(table: Table, columns: list[ColumnRuns]) -> str:
+    """Paired differences between every two columns (or each and the baseline) on test
+    accuracy and test loss."""
     rows = []
+    baseline = baseline_of(table, columns)
     for metric in COMPARED:
-        for c in compare_columns(columns, metric):
+        for c in compare_columns(columns, metric, baseline):
             r = c.result
-            rows.append([
-                f"{md_escape(c.a)} − {md_escape(c.b)}", metric, f"{r.mean_diff:+.4g}",
-                f"[{r.ci_low:+.4g}, {r.ci_high:+.4g}]", _p(r.p_t), _p(r.p_wilcoxon),
-                _p(c.p_holm), c.verdict(),
-            ])  # fmt: skip
+            numbers = [f"{r.mean_diff:+.4g}", f"[{r.ci_low:+.4g}, {r.ci_high:+.4g}]",
+                       _p(r.p_t), _p(r.p_wilcoxon), _p(c.p_holm)]  # fmt: skip
+            if r.count < 2:
+                numbers = ["n/a"] * len(numbers)
+            rows.append([f"{md_escape(c.a)} − {md_escape(c.b)}", metric, *numbers, c.verdict()])
     if not rows:
         return ""
     intro = (
@@ -157,6 +167,12 @@ def render_comparisons(columns: list[ColumnRuns]) -> str:
         "Holm's correction over the table's pairs (applied to the t-test, or to Wilcoxon "
         "where a Shapiro-Wilk test finds the differences far from normal)."
     )
+    if baseline is not None:
+        intro += (
+            f" Each column is compared with {md_escape(baseline.column.label)} only"
+            + ("" if table.baseline else f" (more than {MAX_ALL_PAIRS} columns)")
+            + ", not every pair."
+        )
     header = ["Columns", "Metric", "Difference", "95% CI", "p (t)", "p (Wilcoxon)",
               "p (Holm)", "Result"]  # fmt: skip
     return "#### Paired comparisons\n\n" + intro + "\n\n" + _markdown(header, rows)
@@ -225,7 +241,7 @@ def build_report(
     drawn: set[str] = set()
     for table, columns in tables:
         parts += [render_table(table, columns), ""]
-        comparisons = render_comparisons(columns)
+        comparisons = render_comparisons(table, columns)
         if comparisons:
             parts += [comparisons, ""]
         if any(c.runs for c in columns):

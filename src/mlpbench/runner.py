@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -28,6 +29,7 @@ from mlpbench.store import Store
 MAX_ORDER_ENTRIES = 2**25
 CONNECT_TIMEOUT_S = 5
 
+WAIT_S = 60.0  # how long to wait for a Dask scheduler's first worker
 POLL_S = 0.5  # how often a process waiting for another's claim looks again
 
 Task = tuple[Job, list[int]]
@@ -168,16 +170,24 @@ def _groups(tasks: list[Task]) -> list[list[Task]]:
     return list(groups.values())
 
 
+ADDRESS = re.compile(r"^dask://(tcp://)?([A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\]):(?P<port>\d{1,5})$")
+
+
 def check_executor(spec: str) -> str:
-    """Accept local, dask and dask://HOST:PORT."""
-    if spec in ("local", "dask") or (spec.startswith("dask://") and len(spec) > 7):
+    """Accept local, dask and dask://HOST:PORT (a TCP address)."""
+    address = ADDRESS.match(spec)
+    if spec in ("local", "dask") or (address and 0 < int(address["port"]) < 65536):
         return spec
-    raise UsageError(f"unknown executor {spec!r}; allowed: local, dask, dask://HOST:PORT")
+    raise UsageError(
+        f"unknown executor {spec!r}; allowed: local, dask, dask://HOST:PORT "
+        "(a TCP address, PORT 1-65535)"
+    )
 
 
 @contextlib.contextmanager
-def open_executor(spec: str) -> Iterator[Executor]:
-    """The executor named by spec, connected (or failing with one line) before any work."""
+def open_executor(spec: str, wait_s: float = WAIT_S) -> Iterator[Executor]:
+    """The executor named by spec, connected (or failing with one line) before any work;
+    a scheduler without workers is waited for up to wait_s seconds."""
     check_executor(spec)
     if spec == "local":
         yield LocalExecutor()
@@ -202,6 +212,17 @@ def open_executor(spec: str) -> Iterator[Executor]:
         except (OSError, TimeoutError) as e:
             raise UsageError(f"cannot reach the Dask scheduler at {address}: {e}") from None
         workers = len(client.scheduler_info(n_workers=-1)["workers"])
+        if not workers:
+            print(f"mlpbench: waiting up to {wait_s:g} s for a worker to join {address}",
+                  file=sys.stderr)  # fmt: skip
+            try:
+                client.wait_for_workers(1, timeout=wait_s)
+            except TimeoutError:
+                raise UsageError(
+                    f"no Dask worker joined the scheduler at {address} within {wait_s:g} s "
+                    "(--dask-timeout)"
+                ) from None
+            workers = len(client.scheduler_info(n_workers=-1)["workers"])
         kind = "LocalCluster" if spec == "dask" else "scheduler"
         yield DaskExecutor(client, f"dask {kind} at {address}, {workers} workers")
 
@@ -221,6 +242,8 @@ def check_jobs(jobs: Sequence[Job], runs: int = 1) -> None:
         engines.check_engine(job.engine)
         engines.check_supports(job.engine, job.config, job.dtype)
         check_size(job.config, runs, usable_memory())
+    for name in dict.fromkeys(job.engine for job in jobs):
+        engines.load(name)  # its library starts now, or the command stops here
 
 
 def run_jobs(

@@ -17,14 +17,22 @@ from typing import NamedTuple
 from mlpbench import engines
 from mlpbench.agree import Difference, difference
 from mlpbench.analysis import ColumnRuns
-from mlpbench.config import Config, Job, check_runs, check_seeds
+from mlpbench.config import Config, Job, check_runs, check_seeds, check_size
+from mlpbench.env import usable_memory
 from mlpbench.errors import UsageError
-from mlpbench.export import tidy
+from mlpbench.export import tidy, write_dataset
 from mlpbench.plots import sensitivity
 from mlpbench.report import PLOT_DIR, write_report
-from mlpbench.runner import Executor, check_jobs, open_executor, run_jobs, runnable_jobs
+from mlpbench.runner import (
+    WAIT_S,
+    Executor,
+    check_jobs,
+    open_executor,
+    run_jobs,
+    runnable_jobs,
+)
 from mlpbench.stats import summarize
-from mlpbench.store import DB_NAME, Store
+from mlpbench.store import Store
 from mlpbench.study import Column, Study, Table, load_study, parse_study
 from mlpbench.tune import (
     TUNING_SEED_OFFSET,
@@ -169,15 +177,18 @@ def run_study(
     out: str | Path = "results",
     fresh: bool = False,
     executor: str = "local",
+    wait_s: float = WAIT_S,
 ) -> StudyRun:
     """Run a study's tables, reusing stored runs, and write its report."""
     study = resolve_study(spec).select(tables).with_runs(runs).with_seed(seed)
     check_seeds(study.seed, study.runs)
     engine = pick_engine(engine)
-    runnable_jobs(jobs(study, engine, dtype), study.runs)  # fail before anything is written
+    if not runnable_jobs(jobs(study, engine, dtype), study.runs):  # fail before any writing
+        raise UsageError("no column of this study can run on this machine (each needs an "
+                         "engine or a GPU it lacks); nothing was run")  # fmt: skip
     last = {"source": study.source, "tables": tables, "runs": study.runs, "seed": study.seed,
             "engine": engine, "dtype": dtype}  # fmt: skip
-    with Store(out) as store, open_executor(executor) as ex:
+    with Store(out) as store, open_executor(executor, wait_s) as ex:
         store.set_meta(LAST_STUDY, last)
         study, tuned = resolve_tuned(study, engine, dtype, store, True, ex)
         trained = run_jobs(jobs(study, engine, dtype), study.seeds, store, fresh, ex)
@@ -206,12 +217,13 @@ def train(
     out: str | Path = "results",
     fresh: bool = False,
     executor: str = "local",
+    wait_s: float = WAIT_S,
 ) -> dict:
     """Train one configuration's missing runs and summarise them as `train --json` prints."""
     name = pick_engine(engine)
     job = Job(config, name, dtype or engines.default_dtype(name))
     runnable_jobs([job], len(run_seeds))  # fail before anything is written
-    with Store(out) as store, open_executor(executor) as ex:
+    with Store(out) as store, open_executor(executor, wait_s) as ex:
         run_jobs([job], run_seeds, store, fresh, ex)
         return summary(job, run_seeds, store)
 
@@ -262,6 +274,7 @@ def tune_and_confirm(
     dtype: str | None = None,
     out: str | Path = "results",
     executor: str = "local",
+    wait_s: float = WAIT_S,
 ) -> dict:
     """Tune on the validation split, rerun the choice on fresh seeds, draw the sensitivity plot."""
     name = pick_engine(engine)
@@ -269,7 +282,7 @@ def tune_and_confirm(
     names = list(spec.axes)
     check_jobs(grid_jobs(config, spec, name, dtype), spec.runs)  # fail before any work
     check_jobs([Job(config, name, dtype)], len(confirm_seeds))
-    with Store(out) as store, open_executor(executor) as ex:
+    with Store(out) as store, open_executor(executor, wait_s) as ex:
         result = tune(config, spec, name, dtype, store, executor=ex)
         assert result is not None  # every grid point was just trained
         job = Job(result.config, name, dtype)
@@ -297,13 +310,14 @@ def agree(
     run_seeds: list[int],
     dtype: str | None = None,
     executor: str = "local",
+    wait_s: float = WAIT_S,
 ) -> tuple[str, list[Difference]]:
     """Train on each engine from the same start; the reference's name and each one's distance."""
     if len(names) < 2:
         raise UsageError(f"agree needs at least two engines, got {','.join(names)!r}")
     jobs = [Job(config, name, dtype or engines.default_dtype(name)) for name in names]
     check_jobs(jobs, len(run_seeds))
-    with open_executor(executor) as ex:
+    with open_executor(executor, wait_s) as ex:
         runs = ex.results([(job, list(run_seeds)) for job in jobs])
     rows = [difference(r, runs[0], job.engine, job.dtype) for job, r in zip(jobs[1:], runs[1:])]
     return f"{jobs[0].engine}, {jobs[0].dtype}", rows
@@ -311,10 +325,18 @@ def agree(
 
 def export_rows(out: str | Path = "results") -> list[dict]:
     """Every stored run as one flat row."""
-    if not (Path(out) / DB_NAME).exists():
-        raise UsageError(f"no results in {str(out)!r}; run `mlpbench run` or `train` first")
     with Store(out, readonly=True) as store:
-        return [tidy(r) for r in store.all_runs()]
+        rows = [tidy(r) for r in store.all_runs()]
+    if not rows:
+        raise UsageError(f"no results in {str(out)!r}; run `mlpbench run` or `train` first")
+    return rows
+
+
+def export_data(config: Config, seed: int, out: str | Path = "results") -> list[Path]:
+    """CSV files of the exact train and test sets a run with this seed uses."""
+    check_seeds(seed, 1)
+    check_size(config.replace(epochs=1), 1, usable_memory())
+    return write_dataset(config, seed, Path(out))
 
 
 def json_number(x: float | None) -> float | None:

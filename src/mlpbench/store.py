@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from mlpbench.errors import UsageError
-from mlpbench.files import alive
+from mlpbench.files import alive, make_folder
 from mlpbench.results import METRICS, RunResult, StoredRun
 
 if TYPE_CHECKING:
@@ -71,7 +71,8 @@ PROBLEMS = {  # SQLite's message -> what it means for the user
     "database or disk is full": "cannot be written: the disk is full (stored runs are kept)",
     "attempt to write a readonly database": "cannot be written: it is read-only",
     "unable to open database file": "cannot be opened (missing folder or no permission)",
-    "disk I/O error": "cannot be written: disk I/O error (stored runs are kept)",
+    "disk I/O error": "cannot be written: disk I/O error, such as a full disk or a file size "
+    "limit (stored runs are kept)",
 }
 
 
@@ -116,15 +117,6 @@ class Store:
         except json.JSONDecodeError as e:
             raise UsageError(f"store {self.path} holds a corrupted record: {e}") from None
 
-    def _make_folder(self) -> None:
-        for folder in (self.out, *self.out.parents):
-            if folder.exists() and not folder.is_dir():
-                raise UsageError(f"output folder {self.out} cannot be made: {folder} is a file")
-        try:
-            self.out.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise UsageError(f"output folder {self.out} cannot be made: {e.strerror}") from None
-
     def _connect(self, create: bool) -> sqlite3.Connection | None:
         if self._conn is not None:
             return self._conn
@@ -139,20 +131,22 @@ class Store:
             uri = f"{self.path.resolve().as_uri()}?mode=ro"
             conn = sqlite3.connect(uri, uri=True, timeout=LOCK_TIMEOUT_S)
         else:
-            self._make_folder()
+            make_folder(self.out)
             conn = sqlite3.connect(self.path, timeout=LOCK_TIMEOUT_S)
         conn.row_factory = sqlite3.Row
         try:
             with self._guard():
-                if not self.readonly:
-                    conn.executescript(SCHEMA)
+                tables = {r["name"] for r in conn.execute("SELECT name FROM sqlite_master")}
                 columns = {r["name"] for r in conn.execute("PRAGMA table_info(runs)")}
-            if columns != RUN_COLUMNS:
+            if tables and columns != RUN_COLUMNS:  # checked before anything is written
                 missing = ", ".join(sorted(RUN_COLUMNS - columns)) or "none"
                 raise UsageError(
                     f"store {self.path} holds another schema (columns missing: {missing}); "
                     "use another output folder"
                 )
+            if not self.readonly:
+                with self._guard():
+                    conn.executescript(SCHEMA)
         except UsageError:
             conn.close()
             raise

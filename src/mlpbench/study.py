@@ -49,7 +49,7 @@ from mlpbench.tune import TUNING_SEED_OFFSET, TuneSpec, log_grid
 ROWS = ("accuracy", "loss", "time", "compile")
 STUDY_KEYS = ("name", "title", "runs", "seed", "defaults", "tables", "tuning")
 TUNING_KEYS = ("runs", "score", "validation", "lr_grid")
-TABLE_KEYS = ("number", "name", "title", "note", "rows", "columns", "claims")
+TABLE_KEYS = ("number", "name", "title", "note", "rows", "columns", "claims", "baseline")
 COLUMN_KEYS = ("label", "engine", "dtype", "device", "reported", *CONFIG_FIELDS)
 CLAIM_KEYS = ("text", "checks")
 CHECK_KEYS = ("kind", "metric", "a", "b", "low", "high")
@@ -110,6 +110,7 @@ class Table:
     rows: tuple[str, ...]
     columns: tuple[Column, ...]
     claims: tuple[Claim, ...] = ()
+    baseline: str | None = None  # compare every column with this one instead of all pairs
 
     def column(self, label: str) -> Column:
         """The column with this label."""
@@ -238,6 +239,9 @@ def _table(where: _Where, raw: Any, defaults: dict) -> Table:
     if len(set(labels)) != len(labels):
         raise (where / "columns").error(f"column labels must be unique, got {labels}")
     claims = _typed(where / "claims", raw.get("claims", []), list, "a list of claims")
+    baseline = raw.get("baseline")
+    if baseline is not None and baseline not in labels:
+        raise (where / "baseline").error(f"{baseline!r} is not a column; columns: {labels}")
     return Table(
         number=number,
         name=_typed(where / "name", raw.get("name", str(number)), str, "a string name"),
@@ -246,6 +250,7 @@ def _table(where: _Where, raw: Any, defaults: dict) -> Table:
         rows=rows,
         columns=parsed,
         claims=tuple(_claim(where / "claims" / i, c, labels) for i, c in enumerate(claims)),
+        baseline=baseline,
     )
 
 
@@ -281,6 +286,8 @@ def parse_study(text: str, origin: str = "<study>") -> Study:
     _table_of(where, raw, STUDY_KEYS)
     defaults = _table_of(where / "defaults", raw.get("defaults", {}), CONFIG_FIELDS)
     tables = _typed(where / "tables", raw.get("tables"), list, "a list of [[tables]]")
+    if not tables:
+        raise (where / "tables").error("a study needs at least one [[tables]] entry")
     parsed = tuple(_table(where / "tables" / i, t, defaults) for i, t in enumerate(tables))
     for key in ("number", "name"):
         values = [getattr(t, key) for t in parsed]

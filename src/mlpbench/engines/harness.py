@@ -82,13 +82,29 @@ def logit_metrics(
     }
 
 
+DIVERGENCE_FACTOR = 1e6  # a loss this many times the first epoch's means the run blew up
+# No network that learns comes near this weight; past it, engines overflow at different
+# points (float32 squares overflow from 1.8e19), so they would disagree on NaN alone.
+WEIGHT_LIMIT = 1e12
+
+
+def diverged(curve: np.ndarray, params: list[np.ndarray], train_loss: float) -> bool:
+    """One rule for every engine: a run diverged when its loss stopped being finite or
+    some epoch's loss exceeded DIVERGENCE_FACTOR x the first epoch's, or a final weight is
+    not finite or beyond WEIGHT_LIMIT in magnitude."""
+    curve = np.asarray(curve, dtype=np.float64)
+    if not (np.isfinite(curve).all() and np.isfinite(train_loss)):
+        return True
+    if any(not (np.abs(p) <= WEIGHT_LIMIT).all() for p in params):  # NaN fails <= too
+        return True
+    return bool(curve.max() > DIVERGENCE_FACTOR * max(float(curve[0]), np.finfo(float).tiny))
+
+
 def collect(
     seeds: Sequence[int], curve: np.ndarray, params: Params, metrics: dict[str, np.ndarray]
 ) -> list[RunResult]:
-    """Split per-run arrays (leading run axis) into one RunResult per seed.
-
-    A run diverged when its loss became NaN or infinite at any point.
-    """
+    """Split per-run arrays (leading run axis) into one RunResult per seed, each flagged by
+    `diverged`."""
     if set(metrics) != set(METRICS):
         raise ValueError(f"engine returned metrics {sorted(metrics)}, expected {sorted(METRICS)}")
     runs = len(seeds)
@@ -100,7 +116,7 @@ def collect(
             metrics={k: float(v[r]) for k, v in metrics.items()},
             loss_curve=np.asarray(curve[r], dtype=np.float64),
             params=[np.asarray(p[r], dtype=np.float64).tolist() for p in params],
-            diverged=not (np.isfinite(curve[r]).all() and np.isfinite(metrics["train_loss"][r])),
+            diverged=diverged(curve[r], [p[r] for p in params], metrics["train_loss"][r]),
         )
         for r, seed in enumerate(seeds)
     ]

@@ -100,9 +100,15 @@ def check_supports(name: str, config: Config, dtype: str) -> None:
 
 
 def load(name: str) -> Engine:
-    """Import an engine module on first use and return its engine."""
+    """Import an engine module on first use and return its engine; a library that fails to
+    start (a bad KERAS_BACKEND, say) is one line naming the engine and the cause."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter
-    return importlib.import_module(ENGINES[check_engine(name)].module).ENGINE
+    try:
+        return importlib.import_module(ENGINES[check_engine(name)].module).ENGINE
+    except (ImportError, ValueError, RuntimeError) as e:
+        if isinstance(e, UsageError):
+            raise
+        raise UsageError(f"engine {name!r} cannot start: {type(e).__name__}: {e}") from None
 
 
 def has_device(name: str, device: str) -> bool:

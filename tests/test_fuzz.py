@@ -1,0 +1,212 @@
+"""Hostile input, generated: the CLI exits 0, or 2 with exactly one line on stderr and
+nothing written; never a traceback. Examples are bounded so CI stays fast; the counts
+of probes and outcomes are printed (pytest -s) for the record."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import math
+import os
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mlpbench import cli
+
+OUTCOMES: Counter = Counter()
+# bounded for CI; MLPBENCH_FUZZ_EXAMPLES=2000 for a deeper search
+FUZZ_EXAMPLES = int(os.environ.get("MLPBENCH_FUZZ_EXAMPLES", "120"))
+SIZES = ["1", "2", "3", "0", "-1", "2.5", "abc", "", "1000000000", "1000000000000"]
+VALUES = {
+    "--data": ["quadratic", "linear", "spiral", "", "../etc"],
+    "--m": [*SIZES, "20", "40"],
+    "--n": [*SIZES, "5"],
+    "--hidden": ["3", "2,2", "0", "3,x", "", "1000000000", "-1"],
+    "--activation": ["sigmoid", "relu", "tanh", "swish", ""],
+    "--loss": ["bce", "mse", "hinge", ""],
+    "--optimizer": ["sgd", "adam", "rmsprop", "lbfgs"],
+    "--lr": ["10", "0.5", "0", "-1", "nan", "inf", "1e200", "1e300", "abc"],
+    "--batch-size": ["1", "4", "0", "-3", "1000000", "x"],
+    "--epochs": SIZES,
+    "--runs": SIZES,
+    "--seed": ["0", "7", "-1", "9223372036854775807", "9223372036854775806", "1e3", "x"],
+    "--engine": ["numpy", "numba", "", "cuda", "NUMPY"],
+    "--dtype": ["float64", "float32", "float16", ""],
+    "--executor": ["local", "dask://", "dask://host:notaport", "dask://tls://h:1", "ray"],
+    "--tables": ["1", "loss", ",", "", "9", "1,1"],
+    "--format": ["csv", "json", "xml"],
+    "--tune": ["lr", "batch_size", "momentum", ""],
+    "--lr-grid": ["0.1,1", "1e-2:1e0:2", "1:0.1:2", "a:b:c", "1e-300:1e300:1000", ""],
+    "--batch-grid": ["2,4", "0", "x"],
+    "--validation": ["0.2", "0", "1", "-0.5", "nan"],
+    "--engines": ["numpy,numba", "numpy", "numpy,cuda", ","],
+}
+COMMANDS = {
+    "train": ["--data", "--m", "--n", "--hidden", "--activation", "--loss", "--optimizer",
+              "--lr", "--batch-size", "--epochs", "--runs", "--seed", "--engine", "--dtype",
+              "--executor"],
+    "run": ["--tables", "--runs", "--seed", "--engine", "--dtype", "--executor"],
+    "tune": ["--m", "--n", "--epochs", "--tune", "--lr-grid", "--batch-grid", "--validation",
+             "--runs", "--seed", "--engine", "--loss", "--optimizer"],
+    "agree": ["--m", "--n", "--epochs", "--lr", "--engines", "--runs", "--seed", "--dtype"],
+    "data": ["--data", "--m", "--n", "--seed"],
+    "report": ["--tables"],
+    "export": ["--format"],
+}  # fmt: skip
+# small, valid sizes first, so what parses also trains in a blink
+SAFE = ["--m", "20", "--n", "5", "--epochs", "2", "--runs", "1", "--engine", "numpy"]
+
+
+@st.composite
+def command_lines(draw) -> tuple[str, list[str]]:
+    command = draw(st.sampled_from(sorted(COMMANDS)))
+    options = draw(st.lists(st.sampled_from(COMMANDS[command]), max_size=5))
+    argv = [command]
+    if command in ("train", "tune", "agree", "data"):
+        argv += [a for a in SAFE if command != "data" or a in ("--m", "20", "--n", "5")]
+    if command == "run":
+        argv += ["TINY", "--runs", "1", "--engine", "numpy"]
+    for option in options:
+        argv += [option, draw(st.sampled_from(VALUES[option]))]
+    if draw(st.booleans()):
+        argv.append(draw(st.sampled_from(["--bogus", "extra", "--json", "--fresh", "-h"])))
+    return command, argv
+
+
+def invoke(argv: list[str]) -> tuple[int, str, str]:
+    """main() in this process: its exit status (SystemExit included), stdout and stderr."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = cli.main(argv)
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else 2
+    return code, out.getvalue(), err.getvalue()
+
+
+def check_outcome(code: int, err: str, out_dir: Path) -> None:
+    """The promise: 0, or 2 with one line and nothing written."""
+    OUTCOMES[code] += 1
+    assert code in (0, 2), (code, err)
+    if code == 2:
+        assert len(err.strip().splitlines()) == 1, err
+        assert err.startswith("mlpbench"), err
+        assert "Traceback" not in err
+        assert not out_dir.exists() or not any(out_dir.iterdir()), list(out_dir.iterdir())
+
+
+@settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+@given(command_lines())
+def test_cli_arguments_never_crash(tiny_text, command_line):
+    command, argv = command_line
+    with tempfile.TemporaryDirectory() as tmp:
+        study = Path(tmp) / "tiny.toml"
+        study.write_text(tiny_text)
+        out = Path(tmp) / "out"
+        argv = [str(study) if a == "TINY" else a for a in argv]
+        if "-h" not in argv:
+            argv += ["--out", str(out)]
+        code, stdout, err = invoke(argv)
+        check_outcome(code, err, out)
+        if code == 0 and "--json" in argv and command == "train":
+            json.loads(stdout, parse_constant=pytest.fail)  # strict JSON: no NaN, no Infinity
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _print_probe_counts():
+    """The record of what this module tried (pytest -s shows it)."""
+    yield
+    print(f"\nfuzz probes by exit status: {dict(OUTCOMES)}")
+
+
+@pytest.fixture(scope="module")
+def tiny_text():
+    from conftest import TINY_STUDY
+
+    return TINY_STUDY.replace("epochs = 15", "epochs = 2")
+
+
+# Study files: random keys, types and values, written as TOML by a tiny writer
+SCALARS = st.one_of(
+    st.integers(-(2**63), 2**63 - 1), st.floats(allow_nan=True), st.booleans(),
+    st.text(max_size=12), st.sampled_from(["sgd", "bce", "tuned", "quadratic", "accuracy",
+                                           "greater", "ratio", "a", "b", "gpu", "numba"]),
+)  # fmt: skip
+KEYS = st.sampled_from([
+    "name", "title", "runs", "seed", "defaults", "tables", "tuning", "number", "note", "rows",
+    "columns", "claims", "label", "engine", "dtype", "device", "reported", "lr", "loss",
+    "optimizer", "m", "n", "epochs", "hidden", "batch_size", "text", "checks", "kind", "metric",
+    "a", "b", "low", "high", "validation", "lr_grid", "score", "baseline", "test_accuracy",
+    "colour",
+])  # fmt: skip
+VALUES_TREE = st.recursive(
+    SCALARS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(KEYS, inner, max_size=4),
+    max_leaves=12,
+)
+
+
+def toml_value(value: object) -> str:
+    """A value in TOML's inline syntax."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf") \
+            if math.isinf(value) else repr(value)  # fmt: skip
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    return "{" + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + "}"
+
+
+COLUMN = st.fixed_dictionaries(
+    {"label": st.sampled_from(["a", "b", "![x](/etc/hostname)", "$x$", "a|b"])},
+    optional={k: st.sampled_from(v) for k, v in {
+        "lr": [0.5, 10, -1, "tuned", "fast"], "loss": ["bce", "mse", "hinge", 3],
+        "optimizer": ["sgd", "adam"], "hidden": [[2], 3, [], [0]],
+        "batch_size": [4, 0, 100], "engine": ["numpy", "cuda", 5], "device": ["cpu", "tpu"],
+        "reported": [{"test_accuracy": 99.0}, {"test_accuracy": "high"}, "x"],
+    }.items()},
+)  # fmt: skip
+STUDIES = st.fixed_dictionaries(
+    {"runs": st.sampled_from([2, 0, -1, "x"]),
+     "defaults": st.fixed_dictionaries({"m": st.sampled_from([20, 0]), "n": st.just(5),
+                                        "epochs": st.sampled_from([2, -1])}),
+     "tables": st.lists(st.fixed_dictionaries(
+         {"number": st.sampled_from([1, 2, "1"]), "columns": st.lists(COLUMN, max_size=3)},
+         optional={"claims": st.lists(VALUES_TREE, max_size=2), "rows": VALUES_TREE,
+                   "name": SCALARS, "note": SCALARS, "baseline": SCALARS}),
+         max_size=2)},
+    optional={"seed": st.sampled_from([0, -5, 2**63 - 1]), "tuning": VALUES_TREE,
+              "title": SCALARS, "colour": SCALARS},
+)  # fmt: skip
+
+
+@settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.one_of(STUDIES, st.dictionaries(KEYS, VALUES_TREE, max_size=4)))
+def test_study_files_never_crash(study):
+    text = "\n".join(f"{k} = {toml_value(v)}" for k, v in study.items())
+    with tempfile.TemporaryDirectory() as tmp:
+        path, out = Path(tmp) / "study.toml", Path(tmp) / "out"
+        path.write_text(text)
+        code, _, err = invoke(["run", str(path), "--out", str(out), "--engine", "numpy"])
+        check_outcome(code, err, out)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.binary(max_size=64))
+def test_study_files_of_random_bytes(data):
+    with tempfile.TemporaryDirectory() as tmp:
+        path, out = Path(tmp) / "study.toml", Path(tmp) / "out"
+        path.write_bytes(data)
+        code, _, err = invoke(["run", str(path), "--out", str(out), "--engine", "numpy"])
+        check_outcome(code, err, out)
