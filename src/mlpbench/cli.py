@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -12,23 +13,36 @@ from mlpbench import __version__, service
 from mlpbench.agree import format_differences
 from mlpbench.config import CONFIG_FIELDS, Config
 from mlpbench.errors import UsageError
-from mlpbench.export import TIDY_FIELDS
+from mlpbench.export import CURVE_FIELDS, TIDY_FIELDS, to_parquet
 from mlpbench.options import Parser, add_common, add_config_options
 from mlpbench.report import HTML_NAME, REPORT_NAME
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run a study's tables, reusing stored runs, and print and write the report."""
-    done = service.run_study(args.study, args.tables, args.runs, args.seed, args.engine,
-                             args.dtype, args.out, args.fresh, args.executor,
-                             args.dask_timeout)  # fmt: skip
-    print(f"{done.trained} runs trained; the rest were in the store", file=sys.stderr)
-    return _print_report(done.report, Path(args.out))
+    tracker = service.tracker(args.mlflow, args.out)
+    outcome = service.run_study(args.study, args.tables, args.runs, args.seed, args.engine,
+                                args.dtype, args.out, args.fresh, args.executor,
+                                args.dask_timeout)  # fmt: skip
+    print(f"{outcome.trained} runs trained; the rest were in the store", file=sys.stderr)
+    code = _print_report(service.report(outcome, _figures(args)), Path(args.out))
+    if tracker is not None:
+        logged = service.track_study(tracker, outcome)
+        print(f"{logged} runs logged to MLflow", file=sys.stderr)
+    return code
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Re-render the report from the store, without training."""
-    return _print_report(service.rerender(args.out, args.study, args.tables), Path(args.out))
+    outcome = service.stored_study(args.out, args.study, args.tables)
+    if args.format == "latex":
+        print(service.latex_report(outcome))
+        return 0
+    return _print_report(service.report(outcome, _figures(args)), Path(args.out))
+
+
+def _figures(args: argparse.Namespace) -> tuple[str, ...]:
+    return tuple(f.strip() for f in args.figures.split(",") if f.strip())
 
 
 def _print_report(text: str, out: Path) -> int:
@@ -38,12 +52,16 @@ def _print_report(text: str, out: Path) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    """Print every stored run, one row per run, as CSV or JSON."""
-    rows = service.export_rows(args.out)
+    """Print every stored run (or, with --curves, every run's every epoch) as CSV, JSON or
+    Parquet."""
+    rows = service.export_rows(args.out, args.curves)
+    fields = CURVE_FIELDS if args.curves else TIDY_FIELDS
     if args.format == "json":
         print(json.dumps(service.jsonable(rows), indent=1, allow_nan=False))
+    elif args.format == "parquet":
+        sys.stdout.buffer.write(to_parquet(rows, fields))
     else:
-        writer = csv.DictWriter(sys.stdout, fieldnames=TIDY_FIELDS, lineterminator="\n")
+        writer = csv.DictWriter(sys.stdout, fieldnames=fields, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
     return 0
@@ -60,8 +78,12 @@ def cmd_data(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     """Train one configuration for R runs and print its summary."""
     seeds = service.seeds(args.runs, args.seed, 1)
-    result = service.train(_config(args), seeds, args.engine, args.dtype, args.out, args.fresh,
-                           args.executor, args.dask_timeout)  # fmt: skip
+    tracker = service.tracker(args.mlflow, args.out)
+    job, runs = service.train(_config(args), seeds, args.engine, args.dtype, args.out,
+                              args.fresh, args.executor, args.dask_timeout)  # fmt: skip
+    result = service.summary(job, seeds, runs)
+    if tracker is not None:
+        service.track_runs(tracker, "mlpbench train", runs)
     if args.json:
         print(json.dumps(result, allow_nan=False))
     else:
@@ -76,8 +98,12 @@ def cmd_tune(args: argparse.Namespace) -> int:
     grids = {"lr": args.lr_grid, "batch_size": args.batch_grid, "epochs": args.epochs_grid}
     runs = args.tune_runs if args.tune_runs is not None else len(seeds)
     spec = service.tune_spec(config, grids, names, runs, seeds[0], args.score, args.validation)
-    result = service.tune_and_confirm(config, spec, seeds, args.engine, args.dtype, args.out,
-                                      args.executor, args.dask_timeout)  # fmt: skip
+    tracker = service.tracker(args.mlflow, args.out)
+    result, stored = service.tune_and_confirm(
+        config, spec, seeds, args.engine, args.dtype, args.out, args.executor, args.dask_timeout
+    )
+    if tracker is not None:
+        service.track_runs(tracker, "mlpbench tune", stored)
     if args.json:
         print(json.dumps(result, allow_nan=False))
         return 0
@@ -126,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run a study (default: the seed report's tables)")
     run.add_argument("study", nargs="?", default="seed", help="study TOML file, or 'seed'")
     run.add_argument("--tables", help="tables to run, by number or name: 1,4 or loss,batch")
+    run.add_argument("--figures", default="png", help="plot formats: png, svg, pdf (default png)")
     add_common(run)
     run.set_defaults(func=cmd_run)
 
@@ -161,11 +188,22 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="re-render the report from the store")
     report.add_argument("study", nargs="?", help="study file (default: the last one run)")
     report.add_argument("--tables", help="tables to show")
+    report.add_argument("--figures", default="png", help="plot formats: png, svg, pdf")
+    report.add_argument("--format", choices=("markdown", "latex"), default="markdown",
+                        help="markdown (report.md and report.html, default) or latex "
+                        "(report.tex, booktabs tables)")  # fmt: skip
     report.add_argument("--out", default="results", help="output folder (default: results)")
     report.set_defaults(func=cmd_report)
 
     export = sub.add_parser("export", help="print every stored run as CSV or JSON")
-    export.add_argument("--format", choices=("csv", "json"), default="csv")
+    export.add_argument(
+        "--format",
+        choices=("csv", "json", "parquet"),
+        default="csv",
+        help="csv (default), json (NaN as null) or parquet (needs pyarrow)",
+    )
+    export.add_argument("--curves", action="store_true",
+                        help="one row per run and epoch, with its train loss")  # fmt: skip
     export.add_argument("--out", default="results", help="output folder (default: results)")
     export.set_defaults(func=cmd_export)
 
@@ -191,6 +229,9 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as e:
         print(f"mlpbench: error: {' '.join(str(e).split())}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `mlpbench export | head`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except OSError as e:
         where = f"{e.filename}: " if e.filename else ""
         print(f"mlpbench: error: {where}{e.strerror or e}", file=sys.stderr)

@@ -1,27 +1,80 @@
-"""Tidy exports: every stored run as one flat row, and the exact data a seed draws."""
+"""Tidy exports: every stored run as one flat row (or one row per epoch), and the exact
+data a seed draws."""
 
 from __future__ import annotations
 
 import csv
+import functools
+import hashlib
 import io
 from pathlib import Path
+from typing import NamedTuple
 
 from mlpbench.config import CONFIG_FIELDS, Config
 from mlpbench.data import make_dataset
+from mlpbench.errors import UsageError
 from mlpbench.files import make_folder, write_text
 from mlpbench.results import METRICS, StoredRun
 
 RUN_FIELDS = ("id", "engine", "dtype", "device", "seed", "diverged", "group_size", "created_at")
-TIDY_FIELDS = (*RUN_FIELDS, *CONFIG_FIELDS, *METRICS)
+PLACE_FIELDS = ("study", "table", "column", "shared")
+TIDY_FIELDS = (*PLACE_FIELDS, *RUN_FIELDS, *CONFIG_FIELDS, "data_sha256", *METRICS)
+CURVE_FIELDS = (*PLACE_FIELDS, "id", "engine", "dtype", "device", "seed", "epoch", "train_loss")
 
 
-def tidy(run: StoredRun) -> dict:
-    """A stored run as one flat row: identity, configuration fields, metrics."""
-    row = {k: getattr(run, k) for k in RUN_FIELDS}
+class Place(NamedTuple):
+    """Where a run sits in a study: its table and column. A run is shared when the same
+    job fills several columns (the seed study's Table 2 SGD column is Table 1's BCE)."""
+
+    study: str = ""
+    table: str = ""
+    column: str = ""
+    shared: bool = False
+
+
+@functools.lru_cache(maxsize=4096)
+def data_sha256(data: str, m: int, n: int, seed: int) -> str:
+    """The hash of the exact points a run trained and was tested on."""
+    digest = hashlib.sha256()
+    for part in make_dataset(data, m, n, seed):
+        digest.update(part.astype("<f8").tobytes())
+    return digest.hexdigest()
+
+
+NOWHERE = Place()  # a run that belongs to no column of the last study
+
+
+def tidy(run: StoredRun, place: Place = NOWHERE) -> dict:
+    """A stored run as one flat row: its place, identity, configuration, data hash, metrics."""
+    row: dict = dict(place._asdict())
+    row.update({k: getattr(run, k) for k in RUN_FIELDS})
     row.update({k: run.config[k] for k in CONFIG_FIELDS})
     row["hidden"] = ",".join(str(h) for h in run.config["hidden"])
+    c = run.config
+    row["data_sha256"] = data_sha256(c["data"], c["m"], c["n"], run.seed)
     row.update(run.metrics)
     return row
+
+
+def curve_rows(run: StoredRun, place: Place = NOWHERE) -> list[dict]:
+    """A run's loss curve in long form: one row per epoch (1-based)."""
+    base = {**place._asdict(), **{k: getattr(run, k) for k in CURVE_FIELDS[4:9]}}
+    return [{**base, "epoch": e + 1, "train_loss": float(v)} for e, v in enumerate(run.loss_curve)]
+
+
+def to_parquet(rows: list[dict], fields: tuple[str, ...]) -> bytes:
+    """The rows as one Parquet file, columns in fields order."""
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise UsageError(
+            "--format parquet needs pyarrow: pip install 'mlpbench[parquet]'"
+        ) from None
+    table = pa.Table.from_pylist(rows).select(list(fields))
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)
+    return sink.getvalue().to_pybytes()
 
 
 def write_dataset(config: Config, seed: int, out: Path) -> list[Path]:

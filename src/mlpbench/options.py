@@ -62,6 +62,10 @@ def add_common(p: argparse.ArgumentParser, store: bool = True) -> None:
     p.add_argument("--executor", default="local",
                    help="where to train: local (default), dask (a LocalCluster here), "
                    "dask://HOST:PORT")  # fmt: skip
+    if store:
+        p.add_argument("--mlflow", nargs="?", const="", metavar="URI",
+                       help="also log the runs to MLflow (default: a mlruns/ folder beside "
+                       "--out)")  # fmt: skip
     p.add_argument("--dask-timeout", type=float, default=WAIT_S, metavar="SECONDS",
                    help=f"how long to wait for a Dask worker (default: {WAIT_S:g})")  # fmt: skip
 

@@ -1,7 +1,8 @@
 """Pictures of a table: decision boundaries, learning curves, time, and spread.
 
-Each function draws one PNG from stored runs alone (final weights, loss
-curves, metrics) and writes it whole or not at all.
+Each function draws one matplotlib Figure from stored runs alone (final
+weights, loss curves, metrics); `save` writes it, whole or not at all, as PNG
+and any of SVG and PDF.
 """
 
 from __future__ import annotations
@@ -28,13 +29,19 @@ DPI = 100
 PANEL = 3.6  # inches per panel
 
 
-def _save(fig, path: Path) -> Path:
-    tmp = temporary(path)
-    try:
-        fig.savefig(tmp, dpi=DPI)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+FORMATS = ("png", "svg", "pdf")
+
+
+def save(fig: Figure, path: Path, formats: tuple[str, ...] = ("png",)) -> Path:
+    """Write the figure to path (its .png) and beside it in the other formats asked for."""
+    for fmt in formats:
+        target = path.with_suffix(f".{fmt}")
+        tmp = temporary(target)
+        try:
+            fig.savefig(tmp, dpi=DPI, format=fmt)
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
     return path
 
 
@@ -47,7 +54,7 @@ def _finite(col: ColumnRuns) -> list[StoredRun]:
     return [r for r in col.runs if not r.diverged]
 
 
-def decision_boundaries(title: str, columns: list[ColumnRuns], path: Path) -> Path:
+def decision_boundaries(title: str, columns: list[ColumnRuns]) -> Figure:
     """One panel per column: the first run's probability surface, true boundary, test points."""
     shown = [c for c in columns if _finite(c)]
     panels = max(1, len(shown))
@@ -78,10 +85,10 @@ def decision_boundaries(title: str, columns: list[ColumnRuns], path: Path) -> Pa
         axes[0][0].legend(loc="lower right", fontsize=7)
         fig.colorbar(surface, ax=axes[0].tolist(), shrink=0.8, label="P(y = 1)")
     fig.suptitle(f"{title}: decision boundaries (black: p = 0.5)")
-    return _save(fig, path)
+    return fig
 
 
-def learning_curves(title: str, columns: list[ColumnRuns], path: Path) -> Path:
+def learning_curves(title: str, columns: list[ColumnRuns]) -> Figure:
     """Train loss per epoch: mean over runs, band from min to max, log scale."""
     fig = Figure(figsize=(7, 4.5), layout="constrained")
     ax = fig.subplots()
@@ -99,7 +106,7 @@ def learning_curves(title: str, columns: list[ColumnRuns], path: Path) -> Path:
     ax.set(xscale="log", yscale="log", xlabel="epoch", ylabel="train loss (mean, min-max band)")
     ax.set_title(f"{title}: learning curves")
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return fig
 
 
 def _only_batch_differs(configs: list[Config]) -> bool:
@@ -108,7 +115,7 @@ def _only_batch_differs(configs: list[Config]) -> bool:
     return len(configs) > 1 and differs == {"batch_size"}
 
 
-def training_time(title: str, columns: list[ColumnRuns], path: Path) -> Path:
+def training_time(title: str, columns: list[ColumnRuns]) -> Figure:
     """Train time per run: against batch size (log-log) when only that varies, else per column."""
     shown = [c for c in columns if c.runs]
     summaries = [summarize([r.metrics["train_time_s"] for r in c.runs], [False] * len(c.runs))
@@ -128,10 +135,10 @@ def training_time(title: str, columns: list[ColumnRuns], path: Path) -> Path:
         ax.set_yscale("log")
     ax.set_ylabel("training time per run (s)")
     ax.set_title(f"{title}: training time")
-    return _save(fig, path)
+    return fig
 
 
-def spread(title: str, columns: list[ColumnRuns], path: Path) -> Path:
+def spread(title: str, columns: list[ColumnRuns]) -> Figure:
     """Every run's test accuracy per column, with the mean and its 95% CI."""
     fig = Figure(figsize=(max(5.0, 1.6 * len(columns)), 4.5), layout="constrained")
     ax = fig.subplots()
@@ -147,10 +154,10 @@ def spread(title: str, columns: list[ColumnRuns], path: Path) -> Path:
     ax.set_xticks(range(len(columns)), [_plain(c.column.label) for c in columns], fontsize=8)
     ax.set_ylabel("test accuracy per run (%)")
     ax.set_title(f"{title}: spread over runs (black: mean, 95% CI)")
-    return _save(fig, path)
+    return fig
 
 
-def sensitivity(title: str, entries: list[tuple], score: str, path: Path) -> Path:
+def sensitivity(title: str, entries: list[tuple], score: str) -> Figure:
     """Validation score against learning rate per tuned column: mean, min-max band, choice marked.
 
     entries are (label, TuneResult); grid points whose other tuned
@@ -176,7 +183,7 @@ def sensitivity(title: str, entries: list[tuple], score: str, path: Path) -> Pat
     ax.set(xlabel="learning rate", ylabel=f"validation {score} (mean, min-max over seeds)")
     ax.set_title(f"{title}: learning-rate sensitivity (star: chosen)")
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return fig
 
 
 PLOTS = {

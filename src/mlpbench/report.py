@@ -19,7 +19,7 @@ from mlpbench.analysis import (
 from mlpbench.env import ENV_KEYS
 from mlpbench.files import remove_stray, write_text
 from mlpbench.html_report import markdown_to_html, md_escape
-from mlpbench.plots import PLOTS, sensitivity
+from mlpbench.plots import PLOTS, save, sensitivity
 from mlpbench.stats import Summary, summarize
 
 if TYPE_CHECKING:
@@ -214,6 +214,7 @@ def build_report(
     environment: list[StoredRun],
     out: Path,
     tuned: dict,
+    formats: tuple[str, ...] = ("png",),
 ) -> tuple[str, set[str]]:
     """The whole Markdown report of a study, drawing its plots into out/plots; returns the
     Markdown and the paths of the plots it drew (the only images the HTML may embed).
@@ -248,14 +249,15 @@ def build_report(
             parts += ["#### Plots", ""]
             for kind, draw in PLOTS.items():
                 name = f"table-{table.number}-{kind}.png"
-                draw(f"Table {table.number}", columns, plot_dir / name)
+                save(draw(f"Table {table.number}", columns), plot_dir / name, formats)
                 parts += [f"![Table {table.number} {kind}]({PLOT_DIR}/{name})", ""]
                 drawn.add(f"{PLOT_DIR}/{name}")
         results = [(c.label, tuned.get((table.number, c.label))) for c in table.columns]
         results = [(label, r) for label, r in results if r is not None]
         if results:
             name = f"table-{table.number}-sensitivity.png"
-            sensitivity(f"Table {table.number}", results, study.tuning.score, plot_dir / name)
+            figure = sensitivity(f"Table {table.number}", results, study.tuning.score)
+            save(figure, plot_dir / name, formats)
             parts += [_tuning_note(study), "", f"![Table {table.number} sensitivity]"
                       f"({PLOT_DIR}/{name})", ""]  # fmt: skip
             drawn.add(f"{PLOT_DIR}/{name}")
@@ -279,9 +281,11 @@ def write_report(
     environment: list[StoredRun],
     out: Path,
     tuned: dict,
+    formats: tuple[str, ...] = ("png",),
 ) -> str:
-    """Write report.md and the self-contained report.html; return the Markdown."""
-    text, drawn = build_report(study, tables, environment, out, tuned)
+    """Write report.md and the self-contained report.html (plots also in the other formats
+    asked for); return the Markdown."""
+    text, drawn = build_report(study, tables, environment, out, tuned, formats)
     page = markdown_to_html(text, out, study.title or study.name, drawn)
     write_text(out / REPORT_NAME, text)
     write_text(out / HTML_NAME, page)

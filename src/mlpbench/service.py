@@ -12,17 +12,19 @@ import math
 from dataclasses import replace
 from importlib import resources
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from mlpbench import engines
+from mlpbench import engines, latex, tracking
 from mlpbench.agree import Difference, difference
 from mlpbench.analysis import ColumnRuns
-from mlpbench.config import Config, Job, check_runs, check_seeds, check_size
+from mlpbench.config import SEED_LIMIT, Config, Job, check_runs, check_seeds, check_size
 from mlpbench.env import usable_memory
 from mlpbench.errors import UsageError
-from mlpbench.export import tidy, write_dataset
-from mlpbench.plots import sensitivity
-from mlpbench.report import PLOT_DIR, write_report
+from mlpbench.export import NOWHERE, Place, curve_rows, tidy, write_dataset
+from mlpbench.files import write_text
+from mlpbench.plots import FORMATS, save, sensitivity
+from mlpbench.report import HTML_NAME, PLOT_DIR, REPORT_NAME, write_report
+from mlpbench.results import StoredRun
 from mlpbench.runner import (
     WAIT_S,
     Executor,
@@ -150,25 +152,32 @@ def load_columns(
     return out
 
 
-def _report(study: Study, store: Store, engine: str, dtype: str | None, out: Path, tuned: Tuned):
+class StudyOutcome(NamedTuple):
+    """A study and its stored runs, ready to report: what `run` and `report` both build."""
+
+    study: Study  # with the tuned learning rates put in
+    tables: list[tuple[Table, list[ColumnRuns]]]
+    tuned: Tuned
+    environment: list[StoredRun]  # every run in the store, for the machine and versions
+    out: Path
+    trained: int  # runs this call trained (0 when only read)
+
+
+def _outcome(
+    study: Study, store: Store, engine: str, dtype: str | None, out: Path, tuned: Tuned,
+    trained: int,
+) -> StudyOutcome:  # fmt: skip
     tables = [(t, load_columns(t, study, store, engine, dtype)) for t in study.tables]
     if not any(col.runs for _, columns in tables for col in columns):
         raise UsageError(
             f"no runs of study {study.name!r} are stored in {str(out)!r}; nothing to report "
             "(the report there, if any, is left as it was)"
         )
-    return write_report(study, tables, store.all_runs(), out, tuned)
-
-
-class StudyRun(NamedTuple):
-    """What running a study gave: the report's Markdown and how many runs were trained."""
-
-    report: str
-    trained: int
+    return StudyOutcome(study, tables, tuned, store.all_runs(), out, trained)
 
 
 def run_study(
-    spec: str = "seed",
+    spec: str | Study = "seed",
     tables: str | None = None,
     runs: int | None = None,
     seed: int | None = None,
@@ -178,9 +187,10 @@ def run_study(
     fresh: bool = False,
     executor: str = "local",
     wait_s: float = WAIT_S,
-) -> StudyRun:
-    """Run a study's tables, reusing stored runs, and write its report."""
-    study = resolve_study(spec).select(tables).with_runs(runs).with_seed(seed)
+) -> StudyOutcome:
+    """Run a study's tables, reusing stored runs; `report` then writes what it found."""
+    study = resolve_study(spec) if isinstance(spec, str) else spec
+    study = study.select(tables).with_runs(runs).with_seed(seed)
     check_seeds(study.seed, study.runs)
     engine = pick_engine(engine)
     if not runnable_jobs(jobs(study, engine, dtype), study.runs):  # fail before any writing
@@ -192,11 +202,13 @@ def run_study(
         store.set_meta(LAST_STUDY, last)
         study, tuned = resolve_tuned(study, engine, dtype, store, True, ex)
         trained = run_jobs(jobs(study, engine, dtype), study.seeds, store, fresh, ex)
-        return StudyRun(_report(study, store, engine, dtype, Path(out), tuned), trained)
+        return _outcome(study, store, engine, dtype, Path(out), tuned, trained)
 
 
-def rerender(out: str | Path = "results", spec: str | None = None, tables: str | None = None):
-    """Re-render the last study's report from the store, without training."""
+def stored_study(
+    out: str | Path = "results", spec: str | None = None, tables: str | None = None
+) -> StudyOutcome:
+    """The last study run into out (or another study file) with its stored runs, no training."""
     with Store(out, readonly=True) as store:
         last = store.get_meta(LAST_STUDY)
         if not isinstance(last, dict):
@@ -206,7 +218,43 @@ def rerender(out: str | Path = "results", spec: str | None = None, tables: str |
         study = study.with_seed(last["seed"])
         engine, dtype = last["engine"], last["dtype"]
         study, tuned = resolve_tuned(study, engine, dtype, store, train=False)
-        return _report(study, store, engine, dtype, Path(out), tuned)
+        return _outcome(study, store, engine, dtype, Path(out), tuned, 0)
+
+
+def report(outcome: StudyOutcome, figures: tuple[str, ...] = ("png",)) -> str:
+    """Write report.md, report.html and the plots (in each figure format); return the Markdown."""
+    for fmt in figures:
+        if fmt not in FORMATS:
+            raise UsageError(f"unknown figure format {fmt!r}; allowed: {', '.join(FORMATS)}")
+    formats = tuple(dict.fromkeys(("png", *figures)))
+    o = outcome
+    return write_report(o.study, o.tables, o.environment, o.out, o.tuned, formats)
+
+
+def latex_report(outcome: StudyOutcome) -> Path:
+    """Write report.tex: the study's tables as booktabs tables in one compilable document."""
+    path = outcome.out / "report.tex"
+    write_text(path, latex.render(outcome.study, outcome.tables))
+    return path
+
+
+def tracker(spec: str | None, out: str | Path) -> Any:
+    """An MLflow client for --mlflow [URI], connected before any training; None if not asked."""
+    return None if spec is None else tracking.connect(tracking.tracking_uri(spec, Path(out)))
+
+
+def track_study(client: Any, outcome: StudyOutcome) -> int:
+    """Log the study's runs (each once) and its report to MLflow; how many runs were new."""
+    runs = {r.id: r for _, columns in outcome.tables for col in columns for r in col.runs}
+    artifacts = tuple(p for p in (outcome.out / REPORT_NAME, outcome.out / HTML_NAME)
+                      if p.exists())  # fmt: skip
+    name = outcome.study.name
+    return tracking.log_runs(client, name, list(runs.values()), artifacts, {"study": name})
+
+
+def track_runs(client: Any, experiment: str, runs: list[StoredRun]) -> int:
+    """Log runs of one configuration (train, tune) to MLflow; how many were new."""
+    return tracking.log_runs(client, experiment, runs)
 
 
 def train(
@@ -218,19 +266,19 @@ def train(
     fresh: bool = False,
     executor: str = "local",
     wait_s: float = WAIT_S,
-) -> dict:
-    """Train one configuration's missing runs and summarise them as `train --json` prints."""
+) -> tuple[Job, list[StoredRun]]:
+    """Train one configuration's missing runs; the job and its stored runs in seed order."""
     name = pick_engine(engine)
     job = Job(config, name, dtype or engines.default_dtype(name))
     runnable_jobs([job], len(run_seeds))  # fail before anything is written
     with Store(out) as store, open_executor(executor, wait_s) as ex:
         run_jobs([job], run_seeds, store, fresh, ex)
-        return summary(job, run_seeds, store)
+        return job, store.runs(job, run_seeds)
 
 
-def summary(job: Job, run_seeds: list[int], store: Store) -> dict:
-    """The stored runs of one job: mean and std of every metric (null where undefined)."""
-    stored = store.runs(job, run_seeds)
+def summary(job: Job, run_seeds: list[int], stored: list[StoredRun]) -> dict:
+    """One job's runs as `train --json` prints them: mean and std of every metric (null
+    where undefined)."""
     flags = [r.diverged for r in stored]
     metrics = {}
     for metric in engines.METRICS:
@@ -258,7 +306,10 @@ def tune_spec(
         if grids.get(name) is None:
             raise UsageError(f"tuning {name} needs --{name.replace('_', '-')}-grid")
     axes = {name: parse_values(name, grids[name]) for name in names}  # type: ignore[arg-type]
-    spec = TuneSpec(axes=axes, runs=check_runs(runs), seed=first + TUNING_SEED_OFFSET,
+    if first + TUNING_SEED_OFFSET + check_runs(runs) > SEED_LIMIT:
+        raise UsageError(f"tuning uses seeds from seed + {TUNING_SEED_OFFSET}, past 2^63 - 1; "
+                         f"use a seed <= {SEED_LIMIT - TUNING_SEED_OFFSET - runs}")  # fmt: skip
+    spec = TuneSpec(axes=axes, runs=runs, seed=first + TUNING_SEED_OFFSET,
                     score=score, validation=validation)  # fmt: skip
     for name, values in axes.items():
         for value in values:
@@ -275,8 +326,9 @@ def tune_and_confirm(
     out: str | Path = "results",
     executor: str = "local",
     wait_s: float = WAIT_S,
-) -> dict:
-    """Tune on the validation split, rerun the choice on fresh seeds, draw the sensitivity plot."""
+) -> tuple[dict, list[StoredRun]]:
+    """Tune on the validation split, rerun the choice on fresh seeds, draw the sensitivity
+    plot; the summary as `tune --json` prints it, and the confirmation's stored runs."""
     name = pick_engine(engine)
     dtype = dtype or engines.default_dtype(name)
     names = list(spec.axes)
@@ -287,12 +339,13 @@ def tune_and_confirm(
         assert result is not None  # every grid point was just trained
         job = Job(result.config, name, dtype)
         run_jobs([job], confirm_seeds, store, executor=ex)
-        confirmed = summary(job, confirm_seeds, store)
+        stored = store.runs(job, confirm_seeds)
+        confirmed = summary(job, confirm_seeds, stored)
     plot_dir = Path(out) / PLOT_DIR
     plot_dir.mkdir(parents=True, exist_ok=True)
     batch = "full batch" if config.batch == config.train_size else f"B={config.batch}"
     entry = (f"{config.loss}/{config.optimizer}, {batch}", result)
-    plot = sensitivity("Tuning", [entry], spec.score, plot_dir / f"tune-{config.key()}.png")
+    plot = save(sensitivity("Tuning", [entry], spec.score), plot_dir / f"tune-{config.key()}.png")
     return jsonable({
         **{n: result.best.values[n] for n in names},
         "score": spec.score,
@@ -301,7 +354,7 @@ def tune_and_confirm(
         "grid": grid_summary(result, names),
         **confirmed,
         "plot": str(plot),
-    })  # fmt: skip
+    }), stored  # fmt: skip
 
 
 def agree(
@@ -323,12 +376,36 @@ def agree(
     return f"{jobs[0].engine}, {jobs[0].dtype}", rows
 
 
-def export_rows(out: str | Path = "results") -> list[dict]:
-    """Every stored run as one flat row."""
+def _places(out: str | Path) -> dict[tuple[str, int], list[Place]]:
+    """(config key and engine, dtype, device; seed) of each run in the last study -> its places."""
+    try:
+        outcome = stored_study(out)
+    except UsageError:  # no study run here, or none of its runs stored
+        return {}
+    where: dict[tuple[str, int], list[Place]] = {}
+    for table, columns in outcome.tables:
+        for col in columns:
+            for run in col.runs:
+                key = ("|".join((run.config_key, run.engine, run.dtype, run.device)), run.seed)
+                where.setdefault(key, []).append(
+                    Place(outcome.study.name, f"{table.number} {table.name}", col.column.label)
+                )
+    return {k: [p._replace(shared=len(v) > 1) for p in v] for k, v in where.items()}
+
+
+def export_rows(out: str | Path = "results", curves: bool = False) -> list[dict]:
+    """Every stored run as one flat row, once per column of the last study it fills (or once,
+    unplaced); with curves, one row per run and epoch instead."""
     with Store(out, readonly=True) as store:
-        rows = [tidy(r) for r in store.all_runs()]
-    if not rows:
+        runs = store.all_runs()
+    if not runs:
         raise UsageError(f"no results in {str(out)!r}; run `mlpbench run` or `train` first")
+    places = _places(out)
+    rows = []
+    for run in runs:
+        key = ("|".join((run.config_key, run.engine, run.dtype, run.device)), run.seed)
+        for place in places.get(key, [NOWHERE]):
+            rows += curve_rows(run, place) if curves else [tidy(run, place)]
     return rows
 
 

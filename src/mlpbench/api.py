@@ -1,0 +1,237 @@
+"""mlpbench from Python and notebooks: the experiment service the CLI calls, with its
+results as objects that print, render as HTML in Jupyter and plot.
+
+    import mlpbench as mb
+    r = mb.train(lr=10, runs=5, epochs=200)
+    r.metrics["test_accuracy"]["mean"]
+    study = mb.load_study("seed").run(tables="1", runs=5)
+    study.table(1).cell("Binary Crossentropy (10.0)", "test_accuracy").mean
+"""
+
+from __future__ import annotations
+
+import html
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from mlpbench import service
+from mlpbench.analysis import ColumnRuns, Verdict, judge
+from mlpbench.config import Config, Job
+from mlpbench.errors import UsageError
+from mlpbench.plots import decision_boundaries, learning_curves
+from mlpbench.report import HTML_NAME, ROW_METRICS, format_cell
+from mlpbench.results import METRICS, StoredRun
+from mlpbench.stats import Summary, summarize
+from mlpbench.study import Column, Table
+
+if TYPE_CHECKING:
+    import pandas
+    from matplotlib.figure import Figure
+
+PANDAS_HINT = "to_pandas needs pandas: pip install 'mlpbench[pandas]'"
+
+
+def _pandas():
+    try:
+        import pandas
+    except ImportError:
+        raise ImportError(PANDAS_HINT) from None
+    return pandas
+
+
+def _summaries(runs: list[StoredRun]) -> dict[str, Summary]:
+    flags = [r.diverged for r in runs]
+    return {m: summarize([r.metrics[m] for r in runs], flags) for m in METRICS}
+
+
+def _html_table(header: list[str], rows: list[list[str]]) -> str:
+    """Cells are trusted HTML (format_cell's <br>); headers are escaped."""
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+@dataclass(frozen=True)
+class Result:
+    """R runs of one configuration on one engine, as `mlpbench train` makes them."""
+
+    job: Job
+    seeds: list[int]
+    runs: list[StoredRun]
+
+    @property
+    def metrics(self) -> dict[str, dict[str, float | None]]:
+        """Mean and std of every metric, the mapping `train --json` prints under metrics."""
+        return service.summary(self.job, self.seeds, self.runs)["metrics"]
+
+    @property
+    def curves(self) -> np.ndarray:
+        """Per-epoch train loss of every run: runs x epochs."""
+        return np.array([r.loss_curve for r in self.runs])
+
+    def to_pandas(self) -> pandas.DataFrame:
+        """A tidy frame: one row per run, its seed, diverged flag and every metric."""
+        rows = [{"seed": r.seed, "diverged": r.diverged, **r.metrics} for r in self.runs]
+        return _pandas().DataFrame(rows, columns=["seed", "diverged", *METRICS])
+
+    def _columns(self) -> list[ColumnRuns]:
+        column = Column(self.job.engine, self.job.config, self.job.engine, self.job.dtype,
+                        self.job.device, {})  # fmt: skip
+        return [ColumnRuns(column, self.job, self.runs)]
+
+    def plot_boundary(self) -> Figure:
+        """The first finite run's decision boundary with the test points."""
+        return decision_boundaries("train", self._columns())
+
+    def plot_curves(self) -> Figure:
+        """Mean train loss per epoch with its min-max band."""
+        return learning_curves("train", self._columns())
+
+    def _repr_html_(self) -> str:
+        cells = _summaries(self.runs)
+        rows = [[html.escape(m), format_cell(m, cells[m])] for m in METRICS]
+        title = f"{len(self.runs)} runs on {self.job.describe()}"
+        return f"<p>{html.escape(title)}</p>" + _html_table(["metric", "mean ± std"], rows)
+
+
+def train(
+    data: str = "quadratic",
+    loss: str = "bce",
+    optimizer: str = "sgd",
+    lr: float = 10.0,
+    batch_size: int | None = None,
+    epochs: int = 1000,
+    runs: int = 20,
+    engine: str | None = None,
+    seed: int = 0,
+    out: str | Path | None = None,
+    dtype: str | None = None,
+    **fields: Any,
+) -> Result:
+    """Train R runs of one configuration (seeds seed .. seed + R - 1); with out, they are
+    stored there and reused, without it they live in a temporary store."""
+    unknown = set(fields) - {"m", "n", "hidden", "activation", "validation"}
+    if unknown:
+        raise UsageError(f"unknown configuration field(s): {', '.join(sorted(unknown))}")
+    config = Config(data=data, loss=loss, optimizer=optimizer, lr=lr, batch_size=batch_size,
+                    epochs=epochs, **fields)  # fmt: skip
+    seeds = service.seeds(runs, seed, runs)
+    with tempfile.TemporaryDirectory(prefix="mlpbench-") as tmp:
+        job, stored = service.train(config, seeds, engine, dtype, tmp if out is None else out)
+    return Result(job, seeds, stored)
+
+
+@dataclass(frozen=True)
+class TableResult:
+    """One table of a study with its columns' runs."""
+
+    table: Table
+    columns: list[ColumnRuns]
+
+    def cell(self, label: str, metric: str) -> Summary:
+        """Mean, std, 95% CI and counts of one column on one metric."""
+        for col in self.columns:
+            if col.column.label == label:
+                return _summaries(col.runs)[metric]
+        labels = [c.column.label for c in self.columns]
+        raise UsageError(f"no column {label!r} in table {self.table.number}; columns: {labels}")
+
+    def _repr_html_(self) -> str:
+        header = ["", "", *(c.column.label for c in self.columns)]
+        cells = [_summaries(c.runs) for c in self.columns]
+        rows = []
+        for row in self.table.rows:
+            name, parts = ROW_METRICS[row]
+            for i, (sub, metric) in enumerate(parts):
+                rows.append([name if i == 0 else "", sub,
+                             *(format_cell(metric, c[metric]) for c in cells)])  # fmt: skip
+        title = f"Table {self.table.number}: {self.table.title}"
+        return f"<h4>{html.escape(title)}</h4>" + _html_table(header, rows)
+
+
+@dataclass(frozen=True)
+class StudyResult:
+    """A study's tables with their stored runs, its claims judged, its report a call away."""
+
+    outcome: service.StudyOutcome
+
+    def table(self, key: int | str) -> TableResult:
+        """A table by number or name."""
+        for table, columns in self.outcome.tables:
+            if key in (table.number, table.name, str(table.number)):
+                return TableResult(table, columns)
+        known = [f"{t.number} ({t.name})" for t, _ in self.outcome.tables]
+        raise UsageError(f"unknown table {key!r}; this result has: {', '.join(known)}")
+
+    @property
+    def claims(self) -> list[Verdict]:
+        """Every claim of every table with its verdict and the numbers behind it."""
+        return [judge(c, t, cols) for t, cols in self.outcome.tables for c in t.claims]
+
+    @property
+    def trained(self) -> int:
+        """Runs this call trained; the rest came from the store."""
+        return self.outcome.trained
+
+    def write_report(self, figures: tuple[str, ...] = ("png",)) -> Path:
+        """Write report.md, report.html and the plots into the output folder."""
+        service.report(self.outcome, figures)
+        return self.outcome.out / HTML_NAME
+
+    def _repr_html_(self) -> str:
+        tables = "".join(TableResult(t, c)._repr_html_() for t, c in self.outcome.tables)
+        verdicts = "".join(
+            f"<li>{html.escape(v.claim.text)}: <strong>{html.escape(v.verdict)}</strong></li>"
+            for v in self.claims
+        )
+        return tables + (f"<ul>{verdicts}</ul>" if verdicts else "")
+
+
+@dataclass(frozen=True)
+class Study:
+    """A study file, parsed: its tables and columns, ready to run."""
+
+    schema: Any  # mlpbench.study.Study
+
+    @property
+    def name(self) -> str:
+        """The study's name."""
+        return self.schema.name
+
+    @property
+    def tables(self) -> tuple[Table, ...]:
+        """Its tables, in order."""
+        return self.schema.tables
+
+    def run(
+        self,
+        tables: str | int | None = None,
+        runs: int | None = None,
+        engine: str | None = None,
+        out: str | Path = "results",
+        executor: str = "local",
+        seed: int | None = None,
+        dtype: str | None = None,
+        fresh: bool = False,
+    ) -> StudyResult:
+        """Train what the store in out lacks and return the tables (no report is written
+        until write_report)."""
+        chosen = None if tables is None else str(tables)
+        outcome = service.run_study(self.schema, chosen, runs, seed, engine, dtype, out, fresh,
+                                    executor)  # fmt: skip
+        return StudyResult(outcome)
+
+    def _repr_html_(self) -> str:
+        rows = [[str(t.number), html.escape(t.name), html.escape(t.title),
+                 html.escape(", ".join(c.label for c in t.columns))]
+                for t in self.tables]  # fmt: skip
+        return _html_table(["table", "name", "title", "columns"], rows)
+
+
+def load_study(spec: str | Path = "seed") -> Study:
+    """A bundled study by name ('seed', 'seed-tuned') or a study TOML file."""
+    return Study(service.resolve_study(str(spec)))

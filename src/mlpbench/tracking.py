@@ -1,0 +1,102 @@
+"""Stored runs logged to MLflow: one MLflow run per stored run, the study's report as an
+artifact. The SQLite store stays the record; MLflow gets a copy, and a run already logged
+(same configuration, engine, dtype, device and seed) is not logged twice.
+
+Without a URI the tracking store is a local `mlruns/` folder beside the output folder,
+no server needed. MLflow 3 keeps its file store only on request, so mlpbench sets
+MLFLOW_ALLOW_FILE_STORE=true for such a folder.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mlpbench.errors import UsageError
+from mlpbench.files import make_folder
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+    from mlpbench.results import StoredRun
+
+INSTALL = "pip install 'mlpbench[mlflow]'"
+KEY_TAG = "mlpbench.run"
+
+
+def tracking_uri(spec: str, out: Path) -> str:
+    """The URI given, or the mlruns/ folder beside the output folder."""
+    return spec or (out.resolve().parent / "mlruns").as_uri()
+
+
+def connect(uri: str) -> MlflowClient:
+    """A client for the tracking store, reached now: one line and UsageError if it cannot be."""
+    try:
+        from mlflow import MlflowClient
+    except ImportError:
+        raise UsageError(f"--mlflow needs MLflow: {INSTALL}") from None
+    if uri.startswith("file:") or "://" not in uri:
+        os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+        make_folder(Path(uri.removeprefix("file://")))
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")  # fail fast when unreachable
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
+    client = MlflowClient(tracking_uri=uri)
+    try:
+        client.search_experiments(max_results=1)
+    except Exception as e:  # MLflow raises many kinds; any of them means unreachable here
+        reason = " ".join(str(e).split())[:200]
+        raise UsageError(f"cannot reach the MLflow tracking store at {uri}: {reason}") from None
+    return client
+
+
+def _experiment(client: MlflowClient, name: str) -> str:
+    found = client.get_experiment_by_name(name)
+    return found.experiment_id if found else client.create_experiment(name)
+
+
+def _key(run: StoredRun) -> str:
+    return "|".join((run.config_key, run.engine, run.dtype, run.device, str(run.seed)))
+
+
+def log_runs(
+    client: MlflowClient,
+    experiment: str,
+    runs: list[StoredRun],
+    artifacts: tuple[Path, ...] = (),
+    tags: dict[str, str] | None = None,
+) -> int:
+    """Log each stored run not yet in the experiment; attach artifacts to a summary run.
+    Returns how many runs were logged."""
+    from mlflow.entities import Metric, Param, RunTag
+
+    exp = _experiment(client, experiment)
+    logged = {r.data.tags.get(KEY_TAG) for r in client.search_runs([exp], max_results=50000)}
+    count = 0
+    for run in runs:
+        if _key(run) in logged:
+            continue
+        params = {**run.config, "hidden": ",".join(map(str, run.config["hidden"])),
+                  "engine": run.engine, "dtype": run.dtype, "device": run.device,
+                  "seed": run.seed}  # fmt: skip
+        created = client.create_run(exp, run_name=f"{run.engine} seed {run.seed}",
+                                    tags={KEY_TAG: _key(run), **(tags or {})})  # fmt: skip
+        run_id, stamp = created.info.run_id, int(created.info.start_time)
+        metrics = [Metric(k, v, stamp, 0) for k, v in run.metrics.items()
+                   if v is not None and math.isfinite(v)]  # fmt: skip
+        metrics += [Metric("train_loss_curve", float(v), stamp, step)
+                    for step, v in enumerate(run.loss_curve, 1) if math.isfinite(v)]  # fmt: skip
+        first = {"params": [Param(k, str(v)) for k, v in params.items()],
+                 "tags": [RunTag("diverged", str(run.diverged))]}  # fmt: skip
+        for start in range(0, max(len(metrics), 1), 1000):  # MLflow's batch limit
+            extra = first if start == 0 else {}
+            client.log_batch(run_id, metrics=metrics[start : start + 1000], **extra)
+        client.set_terminated(run_id)
+        count += 1
+    if artifacts:
+        summary = client.create_run(exp, run_name="report", tags=tags or {})
+        for path in artifacts:
+            client.log_artifact(summary.info.run_id, str(path))
+        client.set_terminated(summary.info.run_id)
+    return count

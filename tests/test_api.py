@@ -1,0 +1,101 @@
+"""The Python API: train and load_study return objects that match the CLI, print as HTML in
+notebooks and plot; the README's example runs as written."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+
+import mlpbench as mb
+from mlpbench import cli
+
+README = Path(__file__).parents[1] / "README.md"
+STEADY = ("train_accuracy", "test_accuracy", "train_loss", "test_loss")  # not timings
+
+
+def test_importing_the_package_loads_no_framework_and_no_plotting():
+    code = ("import sys, mlpbench; heavy = [m for m in ('tensorflow', 'jax', 'numba', "
+            "'matplotlib', 'scipy') if m in sys.modules]; "
+            "print(heavy, sorted(mlpbench.__all__))")  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.startswith("[] ") and "'train'" in out.stdout and "'load_study'" in out.stdout
+
+
+def test_train_matches_the_cli(tmp_path, capsys):
+    r = mb.train(lr=10, runs=3, epochs=30, m=60, n=20, engine="numpy")
+    argv = ["train", "--lr", "10", "--runs", "3", "--epochs", "30", "--m", "60", "--n", "20",
+            "--engine", "numpy", "--json", "--out", str(tmp_path)]  # fmt: skip
+    assert cli.main(argv) == 0
+    printed = json.loads(capsys.readouterr().out)["metrics"]
+    for metric in STEADY:
+        assert r.metrics[metric] == printed[metric]
+    assert set(r.metrics) == set(printed)
+    assert [run.seed for run in r.runs] == [0, 1, 2] and r.curves.shape == (3, 30)
+    np.testing.assert_array_equal(r.curves[1], r.runs[1].loss_curve)
+
+
+def test_result_frame_plots_and_html():
+    r = mb.train(lr=5, runs=2, epochs=10, m=40, n=10, engine="numpy", seed=7)
+    frame = r.to_pandas()
+    assert list(frame["seed"]) == [7, 8] and frame.shape == (2, 9)
+    assert frame["test_accuracy"].tolist() == [run.metrics["test_accuracy"] for run in r.runs]
+    for figure in (r.plot_boundary(), r.plot_curves()):
+        assert isinstance(figure, Figure) and figure.axes
+    page = r._repr_html_()
+    assert "<table>" in page and "test_accuracy" in page and "2 runs on numpy" in page
+
+
+def test_to_pandas_without_pandas_says_how_to_install(monkeypatch):
+    r = mb.train(runs=1, epochs=2, m=20, n=5, engine="numpy")
+    monkeypatch.setitem(sys.modules, "pandas", None)
+    with pytest.raises(ImportError, match=r"pip install 'mlpbench\[pandas\]'"):
+        r.to_pandas()
+
+
+def test_bad_arguments_raise_usage_error_with_the_cli_message(tmp_path, capsys):
+    with pytest.raises(mb.UsageError) as e:
+        mb.train(lr=-1.0)
+    assert isinstance(e.value, ValueError)
+    assert cli.main(["train", "--lr", "-1", "--out", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.strip() == f"mlpbench: error: {e.value}"
+    with pytest.raises(mb.UsageError, match="unknown configuration field"):
+        mb.train(momentum=0.9)
+    with pytest.raises(mb.UsageError, match="cannot read study file"):
+        mb.load_study(tmp_path / "missing.toml")
+
+
+def test_a_study_runs_and_reports(tiny_study, tmp_path):
+    study = mb.load_study(tiny_study)
+    assert study.name == "tiny" and [t.number for t in study.tables] == [1, 2]
+    assert "<table>" in study._repr_html_()
+    result = study.run(runs=2, engine="numpy", out=tmp_path)
+    assert result.trained == 6
+    cell = result.table("loss").cell("BCE", "test_accuracy")
+    assert cell.count == 2 and cell.ci_low <= cell.mean <= cell.ci_high
+    assert result.table(2).table.name == "batch"
+    with pytest.raises(mb.UsageError, match="no column 'XYZ'"):
+        result.table(1).cell("XYZ", "test_accuracy")
+    assert result.claims == []
+    assert not (tmp_path / "report.html").exists()  # nothing written until asked
+    assert result.write_report() == tmp_path / "report.html"
+    assert (tmp_path / "report.md").exists()
+    page = result._repr_html_()
+    assert "Table 1: Loss functions" in page and "BCE" in page
+    again = mb.load_study(tiny_study).run(runs=2, engine="numpy", out=tmp_path)
+    assert again.trained == 0  # reused from the store
+
+
+def test_the_readme_python_example_runs(tmp_path, monkeypatch):
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+    assert blocks, "the README has a Python example"
+    monkeypatch.chdir(tmp_path)
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), {})
+    assert (tmp_path / "results" / "report.html").exists()
