@@ -153,6 +153,7 @@ def test_mlflow_logs_each_run_once_with_its_curve_and_the_report(shared, tmp_pat
     mlflow = pytest.importorskip("mlflow")
     uri = (tmp_path / "mlruns").as_uri()
     study = shared.parent / "shared.toml"
+    before = _export(shared, capsys)
     argv = ["run", str(study), "--out", str(shared), "--engine", "numpy", "--mlflow", uri]
     assert cli.main(argv) == 0
     assert "6 runs logged to MLflow" in capsys.readouterr().err
@@ -171,6 +172,7 @@ def test_mlflow_logs_each_run_once_with_its_curve_and_the_report(shared, tmp_pat
     assert {"report.md", "report.html"} <= names
     assert cli.main(argv) == 0  # again: nothing new to log
     assert "0 runs logged to MLflow" in capsys.readouterr().err
+    assert _export(shared, capsys) == before  # the store holds what it held
 
 
 def test_mlflow_default_store_and_train(tmp_path, capsys):

@@ -9,17 +9,21 @@ import os
 import sys
 from pathlib import Path
 
-from mlpbench import __version__, service
-from mlpbench.agree import format_differences
 from mlpbench.config import CONFIG_FIELDS, Config
 from mlpbench.errors import UsageError
-from mlpbench.export import CURVE_FIELDS, TIDY_FIELDS, to_parquet
-from mlpbench.options import Parser, add_common, add_config_options
-from mlpbench.report import HTML_NAME, REPORT_NAME
+from mlpbench.options import build_parser
+
+
+def _service():
+    """The experiment service, imported when a command runs, so `--help` stays fast."""
+    from mlpbench import service
+
+    return service
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run a study's tables, reusing stored runs, and print and write the report."""
+    service = _service()
     tracker = service.tracker(args.mlflow, args.out)
     outcome = service.run_study(args.study, args.tables, args.runs, args.seed, args.engine,
                                 args.dtype, args.out, args.fresh, args.executor,
@@ -34,6 +38,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Re-render the report from the store, without training."""
+    service = _service()
     outcome = service.stored_study(args.out, args.study, args.tables)
     if args.format == "latex":
         print(service.latex_report(outcome))
@@ -47,13 +52,18 @@ def _figures(args: argparse.Namespace) -> tuple[str, ...]:
 
 def _print_report(text: str, out: Path) -> int:
     print(text.replace("<br>", " "))  # the terminal shows a cell's CI on the same line
-    print(f"report written to {out / REPORT_NAME} and {out / HTML_NAME}", file=sys.stderr)
+    service = _service()
+    print(f"report written to {out / service.REPORT_NAME} and {out / service.HTML_NAME}",
+          file=sys.stderr)  # fmt: skip
     return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Print every stored run (or, with --curves, every run's every epoch) as CSV, JSON or
     Parquet."""
+    service = _service()
+    from mlpbench.export import CURVE_FIELDS, TIDY_FIELDS, to_parquet
+
     rows = service.export_rows(args.out, args.curves)
     fields = CURVE_FIELDS if args.curves else TIDY_FIELDS
     if args.format == "json":
@@ -69,6 +79,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_data(args: argparse.Namespace) -> int:
     """Write the exact train and test sets a run with this seed used, as CSV files."""
+    service = _service()
     config = Config(data=args.data, m=args.m, n=args.n)
     for path in service.export_data(config, args.seed, args.out):
         print(path)
@@ -77,6 +88,7 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Train one configuration for R runs and print its summary."""
+    service = _service()
     seeds = service.seeds(args.runs, args.seed, 1)
     tracker = service.tracker(args.mlflow, args.out)
     job, runs = service.train(_config(args), seeds, args.engine, args.dtype, args.out,
@@ -93,6 +105,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_tune(args: argparse.Namespace) -> int:
     """Tune learning rate (and batch size or epochs) on a validation split, then confirm."""
+    service = _service()
     config, seeds = _config(args, lr=1.0), service.seeds(args.runs, args.seed, 5)
     names = [n.strip() for n in args.tune.split(",") if n.strip()]
     grids = {"lr": args.lr_grid, "batch_size": args.batch_grid, "epochs": args.epochs_grid}
@@ -119,12 +132,15 @@ def cmd_tune(args: argparse.Namespace) -> int:
 
 def cmd_agree(args: argparse.Namespace) -> int:
     """Train one configuration on several engines from the same start; print how far apart."""
+    service = _service()
     names = [n.strip() for n in args.engines.split(",") if n.strip()]
     config, seeds = _config(args), service.seeds(args.runs, args.seed, 2)
     reference, rows = service.agree(
         config, names, seeds, args.dtype, args.executor, args.dask_timeout
     )
     print(f"{len(seeds)} runs of {json.dumps(config.as_dict())}")
+    from mlpbench.agree import format_differences
+
     print(format_differences(reference, rows))
     return 0
 
@@ -141,85 +157,14 @@ def _print_summary(result: dict) -> None:
     print(f"{'runs':>15}: {result['runs']} ({result['diverged']} diverged), {result['engine']}")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """All subcommands and their options."""
-    parser = Parser(
-        prog="mlpbench", description="Controlled, repeatable comparisons of MLP training choices."
-    )
-    parser.add_argument("--version", action="version", version=f"mlpbench {__version__}")
-    sub = parser.add_subparsers(dest="command", parser_class=Parser)
-
-    run = sub.add_parser("run", help="run a study (default: the seed report's tables)")
-    run.add_argument("study", nargs="?", default="seed", help="study TOML file, or 'seed'")
-    run.add_argument("--tables", help="tables to run, by number or name: 1,4 or loss,batch")
-    run.add_argument("--figures", default="png", help="plot formats: png, svg, pdf (default png)")
-    add_common(run)
-    run.set_defaults(func=cmd_run)
-
-    train = sub.add_parser("train", help="train one configuration for several runs")
-    add_config_options(train)
-    train.add_argument("--json", action="store_true", help="print one JSON object")
-    add_common(train)
-    train.set_defaults(func=cmd_train)
-
-    tune = sub.add_parser("tune", help="tune the learning rate on a validation split")
-    add_config_options(tune, skip=("lr",))
-    tune.add_argument("--tune", default="lr", help="axes to tune: lr, batch_size, epochs")
-    tune.add_argument("--lr-grid", default="1e-4:1e2:4", help="low:high:per_decade or a,b,c")
-    tune.add_argument("--batch-grid", help="batch sizes to try, e.g. 1,32,128,1000")
-    tune.add_argument("--epochs-grid", help="epoch counts to try, e.g. 100,1000")
-    tune.add_argument("--score", choices=("loss", "accuracy"), default="loss",
-                      help="validation score to optimise (default: loss)")  # fmt: skip
-    tune.add_argument("--validation", type=float, default=0.2,
-                      help="fraction of the train set held out (default 0.2)")  # fmt: skip
-    tune.add_argument("--tune-runs", type=int, help="seeds per grid point (default: --runs)")
-    tune.add_argument("--json", action="store_true", help="print one JSON object")
-    add_common(tune)
-    tune.set_defaults(func=cmd_tune)
-
-    agree = sub.add_parser("agree", help="train one configuration on several engines and compare")
-    add_config_options(agree)
-    agree.add_argument(
-        "--engines", default="numpy,numba", help="engines to compare, the first is the reference"
-    )
-    add_common(agree, store=False)
-    agree.set_defaults(func=cmd_agree)
-
-    report = sub.add_parser("report", help="re-render the report from the store")
-    report.add_argument("study", nargs="?", help="study file (default: the last one run)")
-    report.add_argument("--tables", help="tables to show")
-    report.add_argument("--figures", default="png", help="plot formats: png, svg, pdf")
-    report.add_argument("--format", choices=("markdown", "latex"), default="markdown",
-                        help="markdown (report.md and report.html, default) or latex "
-                        "(report.tex, booktabs tables)")  # fmt: skip
-    report.add_argument("--out", default="results", help="output folder (default: results)")
-    report.set_defaults(func=cmd_report)
-
-    export = sub.add_parser("export", help="print every stored run as CSV or JSON")
-    export.add_argument(
-        "--format",
-        choices=("csv", "json", "parquet"),
-        default="csv",
-        help="csv (default), json (NaN as null) or parquet (needs pyarrow)",
-    )
-    export.add_argument("--curves", action="store_true",
-                        help="one row per run and epoch, with its train loss")  # fmt: skip
-    export.add_argument("--out", default="results", help="output folder (default: results)")
-    export.set_defaults(func=cmd_export)
-
-    data = sub.add_parser("data", help="write the train and test sets of one seed as CSV")
-    add_config_options(data, skip=CONFIG_FIELDS[3:])  # data, m, n
-    data.add_argument("--dataset", dest="data", help=argparse.SUPPRESS)  # the old spelling
-    data.add_argument("--seed", type=int, default=0, help="the run's seed")
-    data.add_argument("--out", default="results", help="output folder (default: results)")
-    data.set_defaults(func=cmd_data)
-    return parser
+COMMANDS = {"run": cmd_run, "train": cmd_train, "tune": cmd_tune, "agree": cmd_agree,
+            "report": cmd_report, "export": cmd_export, "data": cmd_data}  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: bad input becomes one line on stderr and exit status 2; a fault of the
     machine (a full disk, a folder that vanished) one line and exit status 1."""
-    parser = build_parser()
+    parser = build_parser(COMMANDS)
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()

@@ -24,6 +24,7 @@ REGISTRIES: dict[str, tuple[str, dict]] = {
     "optimizer": ("optimizer", OPTIMIZERS),
 }
 DTYPE_NAMES = ("float64", "float32")
+DASK_WAIT_S = 60.0  # how long to wait for a Dask scheduler's first worker
 DEVICE_NAMES = ("cpu", "gpu")
 
 

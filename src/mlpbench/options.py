@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from collections.abc import Callable
 from typing import NoReturn
 
-from mlpbench.config import DTYPE_NAMES, REGISTRIES, Config
+from mlpbench import __version__
+from mlpbench.config import CONFIG_FIELDS, DASK_WAIT_S, DTYPE_NAMES, REGISTRIES, Config
 from mlpbench.engines.registry import ENGINES
-from mlpbench.runner import WAIT_S
 
 
 def _hidden(text: str) -> tuple[int, ...]:
@@ -50,15 +51,40 @@ def add_config_options(p: argparse.ArgumentParser, skip: tuple[str, ...] = ()) -
         p.add_argument(flag, type=PARSERS.get(str(f.type), str), default=default, help=text)
 
 
+EXAMPLES = {
+    "run": "mlpbench run --tables loss,batch --runs 5 --out results",
+    "train": "mlpbench train --loss mse --optimizer adam --lr 0.05 --batch-size 32 --json",
+    "tune": "mlpbench tune --optimizer adam --lr-grid 1e-3:1e0:4 --runs 5",
+    "agree": "mlpbench agree --engines numpy,numba,keras --optimizer rmsprop --lr 0.01",
+    "report": "mlpbench report --out results --format latex",
+    "export": "mlpbench export --out results --format json --curves",
+    "data": "mlpbench data --data quadratic --seed 3 --out data",
+}
+OUT_HELP = {
+    "run": "folder of the store, report and plots; runs stored there are reused",
+    "train": "folder of the store; runs stored there are reused",
+    "tune": "folder of the store and the sensitivity plot",
+    "report": "folder of an earlier `run`: its store is read, its report rewritten",
+    "export": "folder of the store to export (read only)",
+    "data": "folder to write the CSV files into",
+}
+
+
+def add_out(p: argparse.ArgumentParser, command: str) -> None:
+    """--out, described as what it is for this command."""
+    p.add_argument("--out", default="results", help=f"{OUT_HELP[command]} (default: results)")
+
+
 def add_common(p: argparse.ArgumentParser, store: bool = True) -> None:
     """Options of every command that trains: where, on what, how many runs, which seeds."""
     if store:
-        p.add_argument("--out", default="results", help="output folder (default: results)")
         p.add_argument("--fresh", action="store_true", help="recompute runs already stored")
         p.add_argument("--engine", help=f"engine: {', '.join(ENGINES)} (default: fastest)")
     p.add_argument("--dtype", choices=DTYPE_NAMES, help="float width (default: the engine's own)")
-    p.add_argument("--runs", type=int, help="runs per configuration")
-    p.add_argument("--seed", type=int, help="seed of run 0; run i uses seed + i")
+    p.add_argument("--runs", type=int, help="runs per configuration (default: the study's, "
+                   "or 1 for train, 5 for tune, 2 for agree)")  # fmt: skip
+    p.add_argument("--seed", type=int, help="seed of run 0; run i uses seed + i (default: 0, "
+                   "or the study's)")  # fmt: skip
     p.add_argument("--executor", default="local",
                    help="where to train: local (default), dask (a LocalCluster here), "
                    "dask://HOST:PORT")  # fmt: skip
@@ -66,8 +92,13 @@ def add_common(p: argparse.ArgumentParser, store: bool = True) -> None:
         p.add_argument("--mlflow", nargs="?", const="", metavar="URI",
                        help="also log the runs to MLflow (default: a mlruns/ folder beside "
                        "--out)")  # fmt: skip
-    p.add_argument("--dask-timeout", type=float, default=WAIT_S, metavar="SECONDS",
-                   help=f"how long to wait for a Dask worker (default: {WAIT_S:g})")  # fmt: skip
+    p.add_argument(
+        "--dask-timeout",
+        type=float,
+        default=DASK_WAIT_S,
+        metavar="SECONDS",
+        help=f"how long to wait for a Dask worker (default: {DASK_WAIT_S:g} s)",
+    )
 
 
 class Parser(argparse.ArgumentParser):
@@ -76,3 +107,86 @@ class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         """Print `mlpbench CMD: error: ...` without the usage block, and exit 2."""
         self.exit(2, f"{self.prog}: error: {' '.join(message.split())}\n")
+
+
+def build_parser(commands: dict[str, Callable]) -> argparse.ArgumentParser:
+    """All subcommands and their options; commands maps each name to its function."""
+    parser = Parser(
+        prog="mlpbench", description="Controlled, repeatable comparisons of MLP training choices."
+    )
+    parser.add_argument("--version", action="version", version=f"mlpbench {__version__}")
+    sub = parser.add_subparsers(dest="command", parser_class=Parser)
+
+    def command(name: str, text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=text, description=text, epilog=f"example: {EXAMPLES[name]}",
+                           formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+        if name in OUT_HELP:
+            add_out(p, name)
+        return p
+
+    run = command("run", "run a study (default: the seed report's tables)")
+    run.add_argument("study", nargs="?", default="seed", help="study TOML file, or 'seed'")
+    run.add_argument("--tables", help="tables to run, by number or name: 1,4 or loss,batch "
+                     "(default: all)")  # fmt: skip
+    run.add_argument("--figures", default="png", help="plot formats: png, svg, pdf (default png)")
+    add_common(run)
+    run.set_defaults(func=commands["run"])
+
+    train = command("train", "train one configuration for several runs")
+    add_config_options(train)
+    train.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    add_common(train)
+    train.set_defaults(func=commands["train"])
+
+    tune = command("tune", "tune the learning rate on a validation split")
+    add_config_options(tune, skip=("lr",))
+    tune.add_argument("--tune", default="lr", help="axes to tune: lr, batch_size, epochs")
+    tune.add_argument("--lr-grid", default="1e-4:1e2:4", help="low:high:per_decade or a,b,c")
+    tune.add_argument("--batch-grid", help="batch sizes to try, e.g. 1,32,128,1000")
+    tune.add_argument("--epochs-grid", help="epoch counts to try, e.g. 100,1000")
+    tune.add_argument("--score", choices=("loss", "accuracy"), default="loss",
+                      help="validation score to optimise (default: loss)")  # fmt: skip
+    tune.add_argument("--validation", type=float, default=0.2,
+                      help="fraction of the train set held out (default 0.2)")  # fmt: skip
+    tune.add_argument("--tune-runs", type=int, help="seeds per grid point (default: --runs)")
+    tune.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    add_common(tune)
+    tune.set_defaults(func=commands["tune"])
+
+    agree = command("agree", "train one configuration on several engines and compare")
+    add_config_options(agree)
+    agree.add_argument(
+        "--engines",
+        default="numpy,numba",
+        help="engines to compare, the first is the reference (default: numpy,numba)",
+    )
+    add_common(agree, store=False)
+    agree.set_defaults(func=commands["agree"])
+
+    report = command("report", "re-render the report from the store")
+    report.add_argument("study", nargs="?", help="study file (default: the last one run)")
+    report.add_argument("--tables", help="tables to show (default: those last run)")
+    report.add_argument("--figures", default="png", help="plot formats: png, svg, pdf "
+                        "(default: png)")  # fmt: skip
+    report.add_argument("--format", choices=("markdown", "latex"), default="markdown",
+                        help="markdown (report.md and report.html, default) or latex "
+                        "(report.tex, booktabs tables)")  # fmt: skip
+    report.set_defaults(func=commands["report"])
+
+    export = command("export", "print every stored run as CSV or JSON")
+    export.add_argument(
+        "--format",
+        choices=("csv", "json", "parquet"),
+        default="csv",
+        help="csv (default), json (NaN as null) or parquet (needs pyarrow)",
+    )
+    export.add_argument("--curves", action="store_true",
+                        help="one row per run and epoch, with its train loss")  # fmt: skip
+    export.set_defaults(func=commands["export"])
+
+    data = command("data", "write the train and test sets of one seed as CSV")
+    add_config_options(data, skip=CONFIG_FIELDS[3:])  # data, m, n
+    data.add_argument("--dataset", dest="data", help=argparse.SUPPRESS)  # the old spelling
+    data.add_argument("--seed", type=int, default=0, help="the run's seed")
+    data.set_defaults(func=commands["data"])
+    return parser

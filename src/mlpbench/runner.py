@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Sequence
 from tqdm import tqdm
 
 from mlpbench import engines
-from mlpbench.config import Job, check_size
+from mlpbench.config import DASK_WAIT_S, Job, check_size
 from mlpbench.env import environment, usable_memory
 from mlpbench.errors import UsageError
 from mlpbench.results import RunResult
@@ -29,7 +29,6 @@ from mlpbench.store import Store
 MAX_ORDER_ENTRIES = 2**25
 CONNECT_TIMEOUT_S = 5
 
-WAIT_S = 60.0  # how long to wait for a Dask scheduler's first worker
 POLL_S = 0.5  # how often a process waiting for another's claim looks again
 
 Task = tuple[Job, list[int]]
@@ -185,7 +184,7 @@ def check_executor(spec: str) -> str:
 
 
 @contextlib.contextmanager
-def open_executor(spec: str, wait_s: float = WAIT_S) -> Iterator[Executor]:
+def open_executor(spec: str, wait_s: float = DASK_WAIT_S) -> Iterator[Executor]:
     """The executor named by spec, connected (or failing with one line) before any work;
     a scheduler without workers is waited for up to wait_s seconds."""
     check_executor(spec)

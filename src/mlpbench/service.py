@@ -17,7 +17,15 @@ from typing import Any, NamedTuple
 from mlpbench import engines, latex, tracking
 from mlpbench.agree import Difference, difference
 from mlpbench.analysis import ColumnRuns
-from mlpbench.config import SEED_LIMIT, Config, Job, check_runs, check_seeds, check_size
+from mlpbench.config import (
+    DASK_WAIT_S,
+    SEED_LIMIT,
+    Config,
+    Job,
+    check_runs,
+    check_seeds,
+    check_size,
+)
 from mlpbench.env import usable_memory
 from mlpbench.errors import UsageError
 from mlpbench.export import NOWHERE, Place, curve_rows, tidy, write_dataset
@@ -26,7 +34,6 @@ from mlpbench.plots import FORMATS, save, sensitivity
 from mlpbench.report import HTML_NAME, PLOT_DIR, REPORT_NAME, write_report
 from mlpbench.results import StoredRun
 from mlpbench.runner import (
-    WAIT_S,
     Executor,
     check_jobs,
     open_executor,
@@ -186,7 +193,7 @@ def run_study(
     out: str | Path = "results",
     fresh: bool = False,
     executor: str = "local",
-    wait_s: float = WAIT_S,
+    wait_s: float = DASK_WAIT_S,
 ) -> StudyOutcome:
     """Run a study's tables, reusing stored runs; `report` then writes what it found."""
     study = resolve_study(spec) if isinstance(spec, str) else spec
@@ -265,7 +272,7 @@ def train(
     out: str | Path = "results",
     fresh: bool = False,
     executor: str = "local",
-    wait_s: float = WAIT_S,
+    wait_s: float = DASK_WAIT_S,
 ) -> tuple[Job, list[StoredRun]]:
     """Train one configuration's missing runs; the job and its stored runs in seed order."""
     name = pick_engine(engine)
@@ -325,7 +332,7 @@ def tune_and_confirm(
     dtype: str | None = None,
     out: str | Path = "results",
     executor: str = "local",
-    wait_s: float = WAIT_S,
+    wait_s: float = DASK_WAIT_S,
 ) -> tuple[dict, list[StoredRun]]:
     """Tune on the validation split, rerun the choice on fresh seeds, draw the sensitivity
     plot; the summary as `tune --json` prints it, and the confirmation's stored runs."""
@@ -363,7 +370,7 @@ def agree(
     run_seeds: list[int],
     dtype: str | None = None,
     executor: str = "local",
-    wait_s: float = WAIT_S,
+    wait_s: float = DASK_WAIT_S,
 ) -> tuple[str, list[Difference]]:
     """Train on each engine from the same start; the reference's name and each one's distance."""
     if len(names) < 2:
