@@ -280,3 +280,37 @@ def test_table_3_fills_keras_and_tf_function_columns(tmp_path, capsys):
     assert runs_row == f"| Runs |  | 2 | 2 | 2 | 2 | {jax} | {tf_gpu} | {jax_gpu} |"
     assert ("no GPU here" in text) != gpu
     assert "tensorflow 2." in text and "keras 3." in text
+
+
+def test_a_partial_run_keeps_the_whole_report(tiny_study, tmp_path, capsys):
+    out = tmp_path / "out"
+    base = ["--out", str(out), "--engine", "numpy"]
+    assert cli.main(["run", str(tiny_study), *base]) == 0
+    whole = (out / "report.md").read_text()
+    capsys.readouterr()
+    assert cli.main(["run", str(tiny_study), "--tables", "loss", "--runs", "2", *base]) == 0
+    err = capsys.readouterr().err
+    part = out / "report-tables-1-runs-2.md"
+    assert f"written to {out / 'report-tables-1-runs-2'}.md" in err and "left as it was" in err
+    assert part.exists() and (out / "report-tables-1-runs-2.html").exists()
+    assert "| Runs |  | 2 | 2 |" in part.read_text() and "Table 2" not in part.read_text()
+    assert (out / "report.md").read_text() == whole
+    assert (out / "plots" / "report-tables-1-runs-2" / "table-1-boundary.png").exists()
+    assert (out / "plots" / "table-2-boundary.png").exists()
+    # `report` alone is the whole study again, from the store
+    assert cli.main(["report", "--out", str(out)]) == 0
+    assert (out / "report.md").read_text() == whole
+    assert cli.main(["report", "--out", str(out), "--tables", "1", "--runs", "2"]) == 0
+    assert part.read_text().replace("<br>", " ") in capsys.readouterr().out
+
+
+def test_stale_plots_are_removed(tiny_study, tmp_path):
+    out = tmp_path / "out"
+    argv = ["run", str(tiny_study), "--out", str(out), "--engine", "numpy"]
+    assert cli.main([*argv, "--figures", "svg"]) == 0
+    assert (out / "plots" / "table-2-spread.svg").exists()
+    (out / "plots" / "table-9-boundary.png").write_bytes(b"a table that is gone")
+    assert cli.main(["report", "--out", str(out)]) == 0
+    assert not (out / "plots" / "table-2-spread.svg").exists()  # not asked for this time
+    assert not (out / "plots" / "table-9-boundary.png").exists()
+    assert (out / "plots" / "table-2-spread.png").exists()

@@ -23,7 +23,7 @@ from mlpbench.analysis import ColumnRuns, Verdict, judge
 from mlpbench.config import Config, Job
 from mlpbench.errors import UsageError
 from mlpbench.plots import decision_boundaries, learning_curves
-from mlpbench.report import HTML_NAME, ROW_METRICS, format_cell
+from mlpbench.report import ROW_METRICS, format_cell
 from mlpbench.results import METRICS, StoredRun
 from mlpbench.stats import Summary, summarize
 from mlpbench.study import Column, Table
@@ -180,7 +180,7 @@ class StudyResult:
     def write_report(self, figures: tuple[str, ...] = ("png",)) -> Path:
         """Write report.md, report.html and the plots into the output folder."""
         service.report(self.outcome, figures)
-        return self.outcome.out / HTML_NAME
+        return self.outcome.out / f"{self.outcome.name}.html"
 
     def _repr_html_(self) -> str:
         tables = "".join(TableResult(t, c)._repr_html_() for t, c in self.outcome.tables)

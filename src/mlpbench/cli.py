@@ -7,7 +7,6 @@ import csv
 import json
 import os
 import sys
-from pathlib import Path
 
 from mlpbench.config import CONFIG_FIELDS, Config
 from mlpbench.errors import UsageError
@@ -29,7 +28,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                                 args.dtype, args.out, args.fresh, args.executor,
                                 args.dask_timeout)  # fmt: skip
     print(f"{outcome.trained} runs trained; the rest were in the store", file=sys.stderr)
-    code = _print_report(service.report(outcome, _figures(args)), Path(args.out))
+    code = _print_report(outcome, service.report(outcome, _figures(args)))
     if tracker is not None:
         logged = service.track_study(tracker, outcome)
         print(f"{logged} runs logged to MLflow", file=sys.stderr)
@@ -39,22 +38,25 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     """Re-render the report from the store, without training."""
     service = _service()
-    outcome = service.stored_study(args.out, args.study, args.tables)
+    outcome = service.stored_study(args.out, args.study, args.tables, args.runs, args.seed)
     if args.format == "latex":
         print(service.latex_report(outcome))
         return 0
-    return _print_report(service.report(outcome, _figures(args)), Path(args.out))
+    return _print_report(outcome, service.report(outcome, _figures(args)))
 
 
 def _figures(args: argparse.Namespace) -> tuple[str, ...]:
     return tuple(f.strip() for f in args.figures.split(",") if f.strip())
 
 
-def _print_report(text: str, out: Path) -> int:
+def _print_report(outcome, text: str) -> int:
     print(text.replace("<br>", " "))  # the terminal shows a cell's CI on the same line
-    service = _service()
-    print(f"report written to {out / service.REPORT_NAME} and {out / service.HTML_NAME}",
-          file=sys.stderr)  # fmt: skip
+    files = f"{outcome.out / outcome.name}.md and .html"
+    if outcome.name == "report":
+        print(f"report written to {files}", file=sys.stderr)
+    else:  # a part of the study: its own files, the whole study's report untouched
+        print(f"report of this part of the study written to {files}; "
+              f"{outcome.out / 'report.md'} is left as it was", file=sys.stderr)  # fmt: skip
     return 0
 
 

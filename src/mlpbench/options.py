@@ -163,9 +163,15 @@ def build_parser(commands: dict[str, Callable]) -> argparse.ArgumentParser:
     add_common(agree, store=False)
     agree.set_defaults(func=commands["agree"])
 
-    report = command("report", "re-render the report from the store")
+    report = command(
+        "report",
+        "re-render a study's report from the store, without training "
+        "(the whole study unless --tables, --runs or --seed pick a part)",
+    )
     report.add_argument("study", nargs="?", help="study file (default: the last one run)")
-    report.add_argument("--tables", help="tables to show (default: those last run)")
+    report.add_argument("--tables", help="tables to show (default: all)")
+    report.add_argument("--runs", type=int, help="runs per column (default: the study's)")
+    report.add_argument("--seed", type=int, help="seed of run 0 (default: the study's)")
     report.add_argument("--figures", default="png", help="plot formats: png, svg, pdf "
                         "(default: png)")  # fmt: skip
     report.add_argument("--format", choices=("markdown", "latex"), default="markdown",

@@ -215,6 +215,7 @@ def build_report(
     out: Path,
     tuned: dict,
     formats: tuple[str, ...] = ("png",),
+    plots: str = PLOT_DIR,
 ) -> tuple[str, set[str]]:
     """The whole Markdown report of a study, drawing its plots into out/plots; returns the
     Markdown and the paths of the plots it drew (the only images the HTML may embed).
@@ -236,7 +237,7 @@ def build_report(
     for section in (render_environment(environment), render_verdicts(verdicts)):
         if section:
             parts += [section, ""]
-    plot_dir = out / PLOT_DIR
+    plot_dir = out / plots
     plot_dir.mkdir(parents=True, exist_ok=True)
     remove_stray(plot_dir)
     drawn: set[str] = set()
@@ -250,8 +251,8 @@ def build_report(
             for kind, draw in PLOTS.items():
                 name = f"table-{table.number}-{kind}.png"
                 save(draw(f"Table {table.number}", columns), plot_dir / name, formats)
-                parts += [f"![Table {table.number} {kind}]({PLOT_DIR}/{name})", ""]
-                drawn.add(f"{PLOT_DIR}/{name}")
+                parts += [f"![Table {table.number} {kind}]({plots}/{name})", ""]
+                drawn.add(f"{plots}/{name}")
         results = [(c.label, tuned.get((table.number, c.label))) for c in table.columns]
         results = [(label, r) for label, r in results if r is not None]
         if results:
@@ -259,8 +260,11 @@ def build_report(
             figure = sensitivity(f"Table {table.number}", results, study.tuning.score)
             save(figure, plot_dir / name, formats)
             parts += [_tuning_note(study), "", f"![Table {table.number} sensitivity]"
-                      f"({PLOT_DIR}/{name})", ""]  # fmt: skip
-            drawn.add(f"{PLOT_DIR}/{name}")
+                      f"({plots}/{name})", ""]  # fmt: skip
+            drawn.add(f"{plots}/{name}")
+    for old in plot_dir.glob("table-*.*"):  # plots of tables or formats not drawn this time
+        if f"{plots}/{old.stem}.png" not in drawn or old.suffix[1:] not in formats:
+            old.unlink()
     return "\n".join(parts), drawn
 
 
@@ -282,11 +286,14 @@ def write_report(
     out: Path,
     tuned: dict,
     formats: tuple[str, ...] = ("png",),
+    name: str = "report",
 ) -> str:
-    """Write report.md and the self-contained report.html (plots also in the other formats
-    asked for); return the Markdown."""
-    text, drawn = build_report(study, tables, environment, out, tuned, formats)
+    """Write NAME.md and the self-contained NAME.html (plots also in the other formats asked
+    for); return the Markdown. A report other than the study's whole one ("report") keeps
+    its plots in plots/NAME, so it never touches the whole report's."""
+    plots = PLOT_DIR if name == "report" else f"{PLOT_DIR}/{name}"
+    text, drawn = build_report(study, tables, environment, out, tuned, formats, plots)
     page = markdown_to_html(text, out, study.title or study.name, drawn)
-    write_text(out / REPORT_NAME, text)
-    write_text(out / HTML_NAME, page)
+    write_text(out / f"{name}.md", text)
+    write_text(out / f"{name}.html", page)
     return text

@@ -31,7 +31,7 @@ from mlpbench.errors import UsageError
 from mlpbench.export import NOWHERE, Place, curve_rows, tidy, write_dataset
 from mlpbench.files import write_text
 from mlpbench.plots import FORMATS, save, sensitivity
-from mlpbench.report import HTML_NAME, PLOT_DIR, REPORT_NAME, write_report
+from mlpbench.report import PLOT_DIR, write_report
 from mlpbench.results import StoredRun
 from mlpbench.runner import (
     Executor,
@@ -168,11 +168,25 @@ class StudyOutcome(NamedTuple):
     environment: list[StoredRun]  # every run in the store, for the machine and versions
     out: Path
     trained: int  # runs this call trained (0 when only read)
+    name: str = "report"  # report-tables-1-runs-5 for a part of the study: its own files
+
+
+def _chosen(study: Study, tables: str | None, runs: int | None, seed: int | None):
+    """The part of a study asked for, and the name of its report: "report" for the whole
+    study, else one that says which part (report-tables-1-4-runs-5), so a partial run never
+    overwrites the whole study's report."""
+    part = study.select(tables).with_runs(runs).with_seed(seed)
+    numbers = [t.number for t in part.tables]
+    names = [] if numbers == [t.number for t in study.tables] else [
+        "tables-" + "-".join(map(str, numbers))]  # fmt: skip
+    names += [f"runs-{part.runs}"] if part.runs != study.runs else []
+    names += [f"seed-{part.seed}"] if part.seed != study.seed else []
+    return part, "-".join(["report", *names])
 
 
 def _outcome(
     study: Study, store: Store, engine: str, dtype: str | None, out: Path, tuned: Tuned,
-    trained: int,
+    trained: int, name: str,
 ) -> StudyOutcome:  # fmt: skip
     tables = [(t, load_columns(t, study, store, engine, dtype)) for t in study.tables]
     if not any(col.runs for _, columns in tables for col in columns):
@@ -180,7 +194,7 @@ def _outcome(
             f"no runs of study {study.name!r} are stored in {str(out)!r}; nothing to report "
             "(the report there, if any, is left as it was)"
         )
-    return StudyOutcome(study, tables, tuned, store.all_runs(), out, trained)
+    return StudyOutcome(study, tables, tuned, store.all_runs(), out, trained, name)
 
 
 def run_study(
@@ -196,36 +210,39 @@ def run_study(
     wait_s: float = DASK_WAIT_S,
 ) -> StudyOutcome:
     """Run a study's tables, reusing stored runs; `report` then writes what it found."""
-    study = resolve_study(spec) if isinstance(spec, str) else spec
-    study = study.select(tables).with_runs(runs).with_seed(seed)
+    study, name = _chosen(resolve_study(spec) if isinstance(spec, str) else spec, tables, runs,
+                          seed)  # fmt: skip
     check_seeds(study.seed, study.runs)
     engine = pick_engine(engine)
     if not runnable_jobs(jobs(study, engine, dtype), study.runs):  # fail before any writing
         raise UsageError("no column of this study can run on this machine (each needs an "
                          "engine or a GPU it lacks); nothing was run")  # fmt: skip
-    last = {"source": study.source, "tables": tables, "runs": study.runs, "seed": study.seed,
-            "engine": engine, "dtype": dtype}  # fmt: skip
+    last = {"source": study.source, "engine": engine, "dtype": dtype}
     with Store(out) as store, open_executor(executor, wait_s) as ex:
         store.set_meta(LAST_STUDY, last)
         study, tuned = resolve_tuned(study, engine, dtype, store, True, ex)
         trained = run_jobs(jobs(study, engine, dtype), study.seeds, store, fresh, ex)
-        return _outcome(study, store, engine, dtype, Path(out), tuned, trained)
+        return _outcome(study, store, engine, dtype, Path(out), tuned, trained, name)
 
 
 def stored_study(
-    out: str | Path = "results", spec: str | None = None, tables: str | None = None
+    out: str | Path = "results",
+    spec: str | None = None,
+    tables: str | None = None,
+    runs: int | None = None,
+    seed: int | None = None,
 ) -> StudyOutcome:
-    """The last study run into out (or another study file) with its stored runs, no training."""
+    """The study last run into out (or another study file) with its stored runs, no training:
+    the whole study unless tables, runs or seed pick a part of it."""
     with Store(out, readonly=True) as store:
         last = store.get_meta(LAST_STUDY)
         if not isinstance(last, dict):
             raise UsageError(f"no study has been run in {str(out)!r}; run `mlpbench run` first")
-        study = resolve_study(spec) if spec else parse_study(last["source"])
-        study = study.select(tables or last["tables"]).with_runs(last["runs"])
-        study = study.with_seed(last["seed"])
+        whole = resolve_study(spec) if spec else parse_study(last["source"])
+        study, name = _chosen(whole, tables, runs, seed)
         engine, dtype = last["engine"], last["dtype"]
         study, tuned = resolve_tuned(study, engine, dtype, store, train=False)
-        return _outcome(study, store, engine, dtype, Path(out), tuned, 0)
+        return _outcome(study, store, engine, dtype, Path(out), tuned, 0, name)
 
 
 def report(outcome: StudyOutcome, figures: tuple[str, ...] = ("png",)) -> str:
@@ -235,7 +252,7 @@ def report(outcome: StudyOutcome, figures: tuple[str, ...] = ("png",)) -> str:
             raise UsageError(f"unknown figure format {fmt!r}; allowed: {', '.join(FORMATS)}")
     formats = tuple(dict.fromkeys(("png", *figures)))
     o = outcome
-    return write_report(o.study, o.tables, o.environment, o.out, o.tuned, formats)
+    return write_report(o.study, o.tables, o.environment, o.out, o.tuned, formats, o.name)
 
 
 def latex_report(outcome: StudyOutcome) -> Path:
@@ -253,8 +270,8 @@ def tracker(spec: str | None, out: str | Path) -> Any:
 def track_study(client: Any, outcome: StudyOutcome) -> int:
     """Log the study's runs (each once) and its report to MLflow; how many runs were new."""
     runs = {r.id: r for _, columns in outcome.tables for col in columns for r in col.runs}
-    artifacts = tuple(p for p in (outcome.out / REPORT_NAME, outcome.out / HTML_NAME)
-                      if p.exists())  # fmt: skip
+    artifacts = tuple(p for p in (outcome.out / f"{outcome.name}.md",
+                                  outcome.out / f"{outcome.name}.html") if p.exists())  # fmt: skip
     name = outcome.study.name
     return tracking.log_runs(client, name, list(runs.values()), artifacts, {"study": name})
 
