@@ -83,9 +83,9 @@ def test_a_study_runs_and_reports(tiny_study, tmp_path):
     with pytest.raises(mb.UsageError, match="no column 'XYZ'"):
         result.table(1).cell("XYZ", "test_accuracy")
     assert result.claims == []
-    assert not (tmp_path / "report.html").exists()  # nothing written until asked
-    assert result.write_report() == tmp_path / "report.html"
-    assert (tmp_path / "report.md").exists()
+    assert not (tmp_path / "report-runs-2.html").exists()  # nothing written until asked
+    assert result.write_report() == tmp_path / "report-runs-2.html"  # a part of the study
+    assert (tmp_path / "report-runs-2.md").exists() and not (tmp_path / "report.md").exists()
     page = result._repr_html_()
     assert "Table 1: Loss functions" in page and "BCE" in page
     again = mb.load_study(tiny_study).run(runs=2, engine="numpy", out=tmp_path)
@@ -98,4 +98,4 @@ def test_the_readme_python_example_runs(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     for block in blocks:
         exec(compile(block, "README.md", "exec"), {})
-    assert (tmp_path / "results" / "report.html").exists()
+    assert (tmp_path / "results" / "report-tables-1-runs-5.html").exists()

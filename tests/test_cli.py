@@ -27,7 +27,8 @@ def _count_runs(out):
 
 def test_small_study_end_to_end(tiny_study, tmp_path, capsys):
     out = tmp_path / "out"
-    assert cli.main(["run", str(tiny_study), "--out", str(out), "--engine", "numpy"]) == 0
+    argv = ["run", str(tiny_study), "--out", str(out), "--engine", "numpy", "--format", "markdown"]
+    assert cli.main(argv) == 0
     text = capsys.readouterr().out
     assert "### Table 1: Loss functions" in text and "### Table 2: Batch sizes" in text
     assert "| Accuracy | Train |" in text and "| Elapsed time | Train |" in text
@@ -37,7 +38,7 @@ def test_small_study_end_to_end(tiny_study, tmp_path, capsys):
     assert _count_runs(out) == 9  # three columns x three runs
 
     # the report re-renders from the store alone
-    assert cli.main(["report", "--out", str(out)]) == 0
+    assert cli.main(["report", "--out", str(out), "--format", "markdown"]) == 0
     assert capsys.readouterr().out.strip() == text.strip()
 
 
@@ -204,6 +205,8 @@ def test_console_script_runs_a_selected_table(tmp_path):
             str(out),
             "--engine",
             "numpy",
+            "--format",
+            "markdown",
         ],
         capture_output=True,
         text=True,
@@ -244,7 +247,8 @@ def test_column_this_machine_cannot_run_says_why(second, cell, tmp_path, capsys,
         '  [[tables.columns]]\n  label = "cpu"\n  engine = "numpy"\n'
         "  [[tables.columns]]\n  " + second
     )
-    assert cli.main(["run", str(study), "--out", str(tmp_path / "out")]) == 0
+    argv = ["run", str(study), "--out", str(tmp_path / "out"), "--format", "markdown"]
+    assert cli.main(argv) == 0
     text = capsys.readouterr().out
     assert "| Accuracy | Train | " in text
     assert text.count(cell) == 6
@@ -270,7 +274,8 @@ def test_agree_command(capsys):
 @pytest.mark.skipif(not engines.available("keras"), reason="needs the [tf] extra")
 def test_table_3_fills_keras_and_tf_function_columns(tmp_path, capsys):
     out = tmp_path / "out"
-    assert cli.main(["run", "--tables", "3", "--runs", "2", "--out", str(out)]) == 0
+    argv = ["run", "--tables", "3", "--runs", "2", "--out", str(out), "--format", "markdown"]
+    assert cli.main(argv) == 0
     text = capsys.readouterr().out
     runs_row = next(line for line in text.splitlines() if line.startswith("| Runs |"))
     gpu = engines.has_device("keras", "gpu")
@@ -289,9 +294,10 @@ def test_a_partial_run_keeps_the_whole_report(tiny_study, tmp_path, capsys):
     whole = (out / "report.md").read_text()
     capsys.readouterr()
     assert cli.main(["run", str(tiny_study), "--tables", "loss", "--runs", "2", *base]) == 0
-    err = capsys.readouterr().err
+    printed = capsys.readouterr()
     part = out / "report-tables-1-runs-2.md"
-    assert f"written to {out / 'report-tables-1-runs-2'}.md" in err and "left as it was" in err
+    assert f"report: {out / 'report-tables-1-runs-2'}.md and .html" in printed.out
+    assert "this part of the study has its own report" in printed.err
     assert part.exists() and (out / "report-tables-1-runs-2.html").exists()
     assert "| Runs |  | 2 | 2 |" in part.read_text() and "Table 2" not in part.read_text()
     assert (out / "report.md").read_text() == whole
@@ -300,7 +306,8 @@ def test_a_partial_run_keeps_the_whole_report(tiny_study, tmp_path, capsys):
     # `report` alone is the whole study again, from the store
     assert cli.main(["report", "--out", str(out)]) == 0
     assert (out / "report.md").read_text() == whole
-    assert cli.main(["report", "--out", str(out), "--tables", "1", "--runs", "2"]) == 0
+    argv = ["report", "--out", str(out), "--tables", "1", "--runs", "2", "--format", "markdown"]
+    assert cli.main(argv) == 0
     assert part.read_text().replace("<br>", " ") in capsys.readouterr().out
 
 
@@ -314,3 +321,25 @@ def test_stale_plots_are_removed(tiny_study, tmp_path):
     assert not (out / "plots" / "table-2-spread.svg").exists()  # not asked for this time
     assert not (out / "plots" / "table-9-boundary.png").exists()
     assert (out / "plots" / "table-2-spread.png").exists()
+
+
+def test_run_prints_a_compact_summary_and_colours_verdicts(tiny_study, tmp_path, capsys):
+    text = tiny_study.read_text().replace(
+        'rows = ["accuracy"]',
+        'rows = ["accuracy"]\n[[tables.claims]]\ntext = "B=7 beats itself"\n'
+        'checks = [{ kind = "greater", metric = "test_accuracy", a = "B=7", b = "B=7" }]',
+    )
+    tiny_study.write_text(text)
+    out = tmp_path / "out"
+    assert cli.main(["run", str(tiny_study), "--out", str(out), "--engine", "numpy"]) == 0
+    printed = capsys.readouterr().out
+    assert "Table 1: Loss functions" in printed and "test accuracy" in printed
+    assert "BCE" in printed and "B=7" in printed and "| Accuracy |" not in printed
+    assert '"B=7 beats itself": not supported at this sample size' in printed
+    assert f"report: {out / 'report'}.md and .html" in printed
+    assert "\x1b[" not in printed  # not a terminal: no colour codes
+    assert len(printed.splitlines()) < 30
+    from mlpbench import service, terminal
+
+    coloured = terminal.render(service.stored_study(out).tables, color=True)
+    assert "\x1b[33mnot supported at this sample size" in coloured  # yellow

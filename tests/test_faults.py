@@ -284,7 +284,8 @@ def test_all_diverged_columns_are_not_comparable(tmp_path, capsys):
                      '[[tables.claims]]\ntext = "ok wins"\nchecks = [{ kind = "greater", '
                      'metric = "test_accuracy", a = "ok", b = "boom" }]\n')  # fmt: skip
     out = tmp_path / "out"
-    code, text, _ = _run(["run", str(study), "--out", str(out), "--engine", "numpy"], capsys)
+    argv = ["run", str(study), "--out", str(out), "--engine", "numpy", "--format", "markdown"]
+    code, text, _ = _run(argv, capsys)
     assert code == 0
     assert "not comparable" in text and "nan" not in text.split("## Environment")[1].lower()
     assert '"ok wins": **not testable here**' in text
@@ -298,7 +299,7 @@ def test_large_tables_compare_each_column_with_the_first(tmp_path, capsys):
     study.write_text(f"runs = 2\n[defaults]\nm = 20\nn = 5\nepochs = 2\n[[tables]]\n"
                      f"number = 1\n{columns}")  # fmt: skip
     code, text, _ = _run(["run", str(study), "--out", str(tmp_path / "o"), "--engine",
-                          "numpy"], capsys)  # fmt: skip
+                          "numpy", "--format", "markdown"], capsys)  # fmt: skip
     assert code == 0
     assert "compared with c0 only (more than 12 columns)" in text
     comparisons = text.split("#### Paired comparisons")[1].split("####")[0]

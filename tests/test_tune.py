@@ -139,7 +139,7 @@ def test_study_with_a_tuned_column(tmp_path, capsys, monkeypatch):
     study = tmp_path / "tuned.toml"
     study.write_text(TUNED_STUDY)
     out = tmp_path / "out"
-    args = ["run", str(study), "--out", str(out), "--engine", "numpy"]
+    args = ["run", str(study), "--out", str(out), "--engine", "numpy", "--format", "markdown"]
     assert cli.main(args) == 0
     text = capsys.readouterr().out
     row = next(line for line in text.splitlines() if line.startswith("| Learning rate"))

@@ -28,7 +28,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                                 args.dtype, args.out, args.fresh, args.executor,
                                 args.dask_timeout)  # fmt: skip
     print(f"{outcome.trained} runs trained; the rest were in the store", file=sys.stderr)
-    code = _print_report(outcome, service.report(outcome, _figures(args)))
+    code = _print_report(outcome, service.report(outcome, _figures(args)), args.format)
     if tracker is not None:
         logged = service.track_study(tracker, outcome)
         print(f"{logged} runs logged to MLflow", file=sys.stderr)
@@ -42,21 +42,27 @@ def cmd_report(args: argparse.Namespace) -> int:
     if args.format == "latex":
         print(service.latex_report(outcome))
         return 0
-    return _print_report(outcome, service.report(outcome, _figures(args)))
+    return _print_report(outcome, service.report(outcome, _figures(args)), args.format)
 
 
 def _figures(args: argparse.Namespace) -> tuple[str, ...]:
     return tuple(f.strip() for f in args.figures.split(",") if f.strip())
 
 
-def _print_report(outcome, text: str) -> int:
-    print(text.replace("<br>", " "))  # the terminal shows a cell's CI on the same line
-    files = f"{outcome.out / outcome.name}.md and .html"
-    if outcome.name == "report":
-        print(f"report written to {files}", file=sys.stderr)
-    else:  # a part of the study: its own files, the whole study's report untouched
-        print(f"report of this part of the study written to {files}; "
-              f"{outcome.out / 'report.md'} is left as it was", file=sys.stderr)  # fmt: skip
+def _print_report(outcome, text: str, fmt: str) -> int:
+    """The full Markdown, or (by default) a compact summary and where the report is."""
+    files = f"{outcome.out / outcome.name}.md and .html, plots in {outcome.out / 'plots'}"
+    if fmt == "markdown":
+        print(text.replace("<br>", " "))  # the terminal shows a cell's CI on the same line
+    else:
+        from mlpbench import terminal
+
+        color = True if sys.stdout.isatty() else None
+        print(terminal.render(outcome.tables, color), end="")
+        print(f"report: {files}")
+    if outcome.name != "report":  # a part of the study: its own files
+        print(f"this part of the study has its own report; {outcome.out / 'report.md'}, the "
+              "whole study's, is left as it was", file=sys.stderr)  # fmt: skip
     return 0
 
 

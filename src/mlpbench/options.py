@@ -129,6 +129,12 @@ def build_parser(commands: dict[str, Callable]) -> argparse.ArgumentParser:
     run.add_argument("--tables", help="tables to run, by number or name: 1,4 or loss,batch "
                      "(default: all)")  # fmt: skip
     run.add_argument("--figures", default="png", help="plot formats: png, svg, pdf (default png)")
+    run.add_argument(
+        "--format",
+        choices=("summary", "markdown"),
+        default="summary",
+        help="what to print: a summary per table (default) or the full Markdown",
+    )
     add_common(run)
     run.set_defaults(func=commands["run"])
 
@@ -174,9 +180,10 @@ def build_parser(commands: dict[str, Callable]) -> argparse.ArgumentParser:
     report.add_argument("--seed", type=int, help="seed of run 0 (default: the study's)")
     report.add_argument("--figures", default="png", help="plot formats: png, svg, pdf "
                         "(default: png)")  # fmt: skip
-    report.add_argument("--format", choices=("markdown", "latex"), default="markdown",
-                        help="markdown (report.md and report.html, default) or latex "
-                        "(report.tex, booktabs tables)")  # fmt: skip
+    report.add_argument("--format", choices=("summary", "markdown", "latex"), default="summary",
+                        help="what to print: a summary (default) or the full Markdown, both "
+                        "writing report.md and report.html; or latex: write report.tex, "
+                        "booktabs tables")  # fmt: skip
     report.set_defaults(func=commands["report"])
 
     export = command("export", "print every stored run as CSV or JSON")

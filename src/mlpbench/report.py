@@ -3,6 +3,8 @@ built from the store alone, as Markdown and as one self-contained HTML file."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,7 +21,7 @@ from mlpbench.analysis import (
 from mlpbench.env import ENV_KEYS
 from mlpbench.files import remove_stray, write_text
 from mlpbench.html_report import markdown_to_html, md_escape
-from mlpbench.plots import PLOTS, save, sensitivity
+from mlpbench.plots import DPI, PLOTS, save, sensitivity
 from mlpbench.stats import Summary, summarize
 
 if TYPE_CHECKING:
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
 REPORT_NAME = "report.md"
 HTML_NAME = "report.html"
 PLOT_DIR = "plots"
+PLOT_CACHE = "cache.json"  # plot name -> hash of what it was drawn from
 
 # row name -> (label, [(sub-label, metric)])
 ROW_METRICS = {
@@ -240,6 +243,11 @@ def build_report(
     plot_dir = out / plots
     plot_dir.mkdir(parents=True, exist_ok=True)
     remove_stray(plot_dir)
+    cache_file = plot_dir / PLOT_CACHE
+    try:
+        cache = json.loads(cache_file.read_text())
+    except (OSError, ValueError):
+        cache = {}
     drawn: set[str] = set()
     for table, columns in tables:
         parts += [render_table(table, columns), ""]
@@ -250,7 +258,10 @@ def build_report(
             parts += ["#### Plots", ""]
             for kind, draw in PLOTS.items():
                 name = f"table-{table.number}-{kind}.png"
-                save(draw(f"Table {table.number}", columns), plot_dir / name, formats)
+                key = _plot_key(kind, table, columns, formats)
+                if cache.get(name) != key or not _all_saved(plot_dir / name, formats):
+                    save(draw(f"Table {table.number}", columns), plot_dir / name, formats)
+                    cache[name] = key
                 parts += [f"![Table {table.number} {kind}]({plots}/{name})", ""]
                 drawn.add(f"{plots}/{name}")
         results = [(c.label, tuned.get((table.number, c.label))) for c in table.columns]
@@ -265,7 +276,22 @@ def build_report(
     for old in plot_dir.glob("table-*.*"):  # plots of tables or formats not drawn this time
         if f"{plots}/{old.stem}.png" not in drawn or old.suffix[1:] not in formats:
             old.unlink()
+    kept = {name: key for name, key in cache.items() if f"{plots}/{name}" in drawn}
+    write_text(cache_file, json.dumps(kept, indent=1, sort_keys=True))
     return "\n".join(parts), drawn
+
+
+def _plot_key(kind: str, table: Table, columns: list[ColumnRuns], formats: tuple[str, ...]):
+    """A hash of everything a table's plot is drawn from: redrawn only when it changes."""
+    inputs = [kind, table.number, table.title, list(formats), DPI]
+    for c in columns:
+        inputs.append([c.column.label, c.job.config.key(), c.job.engine, c.job.dtype,
+                       c.job.device, [(r.id, r.created_at) for r in c.runs]])  # fmt: skip
+    return hashlib.sha256(json.dumps(inputs).encode()).hexdigest()
+
+
+def _all_saved(path: Path, formats: tuple[str, ...]) -> bool:
+    return all(path.with_suffix(f".{fmt}").exists() for fmt in formats)
 
 
 def _tuning_note(study: Study) -> str:

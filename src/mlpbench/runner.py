@@ -241,8 +241,13 @@ def check_jobs(jobs: Sequence[Job], runs: int = 1) -> None:
         engines.check_engine(job.engine)
         engines.check_supports(job.engine, job.config, job.dtype)
         check_size(job.config, runs, usable_memory())
+
+
+def start_engines(jobs: Sequence[Job]) -> None:
+    """Import the engines these jobs train on, so a library that cannot start (a bad
+    KERAS_BACKEND, say) stops the command with one line before any work."""
     for name in dict.fromkeys(job.engine for job in jobs):
-        engines.load(name)  # its library starts now, or the command stops here
+        engines.load(name)
 
 
 def run_jobs(
@@ -263,6 +268,7 @@ def run_jobs(
     executor = executor or LocalExecutor()
     tasks = [(job, pending(job, seeds, store, fresh)) for job in runnable]
     tasks = [(job, todo) for job, todo in tasks if todo]
+    start_engines([job for job, _ in tasks])
     trained = 0
     deferred: list[Task] = []
 

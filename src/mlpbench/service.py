@@ -37,8 +37,10 @@ from mlpbench.runner import (
     Executor,
     check_jobs,
     open_executor,
+    pending,
     run_jobs,
     runnable_jobs,
+    start_engines,
 )
 from mlpbench.stats import summarize
 from mlpbench.store import Store
@@ -214,9 +216,12 @@ def run_study(
                           seed)  # fmt: skip
     check_seeds(study.seed, study.runs)
     engine = pick_engine(engine)
-    if not runnable_jobs(jobs(study, engine, dtype), study.runs):  # fail before any writing
+    runnable = runnable_jobs(jobs(study, engine, dtype), study.runs)  # fail before any writing
+    if not runnable:
         raise UsageError("no column of this study can run on this machine (each needs an "
                          "engine or a GPU it lacks); nothing was run")  # fmt: skip
+    with Store(out, readonly=True) as store:  # start only the engines with runs to train
+        start_engines([job for job in runnable if pending(job, study.seeds, store, fresh)])
     last = {"source": study.source, "engine": engine, "dtype": dtype}
     with Store(out) as store, open_executor(executor, wait_s) as ex:
         store.set_meta(LAST_STUDY, last)
@@ -294,7 +299,7 @@ def train(
     """Train one configuration's missing runs; the job and its stored runs in seed order."""
     name = pick_engine(engine)
     job = Job(config, name, dtype or engines.default_dtype(name))
-    runnable_jobs([job], len(run_seeds))  # fail before anything is written
+    start_engines(runnable_jobs([job], len(run_seeds)))  # fail before anything is written
     with Store(out) as store, open_executor(executor, wait_s) as ex:
         run_jobs([job], run_seeds, store, fresh, ex)
         return job, store.runs(job, run_seeds)
@@ -358,6 +363,7 @@ def tune_and_confirm(
     names = list(spec.axes)
     check_jobs(grid_jobs(config, spec, name, dtype), spec.runs)  # fail before any work
     check_jobs([Job(config, name, dtype)], len(confirm_seeds))
+    start_engines([Job(config, name, dtype)])
     with Store(out) as store, open_executor(executor, wait_s) as ex:
         result = tune(config, spec, name, dtype, store, executor=ex)
         assert result is not None  # every grid point was just trained
@@ -394,6 +400,7 @@ def agree(
         raise UsageError(f"agree needs at least two engines, got {','.join(names)!r}")
     jobs = [Job(config, name, dtype or engines.default_dtype(name)) for name in names]
     check_jobs(jobs, len(run_seeds))
+    start_engines(jobs)
     with open_executor(executor, wait_s) as ex:
         runs = ex.results([(job, list(run_seeds)) for job in jobs])
     rows = [difference(r, runs[0], job.engine, job.dtype) for job, r in zip(jobs[1:], runs[1:])]

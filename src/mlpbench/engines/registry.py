@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlpbench.engines.base import Capabilities, Engine, EngineSpec
@@ -111,13 +112,22 @@ def load(name: str) -> Engine:
         raise UsageError(f"engine {name!r} cannot start: {type(e).__name__}: {e}") from None
 
 
+def gpu_driver_present() -> bool:
+    """Whether this machine shows a GPU driver at all (NVIDIA's device files, or WSL's), so
+    that without one no framework is imported just to be told there is no GPU."""
+    dev = Path("/dev")
+    return any(dev.glob("nvidia[0-9]*")) or (dev / "dxg").exists()
+
+
 def has_device(name: str, device: str) -> bool:
     """Whether the engine is installed and can run on the device here (every engine has a CPU)."""
     if not available(name):
         return False
     if device == "cpu":
         return True
-    return spec(name).capabilities.gpu and device in load(name).devices()
+    if not spec(name).capabilities.gpu or not gpu_driver_present():
+        return False
+    return device in load(name).devices()
 
 
 def unavailable(name: str, device: str) -> str:
