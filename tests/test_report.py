@@ -79,8 +79,8 @@ def _png_size(path: Path) -> tuple[int, int]:
 def test_plots_are_written_at_their_size(finished):
     out, _ = finished
     expected = {
-        "boundary": (820, 420),  # two panels (the GPU column has no runs) of 3.6 in + colour bar
-        "curves": (700, 450),
+        "boundary": (880, 450),  # two panels (the GPU column has no runs) of 3.6 in + colour bar
+        "curves": (600, 450),  # one panel: every column trains BCE
         "time": (700, 450),
         "spread": (500, 450),  # three columns at 1.6 in, at least 5 in
     }
@@ -205,3 +205,22 @@ def test_durations_keep_the_mean_unit_without_exponents():
     assert format_duration(905.0) == "15m 5s"
     assert format_duration(1.44, like=0.87) == "1440ms"
     assert format_duration(3.2e-6) == "3.2µs"
+
+
+def test_plots_follow_the_rows_shown_and_are_redrawn_only_when_their_runs_change(
+    tiny_study, tmp_path, monkeypatch
+):
+    from mlpbench import report
+
+    out = tmp_path / "out"
+    argv = ["run", str(tiny_study), "--out", str(out), "--engine", "numpy"]
+    assert cli.main(argv) == 0
+    table_2 = sorted(p.name for p in (out / "plots").glob("table-2-*.png"))
+    assert table_2 == ["table-2-boundary.png", "table-2-spread.png"]  # rows = ["accuracy"]
+    saved = []
+    real = report.save
+    monkeypatch.setattr(report, "save", lambda *a, **k: saved.append(a[1].name) or real(*a, **k))
+    assert cli.main(["report", "--out", str(out)]) == 0
+    assert saved == []  # nothing changed: every plot comes from the cache
+    assert cli.main([*argv, "--runs", "4"]) == 0  # more runs: a partial report, fresh plots
+    assert "table-1-boundary.png" in saved

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from mlpbench.stats import holm, paired, summarize
+from mlpbench.stats import holm, median_interval, paired, summarize
 
 VALUES = [99.0, 98.0, 100.0, 97.0, 99.0, 98.5, 99.5, 96.0]
 
@@ -67,3 +67,28 @@ def test_holm_matches_the_definition():
     # sorted: 0.005*4 = 0.02, 0.01*3 = 0.03, 0.03*2 = 0.06, 0.04*1 -> max(0.06, 0.04) = 0.06
     assert holm(p) == pytest.approx([0.03, 0.06, 0.06, 0.02])
     assert holm([0.5, float("nan")])[0] == 0.5 and np.isnan(holm([0.5, float("nan")])[1])
+
+
+def test_median_interval_is_inside_the_data_and_never_negative():
+    rng = np.random.default_rng(3)
+    times = rng.lognormal(-6, 1.5, 25)  # skewed, as timings are
+    m = median_interval(times)
+    assert m.median == np.median(times)
+    assert times.min() <= m.low <= m.median <= m.high <= times.max()
+    assert m.low > 0 and median_interval(times) == m  # seeded: the same every time
+    # the t interval of the mean would go below zero here; the median's cannot
+    s = summarize(list(times), [False] * 25)
+    assert s.ci_low < m.low
+
+
+def test_time_cells_say_when_runs_shared_one_wall_time():
+    from mlpbench.report import time_cell
+    from mlpbench.results import StoredRun
+
+    def run(t, group):
+        return StoredRun(0, "k", {}, "numba", "float64", "cpu", 0, False,
+                         {"train_time_s": t}, group, np.zeros(1), [], {}, {}, "")  # fmt: skip
+
+    assert time_cell([run(0.002, 20)] * 20, "train_time_s") == "2ms per run<br>(shared by 20 runs)"
+    cell = time_cell([run(t, 1) for t in (0.01, 0.02, 0.03)], "train_time_s")
+    assert cell.startswith("median 20ms<br>[") and "-" not in cell

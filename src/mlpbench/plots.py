@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from mlpbench.data import BOUNDARIES, make_dataset
 from mlpbench.files import temporary
 from mlpbench.model import logits, sigmoid
-from mlpbench.stats import summarize
+from mlpbench.stats import median_interval, summarize
 
 if TYPE_CHECKING:
     from mlpbench.analysis import ColumnRuns
@@ -54,11 +54,18 @@ def _finite(col: ColumnRuns) -> list[StoredRun]:
     return [r for r in col.runs if not r.diverged]
 
 
+def _probability(params: list[np.ndarray], activation: str, x: np.ndarray) -> np.ndarray:
+    """P(y = 1) of one run's network (params with a run axis of 1) at points x (count, 2)."""
+    return sigmoid(logits(params, x[None], activation))[0, :, 0]
+
+
 def decision_boundaries(title: str, columns: list[ColumnRuns]) -> Figure:
-    """One panel per column: the first run's probability surface, true boundary, test points."""
+    """One panel per column: the first finite run's probability surface (grey scale), its
+    p = 0.5 contour, the true boundary on top, train points as small dots, test points by
+    class (triangles: y = 1, circles: y = 0), misclassified test points crossed in red."""
     shown = [c for c in columns if _finite(c)]
     panels = max(1, len(shown))
-    fig = Figure(figsize=(PANEL * panels + 1.0, PANEL + 0.6), layout="constrained")
+    fig = Figure(figsize=(PANEL * panels + 1.6, PANEL + 0.9), layout="constrained")
     axes = fig.subplots(1, panels, squeeze=False)
     for ax, col in zip(axes[0], shown):
         run = _finite(col)[0]
@@ -66,46 +73,76 @@ def decision_boundaries(title: str, columns: list[ColumnRuns]) -> Figure:
         (lo, hi), boundary = BOUNDARIES[config.data]
         grid = np.linspace(lo, hi, 160)
         gx, gy = np.meshgrid(grid, grid)
-        points = np.stack([gx.ravel(), gy.ravel()], axis=1)[None]
         params = [np.asarray(p, dtype=np.float64)[None] for p in run.params]
-        prob = sigmoid(logits(params, points, config.activation))[0, :, 0].reshape(gx.shape)
-        surface = ax.contourf(gx, gy, prob, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.8)
-        ax.contour(gx, gy, prob, levels=[0.5], colors="black", linewidths=1.5)
-        ax.plot(grid, boundary(grid), "--", color="limegreen", linewidth=2, label="true boundary")
-        test = make_dataset(config.data, config.m, config.n, run.seed)
-        label = test.y_test[:, 0] > 0.5
-        dots = {"s": 20, "edgecolors": "white", "linewidths": 0.5}
-        ax.scatter(*test.x_test[label].T, c="darkred", label="y = 1", **dots)
-        ax.scatter(*test.x_test[~label].T, c="navy", label="y = 0", **dots)
-        ax.set(xlim=(lo, hi), ylim=(lo, hi), xlabel="x1", ylabel="x2")
-        ax.set_title(
-            f"{_plain(col.column.label)}\nseed {run.seed}, test {run.metrics['test_accuracy']:.0f}%"
+
+        grid_points = np.stack([gx.ravel(), gy.ravel()], axis=1)
+        surface = _probability(params, config.activation, grid_points).reshape(gx.shape)
+        shade = ax.contourf(gx, gy, surface, levels=np.linspace(0, 1, 11), cmap="Greys",
+                            alpha=0.45)  # fmt: skip
+        ax.contour(gx, gy, surface, levels=[0.5], colors="black", linewidths=1.2)
+        data = make_dataset(config.data, config.m, config.n, run.seed)
+        ax.scatter(*data.x_train.T, s=3, c="0.55", alpha=0.5, label="train", zorder=2)
+        truth = data.y_test[:, 0] > 0.5
+        wrong = (_probability(params, config.activation, data.x_test) >= 0.5) != truth
+        ax.scatter(
+            *data.x_test[truth].T,
+            s=22,
+            marker="^",
+            c="tab:orange",
+            edgecolors="black",
+            linewidths=0.4,
+            label="test, y = 1",
+            zorder=3,
         )
+        ax.scatter(
+            *data.x_test[~truth].T,
+            s=18,
+            marker="o",
+            c="tab:blue",
+            edgecolors="black",
+            linewidths=0.4,
+            label="test, y = 0",
+            zorder=3,
+        )
+        ax.scatter(*data.x_test[wrong].T, s=60, marker="x", c="red", linewidths=1.5,
+                   label="misclassified", zorder=4)  # fmt: skip
+        ax.plot(grid, boundary(grid), "--", color="tab:green", linewidth=2,
+                label="true boundary", zorder=5)  # fmt: skip
+        ax.set(xlim=(lo, hi), ylim=(lo, hi), xlabel="x1", ylabel="x2")
+        accuracy = run.metrics["test_accuracy"]
+        ax.set_title(f"{_plain(col.column.label)}\nseed {run.seed}, test {accuracy:.0f}%, "
+                     f"{int(wrong.sum())} wrong")  # fmt: skip
     if shown:
-        axes[0][0].legend(loc="lower right", fontsize=7)
-        fig.colorbar(surface, ax=axes[0].tolist(), shrink=0.8, label="P(y = 1)")
-    fig.suptitle(f"{title}: decision boundaries (black: p = 0.5)")
+        fig.legend(*axes[0][0].get_legend_handles_labels(), loc="outside lower center",
+                   ncols=5, fontsize=7)  # fmt: skip
+        fig.colorbar(shade, ax=axes[0].tolist(), shrink=0.8, label="P(y = 1)")
+    fig.suptitle(f"{title}: decision boundaries (black line: p = 0.5)")
     return fig
 
 
 def learning_curves(title: str, columns: list[ColumnRuns]) -> Figure:
-    """Train loss per epoch: mean over runs, band from min to max, log scale."""
-    fig = Figure(figsize=(7, 4.5), layout="constrained")
-    ax = fig.subplots()
-    for col in columns:
-        runs = _finite(col)
-        if not runs:
-            continue
-        curves = np.array([r.loss_curve for r in runs])
-        epochs = np.arange(1, curves.shape[1] + 1)
-        line = ax.plot(
-            epochs, curves.mean(axis=0), label=f"{_plain(col.column.label)} ({len(runs)} runs)"
-        )
-        ax.fill_between(epochs, curves.min(axis=0), curves.max(axis=0), alpha=0.2,
-                        color=line[0].get_color())  # fmt: skip
-    ax.set(xscale="log", yscale="log", xlabel="epoch", ylabel="train loss (mean, min-max band)")
-    ax.set_title(f"{title}: learning curves")
-    ax.legend(fontsize=8)
+    """Train loss per epoch, one panel per loss function (their values differ in kind):
+    mean over runs, band from min to max, log scales."""
+    losses = list(dict.fromkeys(c.job.config.loss for c in columns if _finite(c))) or ["bce"]
+    fig = Figure(figsize=(6 * len(losses), 4.5), layout="constrained")
+    axes = fig.subplots(1, len(losses), squeeze=False)[0]
+    for ax, loss in zip(axes, losses):
+        for col in columns:
+            runs = _finite(col)
+            if not runs or col.job.config.loss != loss:
+                continue
+            curves = np.array([r.loss_curve for r in runs])
+            epochs = np.arange(1, curves.shape[1] + 1)
+            label = f"{_plain(col.column.label)} ({len(runs)} runs)"
+            line = ax.plot(epochs, curves.mean(axis=0), label=label)
+            ax.fill_between(epochs, curves.min(axis=0), curves.max(axis=0), alpha=0.2,
+                            color=line[0].get_color())  # fmt: skip
+        ax.set(xscale="log", yscale="log", xlabel="epoch",
+               ylabel=f"train {loss} loss (mean, min-max band)")  # fmt: skip
+        ax.set_title(f"{loss.upper()} loss")
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
+    fig.suptitle(f"{title}: learning curves")
     return fig
 
 
@@ -116,24 +153,25 @@ def _only_batch_differs(configs: list[Config]) -> bool:
 
 
 def training_time(title: str, columns: list[ColumnRuns]) -> Figure:
-    """Train time per run: against batch size (log-log) when only that varies, else per column."""
+    """Train time per run on a linear axis: the median with its 95% bootstrap interval,
+    against batch size when only that varies, else per column."""
     shown = [c for c in columns if c.runs]
-    summaries = [summarize([r.metrics["train_time_s"] for r in c.runs], [False] * len(c.runs))
-                 for c in shown]  # fmt: skip
-    means = np.array([s.mean for s in summaries])
-    errors = np.array([s.std for s in summaries])
+    medians = [median_interval([r.metrics["train_time_s"] for r in c.runs]) for c in shown]
+    centre = np.array([m.median for m in medians])
+    errors = np.array([[m.median - m.low for m in medians], [m.high - m.median for m in medians]])
     fig = Figure(figsize=(7, 4.5), layout="constrained")
     ax = fig.subplots()
     if shown and _only_batch_differs([c.job.config for c in shown]):
         sizes = [c.job.config.batch for c in shown]
-        ax.errorbar(sizes, means, yerr=errors, marker="o", capsize=4)
-        ax.set(xscale="log", yscale="log", xlabel="mini-batch size")
+        ax.errorbar(sizes, centre, yerr=errors, marker="o", capsize=4)
+        ax.set(xscale="log", xlabel="mini-batch size")
     else:
         labels = [f"{_plain(c.column.label)}\n{c.job.describe()}" for c in shown]
-        ax.bar(range(len(shown)), means, yerr=errors, capsize=4, color="steelblue")
+        ax.errorbar(range(len(shown)), centre, yerr=errors.reshape(2, -1), fmt="o", capsize=4)
         ax.set_xticks(range(len(shown)), labels, fontsize=7)
-        ax.set_yscale("log")
-    ax.set_ylabel("training time per run (s)")
+        ax.set_xlim(-0.5, len(shown) - 0.5)
+    ax.set_ylim(bottom=0)
+    ax.set_ylabel("training time per run, s (median, 95% interval)")
     ax.set_title(f"{title}: training time")
     return fig
 
@@ -186,6 +224,8 @@ def sensitivity(title: str, entries: list[tuple], score: str) -> Figure:
     return fig
 
 
+# each plot and the table row it shows (None: always drawn)
+PLOT_ROWS = {"boundary": None, "curves": "loss", "time": "time", "spread": "accuracy"}
 PLOTS = {
     "boundary": decision_boundaries,
     "curves": learning_curves,

@@ -21,8 +21,8 @@ from mlpbench.analysis import (
 from mlpbench.env import ENV_KEYS
 from mlpbench.files import remove_stray, write_text
 from mlpbench.html_report import markdown_to_html, md_escape
-from mlpbench.plots import DPI, PLOTS, save, sensitivity
-from mlpbench.stats import Summary, summarize
+from mlpbench.plots import PLOT_ROWS, PLOTS, save, sensitivity
+from mlpbench.stats import Summary, median_interval, summarize
 
 if TYPE_CHECKING:
     from mlpbench.results import StoredRun
@@ -105,15 +105,34 @@ def _rows(table: Table, cells: list) -> list[list[str]]:
     return body
 
 
+def time_cell(runs: list[StoredRun], metric: str) -> str:
+    """A time per run: the median with its 95% bootstrap interval, or, where an engine timed
+    the runs together and gave each the same share, that share and how many shared it."""
+    times = [r.metrics[metric] for r in runs if r.metrics[metric] is not None]
+    times = [t for t in times if math.isfinite(t)]
+    if not times:
+        return "n/a"
+    group = max(r.group_size for r in runs)
+    if group > 1 and max(times) == min(times):
+        return f"{format_duration(times[0])} per run<br>(shared by {group} runs)"
+    m = median_interval(times)
+    low, high = (format_duration(v, like=m.median) for v in (m.low, m.high))
+    return f"median {format_duration(m.median)}<br>[{low}, {high}]"
+
+
 def _cells(col: ColumnRuns):
     """cell(metric) for one column: our summary, or why there is none."""
     reason = col.missing()
     if reason:
         return lambda metric: reason
     flags = [r.diverged for r in col.runs]
-    return lambda metric: format_cell(
-        metric, summarize([r.metrics[metric] for r in col.runs], flags)
-    )
+
+    def cell(metric: str) -> str:
+        if metric.endswith("_time_s"):
+            return time_cell(col.runs, metric)
+        return format_cell(metric, summarize([r.metrics[metric] for r in col.runs], flags))
+
+    return cell
 
 
 def _lr_cell(col: Column) -> str:
@@ -232,8 +251,9 @@ def build_report(
         f"Each cell is the mean ± sample standard deviation over {study.runs} runs "
         f"(seeds {study.seeds[0]}..{study.seeds[-1]}), with the 95% confidence interval "
         "of the mean (Student t) below it; run i of every column shares its data and "
-        "initial weights. Times are per run: a run's share of the wall time when an "
-        "engine trains several runs together."
+        "initial weights. Times are the median per run with a 95% bootstrap interval of "
+        "the median; where an engine trains runs together, each run's share of the wall time, "
+        "and how many runs shared it."
     )
     verdicts = [(t, judge(claim, t, cols)) for t, cols in tables for claim in t.claims]
     parts = [f"# {title}", "", intro, ""]
@@ -257,6 +277,8 @@ def build_report(
         if any(c.runs for c in columns):
             parts += ["#### Plots", ""]
             for kind, draw in PLOTS.items():
+                if PLOT_ROWS[kind] not in (None, *table.rows):
+                    continue  # a plot of a row the table leaves out
                 name = f"table-{table.number}-{kind}.png"
                 key = _plot_key(kind, table, columns, formats)
                 if cache.get(name) != key or not _all_saved(plot_dir / name, formats):
@@ -283,11 +305,15 @@ def build_report(
 
 def _plot_key(kind: str, table: Table, columns: list[ColumnRuns], formats: tuple[str, ...]):
     """A hash of everything a table's plot is drawn from: redrawn only when it changes."""
-    inputs = [kind, table.number, table.title, list(formats), DPI]
+    inputs = [kind, table.number, table.title, list(formats), _PLOT_CODE]
     for c in columns:
         inputs.append([c.column.label, c.job.config.key(), c.job.engine, c.job.dtype,
                        c.job.device, [(r.id, r.created_at) for r in c.runs]])  # fmt: skip
     return hashlib.sha256(json.dumps(inputs).encode()).hexdigest()
+
+
+# the drawing code is an input too: a changed plots.py redraws every plot
+_PLOT_CODE = hashlib.sha256(Path(save.__code__.co_filename).read_bytes()).hexdigest()
 
 
 def _all_saved(path: Path, formats: tuple[str, ...]) -> bool:
