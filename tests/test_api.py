@@ -49,7 +49,7 @@ def test_result_frame_plots_and_html():
     for figure in (r.plot_boundary(), r.plot_curves()):
         assert isinstance(figure, Figure) and figure.axes
     page = r._repr_html_()
-    assert "<table>" in page and "test_accuracy" in page and "2 runs on numpy" in page
+    assert "<table>" in page and "test accuracy" in page and "2 runs on numpy" in page
 
 
 def test_to_pandas_without_pandas_says_how_to_install(monkeypatch):

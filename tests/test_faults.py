@@ -302,7 +302,7 @@ def test_large_tables_compare_each_column_with_the_first(tmp_path, capsys):
                           "numpy", "--format", "markdown"], capsys)  # fmt: skip
     assert code == 0
     assert "compared with c0 only (more than 12 columns)" in text
-    comparisons = text.split("#### Paired comparisons")[1].split("####")[0]
+    comparisons = text.split("#### Table 1: paired comparisons")[1].split("####")[0]
     assert comparisons.count("| c0 − c") == 12 * 2  # 12 pairs, two metrics
     assert "| c1 − c2" not in comparisons
 

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -104,7 +105,7 @@ def test_claims_get_verdicts(finished):
     assert "on gpu: no GPU here" in verdicts["the GPU wins"].details
     text = (out / "report.md").read_text()
     assert '"good beats bad": **supported**' in text
-    assert "train_accuracy: good - bad = +" in text
+    assert "train accuracy: good - bad = +" in text
 
 
 def test_report_md_links_every_plot_and_html_embeds_them(finished):
@@ -115,29 +116,43 @@ def test_report_md_links_every_plot_and_html_embeds_them(finished):
         assert f"(plots/table-1-{kind}.png)" in md
     assert html.count("data:image/png;base64,") == len(PLOTS)
     assert "<table>" in html and "plots/" not in html and "http" not in html.split("<body>")[1]
-    assert "## Environment" in md and "<h2>Environment</h2>" in html
+    assert "## Environment" in md and '<h2 id="environment">Environment</h2>' in html
+
+
+def _chromium(tmp_path, *args: str) -> str:
+    cmd = [
+        "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+        "--no-first-run", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", "--hide-scrollbars", *args,
+    ]  # fmt: skip
+    return subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=120).stdout
 
 
 @pytest.mark.skipif(
     shutil.which("chromium") is None and not os.environ.get("CI"),
     reason="Debian's chromium is not installed (CI installs it and never skips this)",
 )
-def test_html_report_renders_in_headless_chromium(finished, tmp_path):
+@pytest.mark.parametrize("width", [1400, 400])
+def test_html_report_renders_in_headless_chromium(finished, tmp_path, width):
+    """A desktop and a phone-width window: text, tables and plots, and at 400 px nothing
+    wider than the window (tables scroll inside their own box)."""
     out, _ = finished
-    shot = tmp_path / "shot.png"
-    cmd = [
-        "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-        "--no-first-run", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", "--hide-scrollbars",
-        "--window-size=1280,2000", f"--screenshot={shot}", (out / "report.html").as_uri(),
-    ]  # fmt: skip
-    subprocess.run(cmd, check=True, capture_output=True, timeout=120)
+    shot = tmp_path / f"shot-{width}.png"
+    page = (out / "report.html").as_uri()
+    _chromium(tmp_path, f"--window-size={width},2000", f"--screenshot={shot}", page)
     from matplotlib.image import imread
 
     pixels = imread(shot)
-    assert pixels.shape[:2] == (2000, 1280)
+    assert pixels.shape[:2] == (2000, width)
     assert pixels[..., :3].std() > 0.05  # text, tables and plots, not a blank page
     assert (pixels[..., :3] < 0.5).mean() > 0.005  # some dark pixels: text
+    probe = tmp_path / "probe.html"  # the page, telling its widths in its title
+    script = ("<script>document.title = document.documentElement.scrollWidth + ' ' + "
+              "window.innerWidth;</script></body>")  # fmt: skip
+    probe.write_text((out / "report.html").read_text().replace("</body>", script))
+    dom = _chromium(tmp_path, f"--window-size={width},900", "--dump-dom", probe.as_uri())
+    scroll, inner = map(int, re.search(r"<title>(\d+) (\d+)</title>", dom).groups())
+    assert scroll <= inner, f"the page is {scroll} px wide in a {inner} px window"
 
 
 def test_export_round_trips_the_store(finished, capsys):
@@ -199,7 +214,7 @@ def test_bad_claims_are_rejected(claim, message):
 
 
 def test_durations_keep_the_mean_unit_without_exponents():
-    from mlpbench.report import format_duration
+    from mlpbench.formatting import format_duration
 
     assert format_duration(0.076) == "76ms"
     assert format_duration(905.0) == "15m 5s"

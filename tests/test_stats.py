@@ -82,13 +82,15 @@ def test_median_interval_is_inside_the_data_and_never_negative():
 
 
 def test_time_cells_say_when_runs_shared_one_wall_time():
-    from mlpbench.report import time_cell
+    from mlpbench.formatting import time_cell
     from mlpbench.results import StoredRun
 
     def run(t, group):
         return StoredRun(0, "k", {}, "numba", "float64", "cpu", 0, False,
                          {"train_time_s": t}, group, np.zeros(1), [], {}, {}, "")  # fmt: skip
 
-    assert time_cell([run(0.002, 20)] * 20, "train_time_s") == "2ms per run<br>(shared by 20 runs)"
+    shared = time_cell([run(0.002, 20)] * 20, "train_time_s")
+    assert shared.lines == ("2ms per run", "(shared by 20 runs)")
     cell = time_cell([run(t, 1) for t in (0.01, 0.02, 0.03)], "train_time_s")
-    assert cell.startswith("median 20ms<br>[") and "-" not in cell
+    assert cell.lines[0] == "median 20ms" and cell.lines[1].startswith("[")
+    assert "-" not in cell.lines[1]

@@ -21,9 +21,12 @@ import numpy as np
 from mlpbench import service
 from mlpbench.analysis import ColumnRuns, Verdict, judge
 from mlpbench.config import Config, Job
+from mlpbench.document import Cell, TableBlock
 from mlpbench.errors import UsageError
+from mlpbench.formatting import format_cell, human
+from mlpbench.html_report import table_html
 from mlpbench.plots import decision_boundaries, learning_curves
-from mlpbench.report import ROW_METRICS, format_cell
+from mlpbench.report import table_block
 from mlpbench.results import METRICS, StoredRun
 from mlpbench.stats import Summary, summarize
 from mlpbench.study import Column, Table
@@ -48,11 +51,8 @@ def _summaries(runs: list[StoredRun]) -> dict[str, Summary]:
     return {m: summarize([r.metrics[m] for r in runs], flags) for m in METRICS}
 
 
-def _html_table(header: list[str], rows: list[list[str]]) -> str:
-    """Cells are trusted HTML (format_cell's <br>); headers are escaped."""
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+def _html_table(header: list[str], rows: list[list[Cell]]) -> str:
+    return table_html(TableBlock(tuple(header), tuple(tuple(row) for row in rows)))
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,7 @@ class Result:
 
     def _repr_html_(self) -> str:
         cells = _summaries(self.runs)
-        rows = [[html.escape(m), format_cell(m, cells[m])] for m in METRICS]
+        rows = [[Cell.of(human(m)), format_cell(m, cells[m])] for m in METRICS]
         title = f"{len(self.runs)} runs on {self.job.describe()}"
         return f"<p>{html.escape(title)}</p>" + _html_table(["metric", "mean ± std"], rows)
 
@@ -141,16 +141,8 @@ class TableResult:
         raise UsageError(f"no column {label!r} in table {self.table.number}; columns: {labels}")
 
     def _repr_html_(self) -> str:
-        header = ["", "", *(c.column.label for c in self.columns)]
-        cells = [_summaries(c.runs) for c in self.columns]
-        rows = []
-        for row in self.table.rows:
-            name, parts = ROW_METRICS[row]
-            for i, (sub, metric) in enumerate(parts):
-                rows.append([name if i == 0 else "", sub,
-                             *(format_cell(metric, c[metric]) for c in cells)])  # fmt: skip
         title = f"Table {self.table.number}: {self.table.title}"
-        return f"<h4>{html.escape(title)}</h4>" + _html_table(header, rows)
+        return f"<h4>{html.escape(title)}</h4>" + table_html(table_block(self.table, self.columns))
 
 
 @dataclass(frozen=True)
@@ -226,9 +218,8 @@ class Study:
         return StudyResult(outcome)
 
     def _repr_html_(self) -> str:
-        rows = [[str(t.number), html.escape(t.name), html.escape(t.title),
-                 html.escape(", ".join(c.label for c in t.columns))]
-                for t in self.tables]  # fmt: skip
+        rows = [[Cell.of(str(t.number)), Cell.of(t.name), Cell.of(t.title),
+                 Cell.of(", ".join(c.label for c in t.columns))] for t in self.tables]  # fmt: skip
         return _html_table(["table", "name", "title", "columns"], rows)
 
 

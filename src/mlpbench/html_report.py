@@ -1,122 +1,107 @@
-"""One self-contained HTML page from the report's Markdown: plots inlined, no network.
-
-Only the Markdown the report writes is understood: headings, paragraphs,
-pipe tables (cells may hold <br>), bullet lists (two levels), **bold**,
-backslash escapes (user text arrives escaped by `md_escape`), and image lines
-`![alt](path)`, whose PNG is embedded as a data URI only when the report drew
-it (the `images` it names); any other file is never read.
+"""The report as one self-contained HTML page, rendered from its Document (never from
+Markdown): a table of contents, verdict badges, tables that scroll inside a phone-width
+window, plots inlined as data URIs, a print style. Only figures the report drew are read.
 """
 
 from __future__ import annotations
 
 import base64
 import html
-import re
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mlpbench.document import Block, Cell, Document, TableBlock
 
 STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 72em; color: #222; }
-table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
-th, td { border: 1px solid #bbb; padding: 0.3em 0.6em; text-align: left; vertical-align: top; }
-th { background: #eef; }
-img { max-width: 100%; border: 1px solid #ddd; margin: 0.5em 0; }
-li li { font-size: 0.9em; color: #444; }
+:root { color-scheme: light; }
+body { font-family: system-ui, sans-serif; margin: 0 auto; padding: 1em; max-width: 72em;
+       color: #222; line-height: 1.45; }
+h1 { font-size: 1.6em; } h2 { border-bottom: 1px solid #ddd; padding-bottom: .2em; }
+nav ol { columns: 2 18em; padding-left: 1.2em; }
+.scroll { overflow-x: auto; max-width: 100%; }
+table { border-collapse: collapse; margin: .6em 0; font-size: .88em; }
+th, td { border: 1px solid #bbb; padding: .3em .6em; text-align: left; vertical-align: top; }
+th { background: #eef; } td.missing { color: #777; font-style: italic; }
+td.best { font-weight: bold; }
+td span.sub { display: block; color: #555; font-size: .92em; }
+img { max-width: 100%; height: auto; border: 1px solid #ddd; margin: .5em 0; }
+ul.verdicts li { margin: .4em 0; } ul.verdicts ul { color: #444; font-size: .92em; }
+.badge { display: inline-block; padding: .05em .55em; border-radius: .8em; font-size: .85em;
+         font-weight: 600; white-space: nowrap; }
+.supported { background: #d8f3dc; color: #1b5e20; }
+.contradicted { background: #fde2e1; color: #9b1c1c; }
+.not-supported { background: #fff3cd; color: #7a5a00; }
+.not-testable { background: #e9ecef; color: #495057; }
+@media (max-width: 600px) { body { padding: .5em; font-size: 15px; } nav ol { columns: 1; } }
+@media print { nav { display: none; } .scroll { overflow: visible; }
+               img { max-width: 16cm; page-break-inside: avoid; } }
 """
-
-IMAGE = re.compile(r"^!\[(?P<alt>[^\]]*)\]\((?P<path>[^)]+)\)$")
-SPECIAL = "\\`*_[]!|<>"  # markup anywhere in a line
-LEADING = "#+->"  # markup at the start of a line
-ESCAPED = re.compile(r"\\([" + re.escape(SPECIAL + LEADING + ".)") + "])")
-# every special character but an underscore inside a word (train_accuracy is not emphasis)
-MARKUP = re.compile(r"[\\`*\[\]!|<>]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
-CELL_BORDER = re.compile(r"(?<!\\)\|")
+BADGES = {"supported": "supported", "contradicted": "contradicted",
+          "not supported at this sample size": "not-supported",
+          "not testable here": "not-testable"}  # fmt: skip
 
 
-def md_escape(text: str) -> str:
-    """User text (title, label, note, claim) as Markdown that shows it literally, on one line."""
-    out = MARKUP.sub(r"\\\g<0>", " ".join(text.split()))
-    if out[:1] in LEADING:
-        return "\\" + out
-    ordered = re.match(r"^\d+(?=[.)])", out)  # "1. " would start a numbered list
-    return out if not ordered else out[: ordered.end()] + "\\" + out[ordered.end() :]
+def _text(text: str) -> str:
+    return html.escape(text, quote=False)
 
 
-def _inline(text: str) -> str:
-    """Escape, then allow the report's inline forms: **bold**, <br> and backslash escapes."""
-    kept: list[str] = []
-
-    def keep(match: re.Match) -> str:
-        kept.append(html.escape(match.group(1), quote=False))
-        return f"\0{len(kept) - 1}\0"
-
-    out = ESCAPED.sub(keep, text)
-    out = html.escape(out, quote=False).replace("&lt;br&gt;", "<br>")
-    out = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", out)
-    return re.sub("\0(\\d+)\0", lambda m: kept[int(m.group(1))], out)
+def _cell(cell: Cell, tag: str = "td") -> str:
+    first, *rest = cell.lines or ("",)
+    subs = "".join(f'<span class="sub">{_text(line)}</span>' for line in rest)
+    kind = f' class="{cell.kind}"' if cell.kind else ""
+    return f"<{tag}{kind}>{_text(first)}{subs}</{tag}>"
 
 
-def _table(lines: list[str]) -> str:
-    rows = [[c.strip() for c in CELL_BORDER.split(line.strip().strip("|"))] for line in lines]
-    header, body = rows[0], [r for r in rows[1:] if not all(set(c) <= {"-"} for c in r)]
-    head = "".join(f"<th>{_inline(c)}</th>" for c in header)
-    head = f"<thead><tr>{head}</tr></thead>" if any(header) else ""  # no empty header row
-    cells = "".join("<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in r) + "</tr>" for r in body)
-    return f"<table>{head}<tbody>{cells}</tbody></table>"
+def table_html(block: TableBlock) -> str:
+    """A table block as HTML, in a wrapper that scrolls rather than widen the page."""
+    head = "".join(f"<th>{_text(h)}</th>" for h in block.header)
+    head = f"<thead><tr>{head}</tr></thead>" if any(block.header) else ""
+    body = "".join("<tr>" + "".join(_cell(c) for c in row) + "</tr>" for row in block.rows)
+    return f'<div class="scroll"><table>{head}<tbody>{body}</tbody></table></div>'
 
 
-def _image(alt: str, path: Path) -> str:
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+def _verdicts(items) -> str:
+    out = ['<ul class="verdicts">']
+    for v in items:
+        badge = (
+            f'<span class="badge {BADGES.get(v.verdict, "not-testable")}">{_text(v.verdict)}</span>'
+        )
+        details = "".join(f"<li>{_text(d)}</li>" for d in v.details)
+        out.append(f"<li>Table {v.table}, &ldquo;{_text(v.claim)}&rdquo;: {badge}"
+                   f"<ul>{details}</ul></li>")  # fmt: skip
+    return "".join(out) + "</ul>"
 
 
-def _list(lines: list[str]) -> str:
-    out, nested = ["<ul>"], False
-    for line in lines:
-        inner = line.startswith("  - ")
-        if inner and not nested:
-            out.append("<ul>")
-        elif not inner and nested:
-            out.append("</ul>")
-        nested = inner
-        out.append(f"<li>{_inline(line.strip()[2:])}</li>")
-    out.append("</ul>" * (2 if nested else 1))
-    return "".join(out)
+def _block(block: Block, base: Path, images: set[str]) -> str:
+    from mlpbench.document import Figure, Paragraph, TableBlock
+
+    if isinstance(block, Paragraph):
+        return f"<p>{_text(block.text)}</p>"
+    if isinstance(block, TableBlock):
+        return table_html(block)
+    if isinstance(block, Figure):
+        if block.path not in images:  # only what the report drew, never another file
+            return f"<p>{_text(block.alt)}</p>"
+        data = base64.b64encode((base / block.path).read_bytes()).decode("ascii")
+        return f'<img alt="{html.escape(block.alt)}" src="data:image/png;base64,{data}">'
+    return _verdicts(block)
 
 
-def markdown_to_html(text: str, base: Path, title: str, images: set[str]) -> str:
-    """The report as one HTML document; an image line is embedded only if its path is one
-    of images (read relative to base), the plots the report itself drew."""
-    blocks: list[str] = []
-    lines = text.splitlines()
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        if not line.strip():
-            i += 1
-            continue
-        kind = "table" if line.startswith("|") else "list" if line.startswith("- ") else None
-        if kind:
-            j = i
-            while j < len(lines) and (
-                lines[j].startswith("|") if kind == "table" else lines[j].startswith(("- ", "  - "))
-            ):
-                j += 1
-            blocks.append(_table(lines[i:j]) if kind == "table" else _list(lines[i:j]))
-            i = j
-            continue
-        heading = re.match(r"^(#{1,6}) (.*)$", line)
-        image = IMAGE.match(line.strip())
-        if heading:
-            level = len(heading.group(1))
-            blocks.append(f"<h{level}>{_inline(heading.group(2))}</h{level}>")
-        elif image and image["path"] in images:
-            blocks.append(_image(image["alt"], base / image["path"]))
-        else:
-            blocks.append(f"<p>{_inline(line)}</p>")
-        i += 1
-    body = "\n".join(blocks)
+def to_html(doc: Document, base: Path, images: set[str]) -> str:
+    """The report as one HTML document; figures are read relative to base, and only those
+    whose paths are in images (the plots this report drew)."""
+    toc = "".join(f'<li><a href="#{s.anchor}">{_text(s.title)}</a></li>'
+                  for s in doc.sections if s.level <= 3)  # fmt: skip
+    body = [f"<h1>{_text(doc.title)}</h1>", f"<p>{_text(doc.intro)}</p>",
+            f'<nav><strong>Contents</strong><ol>{toc}</ol></nav>']  # fmt: skip
+    for section in doc.sections:
+        level = section.level
+        body.append(f'<h{level} id="{section.anchor}">{_text(section.title)}</h{level}>')
+        body += [_block(b, base, images) for b in section.blocks]
     return (
-        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>{html.escape(title)}</title><style>{STYLE}</style></head>\n"
-        f"<body>\n{body}\n</body></html>\n"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{_text(doc.title)}</title><style>{STYLE}</style></head>\n"
+        "<body>\n" + "\n".join(body) + "\n</body></html>\n"
     )

@@ -12,7 +12,7 @@ import math
 from typing import TYPE_CHECKING
 
 from mlpbench.analysis import ColumnRuns, compare_columns
-from mlpbench.report import ROW_METRICS, format_duration, format_value
+from mlpbench.formatting import ROW_METRICS, format_duration, format_value
 from mlpbench.stats import ALPHA, summarize
 
 if TYPE_CHECKING:

@@ -1,11 +1,13 @@
 """The report: tables shaped like the seed report's, statistics, verdicts and plots,
-built from the store alone, as Markdown and as one self-contained HTML file."""
+built from the store alone as one Document, then written as Markdown and as one
+self-contained HTML page."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import math
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,16 +15,26 @@ from mlpbench.analysis import (
     COMPARED,
     MAX_ALL_PAIRS,
     ColumnRuns,
-    Verdict,
     baseline_of,
     compare_columns,
     judge,
 )
+from mlpbench.document import (
+    Cell,
+    Document,
+    Figure,
+    Paragraph,
+    Section,
+    TableBlock,
+    Verdict,
+    to_markdown,
+)
 from mlpbench.env import ENV_KEYS
 from mlpbench.files import remove_stray, write_text
-from mlpbench.html_report import markdown_to_html, md_escape
+from mlpbench.formatting import ROW_METRICS, format_cell, format_value, human, time_cell
+from mlpbench.html_report import to_html
 from mlpbench.plots import PLOT_ROWS, PLOTS, save, sensitivity
-from mlpbench.stats import Summary, median_interval, summarize
+from mlpbench.stats import summarize
 
 if TYPE_CHECKING:
     from mlpbench.results import StoredRun
@@ -32,107 +44,39 @@ REPORT_NAME = "report.md"
 HTML_NAME = "report.html"
 PLOT_DIR = "plots"
 PLOT_CACHE = "cache.json"  # plot name -> hash of what it was drawn from
-
-# row name -> (label, [(sub-label, metric)])
-ROW_METRICS = {
-    "accuracy": ("Accuracy", [("Train", "train_accuracy"), ("Test", "test_accuracy")]),
-    "loss": ("Loss", [("Train", "train_loss"), ("Test", "test_loss")]),
-    "time": ("Elapsed time", [("Train", "train_time_s"), ("Test", "test_time_s")]),
-    "compile": ("Compile, warm-up", [("First call", "compile_time_s")]),
-}
-
-
-def _time_unit(seconds: float) -> tuple[str, float]:
-    for unit, scale in (("µs", 1e-6), ("ms", 1e-3)):
-        if seconds < 1000 * scale:
-            return unit, scale
-    return "s", 1.0
+PLOT_FILE = re.compile(r"^table-\d+-[a-z]+\.(png|svg|pdf)$")
+INTRO = (
+    "Each cell is the mean ± sample standard deviation over {runs} runs (seeds {first}..{last}),"
+    " with the 95% confidence interval of the mean below it; run i of every column shares its"
+    " data and initial weights. Times are the median per run with a 95% bootstrap interval of"
+    " the median; where an engine trains runs together, each run's share of the wall time, and"
+    " how many runs shared it. Where the study gives a figure from elsewhere (the seed report),"
+    " it follows ours, with the difference and whether it lies inside our interval."
+)
 
 
-def format_duration(seconds: float, like: float | None = None) -> str:
-    """Human units as the report writes them (76ms, 1.29s, 15m 5s); `like` picks the unit."""
-    if not math.isfinite(seconds) or (like is not None and not math.isfinite(like)):
-        return "n/a"
-    unit, scale = _time_unit(seconds if like is None else like)
-    if unit == "s" and like is None and seconds >= 60:
-        minutes, rest = divmod(seconds, 60)
-        return f"{int(minutes)}m {rest:.0f}s"
-    value = seconds / scale
-    return f"{value:.3g}{unit}" if abs(value) < 1000 else f"{value:.0f}{unit}"
-
-
-def format_value(metric: str, value: float) -> str:
-    """One figure in the unit of its metric."""
-    if metric.endswith("_accuracy"):
-        return f"{value:.2f}%"
-    if metric.endswith("_time_s"):
-        return format_duration(value)
-    return f"{value:.6f}" if abs(value) < 1e6 else f"{value:.4g}"
-
-
-def format_cell(metric: str, s: Summary) -> str:
-    """Mean ± std over 95% CI of the mean, with diverged runs named, never averaged in."""
-    if s.count == 0 and s.diverged == 0:
-        return "not run"
+def _reported(col: Column, metric: str, s) -> str:
+    """The study's figure from elsewhere, beside ours: the difference, inside our CI or not."""
+    if metric not in col.reported:
+        return ""
+    figure = col.reported[metric]
+    text = f"report: {format_value(metric, figure)}"
     if s.count == 0:
-        return f"diverged ({s.diverged}/{s.diverged})"
-    if metric.endswith("_time_s"):
-        text = f"{format_duration(s.mean)} ± {format_duration(s.std, like=s.mean)}"
-        ci = [format_duration(v, like=s.mean) for v in (s.ci_low, s.ci_high)]
-    else:
-        text = f"{format_value(metric, s.mean)} ± {format_value(metric, s.std)}"
-        ci = [format_value(metric, v) for v in (s.ci_low, s.ci_high)]
-    if s.ci_high > s.ci_low:
-        text += f"<br>[{ci[0]}, {ci[1]}]"
-    if s.diverged:
-        text += f" ({s.diverged}/{s.count + s.diverged} diverged)"
-    return text
+        return text
+    inside = "inside" if s.ci_low <= figure <= s.ci_high else "outside"
+    return f"{text}; ours − report = {s.mean - figure:+.3g}, {inside} our 95% CI"
 
 
-def _markdown(header: list[str], body: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in body]
-    return "\n".join(lines)
-
-
-def _rows(table: Table, cells: list) -> list[list[str]]:
-    """Body rows: label, sub-label, then one cell per column via cells(metric, index)."""
-    body = []
-    for row in table.rows:
-        label, parts = ROW_METRICS[row]
-        for i, (sub, metric) in enumerate(parts):
-            body.append([label if i == 0 else "", sub, *(c(metric) for c in cells)])
-    return body
-
-
-def time_cell(runs: list[StoredRun], metric: str) -> str:
-    """A time per run: the median with its 95% bootstrap interval, or, where an engine timed
-    the runs together and gave each the same share, that share and how many shared it."""
-    times = [r.metrics[metric] for r in runs if r.metrics[metric] is not None]
-    times = [t for t in times if math.isfinite(t)]
-    if not times:
-        return "n/a"
-    group = max(r.group_size for r in runs)
-    if group > 1 and max(times) == min(times):
-        return f"{format_duration(times[0])} per run<br>(shared by {group} runs)"
-    m = median_interval(times)
-    low, high = (format_duration(v, like=m.median) for v in (m.low, m.high))
-    return f"median {format_duration(m.median)}<br>[{low}, {high}]"
-
-
-def _cells(col: ColumnRuns):
-    """cell(metric) for one column: our summary, or why there is none."""
+def _cells(col: ColumnRuns, metric: str) -> Cell:
+    """One column's cell for one metric: our figure, or why there is none."""
     reason = col.missing()
     if reason:
-        return lambda metric: reason
-    flags = [r.diverged for r in col.runs]
-
-    def cell(metric: str) -> str:
-        if metric.endswith("_time_s"):
-            return time_cell(col.runs, metric)
-        return format_cell(metric, summarize([r.metrics[metric] for r in col.runs], flags))
-
-    return cell
+        return Cell.of(reason, kind="missing")
+    if metric.endswith("_time_s"):
+        return time_cell(col.runs, metric)
+    s = summarize([r.metrics[metric] for r in col.runs], [r.diverged for r in col.runs])
+    cell = format_cell(metric, s)
+    return Cell.of(*cell.lines, _reported(col.column, metric, s), kind=cell.kind)
 
 
 def _lr_cell(col: Column) -> str:
@@ -146,31 +90,31 @@ def _runs_cell(col: ColumnRuns) -> str:
     return f"{len(col.runs)}" + (f" ({diverged} diverged)" if diverged else "")
 
 
-def render_table(table: Table, columns: list[ColumnRuns]) -> str:
-    """Our mean ± std [95% CI] per cell, then the seed report's figures if the study has them."""
-    header = ["", "", *(md_escape(c.label) for c in table.columns)]
-    body = _rows(table, [_cells(c) for c in columns])
+def table_block(table: Table, columns: list[ColumnRuns]) -> TableBlock:
+    """A row per metric the table shows (our figure, and the reported one where given), then
+    the learning rates when tuned, the engine and the runs."""
+    rows = []
+    for row in table.rows:
+        label, parts = ROW_METRICS[row]
+        for i, (sub, metric) in enumerate(parts):
+            rows.append((Cell.of(label if i == 0 else ""), Cell.of(sub),
+                         *(_cells(c, metric) for c in columns)))  # fmt: skip
+    extra = [("Engine", [c.job.describe() for c in columns]),
+             ("Runs", [_runs_cell(c) for c in columns])]  # fmt: skip
     if any(c.tuned for c in table.columns):
-        body.append(["Learning rate", "", *(_lr_cell(c.column) for c in columns)])
-    body.append(["Engine", "", *(c.job.describe() for c in columns)])
-    body.append(["Runs", "", *(_runs_cell(c) for c in columns)])
-    parts = [f"### Table {table.number}: {md_escape(table.title)}", ""]
-    if table.note:
-        parts += [md_escape(table.note), ""]
-    parts.append(_markdown(header, body))
-    if any(c.reported for c in table.columns):
-        parts += ["", "Seed report (2020, Keras, mean of 20 runs), for comparison:", ""]
-        parts.append(_markdown(header, _rows(table, [_reported(c) for c in table.columns])))
-    return "\n".join(parts)
+        extra.insert(0, ("Learning rate", [_lr_cell(c.column) for c in columns]))
+    for label, values in extra:
+        rows.append((Cell.of(label), Cell(()), *(Cell.of(v) for v in values)))
+    return TableBlock(("", "", *(c.label for c in table.columns)), tuple(rows))
 
 
 def _p(p: float) -> str:
     return "n/a" if math.isnan(p) else f"{p:.3g}"
 
 
-def render_comparisons(table: Table, columns: list[ColumnRuns]) -> str:
+def comparisons(table: Table, columns: list[ColumnRuns]) -> list[Paragraph | TableBlock]:
     """Paired differences between every two columns (or each and the baseline) on test
-    accuracy and test loss."""
+    accuracy and test loss, with a paragraph saying how they were computed."""
     rows = []
     baseline = baseline_of(table, columns)
     for metric in COMPARED:
@@ -180,9 +124,10 @@ def render_comparisons(table: Table, columns: list[ColumnRuns]) -> str:
                        _p(r.p_t), _p(r.p_wilcoxon), _p(c.p_holm)]  # fmt: skip
             if r.count < 2:
                 numbers = ["n/a"] * len(numbers)
-            rows.append([f"{md_escape(c.a)} − {md_escape(c.b)}", metric, *numbers, c.verdict()])
+            cells = [f"{c.a} − {c.b}", human(metric), *numbers, c.verdict()]
+            rows.append(tuple(Cell.of(text) for text in cells))
     if not rows:
-        return ""
+        return []
     intro = (
         "Paired over runs with the same seed (same data, same initial weights): mean "
         "difference and its 95% CI, paired t-test and Wilcoxon signed-rank p-values, and "
@@ -191,43 +136,26 @@ def render_comparisons(table: Table, columns: list[ColumnRuns]) -> str:
     )
     if baseline is not None:
         intro += (
-            f" Each column is compared with {md_escape(baseline.column.label)} only"
+            f" Each column is compared with {baseline.column.label} only"
             + ("" if table.baseline else f" (more than {MAX_ALL_PAIRS} columns)")
             + ", not every pair."
         )
-    header = ["Columns", "Metric", "Difference", "95% CI", "p (t)", "p (Wilcoxon)",
-              "p (Holm)", "Result"]  # fmt: skip
-    return "#### Paired comparisons\n\n" + intro + "\n\n" + _markdown(header, rows)
+    header = ("Columns", "Metric", "Difference", "95% CI", "p (t)", "p (Wilcoxon)",
+              "p (Holm)", "Result")  # fmt: skip
+    return [Paragraph(intro), TableBlock(header, tuple(rows))]
 
 
-def render_verdicts(verdicts: list[tuple[Table, Verdict]]) -> str:
-    """One line per claim: the verdict and the numbers behind it."""
-    if not verdicts:
-        return ""
-    lines = ["## The report's claims, checked", ""]
-    for table, v in verdicts:
-        lines.append(f'- Table {table.number}, "{md_escape(v.claim.text)}": **{v.verdict}**')
-        lines += [f"  - {md_escape(d)}" for d in v.details]
-    return "\n".join(lines)
-
-
-def _reported(col: Column):
-    return lambda metric: (
-        format_value(metric, col.reported[metric]) if metric in col.reported else ""
-    )
-
-
-def render_environment(runs: list[StoredRun]) -> str:
-    """The machine and library versions of the stored runs, as the report opens."""
+def environment_block(runs: list[StoredRun]) -> TableBlock | None:
+    """The machine and library versions of the stored runs."""
     if not runs:
-        return ""
+        return None
     latest = runs[-1].environment
     env = {k: latest[k] for k in ENV_KEYS if k in latest}
     versions: dict[str, str] = {}
     for r in runs:
         versions.update(r.versions)
     env["Libraries"] = ", ".join(f"{k} {v}" for k, v in sorted(versions.items()))
-    return "## Environment\n\n" + _markdown(["", ""], [[k, v] for k, v in env.items()])
+    return TableBlock(("", ""), tuple((Cell.of(k), Cell.of(v)) for k, v in env.items()))
 
 
 def build_report(
@@ -238,28 +166,26 @@ def build_report(
     tuned: dict,
     formats: tuple[str, ...] = ("png",),
     plots: str = PLOT_DIR,
-) -> tuple[str, set[str]]:
-    """The whole Markdown report of a study, drawing its plots into out/plots; returns the
-    Markdown and the paths of the plots it drew (the only images the HTML may embed).
+) -> Document:
+    """The whole report of a study as a Document, drawing its plots into out/plots (only
+    those whose inputs changed, and only for rows a table shows).
 
     tables holds each table with its columns' runs; environment the runs whose
     machine and libraries the report names; tuned maps (table number, column
     label) to the tuning result of each tuned column.
     """
-    title = md_escape(study.title or study.name)
-    intro = (
-        f"Each cell is the mean ± sample standard deviation over {study.runs} runs "
-        f"(seeds {study.seeds[0]}..{study.seeds[-1]}), with the 95% confidence interval "
-        "of the mean (Student t) below it; run i of every column shares its data and "
-        "initial weights. Times are the median per run with a 95% bootstrap interval of "
-        "the median; where an engine trains runs together, each run's share of the wall time, "
-        "and how many runs shared it."
-    )
-    verdicts = [(t, judge(claim, t, cols)) for t, cols in tables for claim in t.claims]
-    parts = [f"# {title}", "", intro, ""]
-    for section in (render_environment(environment), render_verdicts(verdicts)):
-        if section:
-            parts += [section, ""]
+    seeds = study.seeds
+    doc = Document(study.title or study.name,
+                   INTRO.format(runs=study.runs, first=seeds[0], last=seeds[-1]))  # fmt: skip
+    env = environment_block(environment)
+    if env is not None:
+        doc.sections.append(Section("Environment", 2, [env]))
+    verdicts = tuple(
+        Verdict(t.number, claim.text, v.verdict, tuple(human(d) for d in v.details))
+        for t, cols in tables for claim in t.claims for v in [judge(claim, t, cols)]
+    )  # fmt: skip
+    if verdicts:
+        doc.sections.append(Section("Claims, checked", 2, [verdicts]))
     plot_dir = out / plots
     plot_dir.mkdir(parents=True, exist_ok=True)
     remove_stray(plot_dir)
@@ -270,12 +196,16 @@ def build_report(
         cache = {}
     drawn: set[str] = set()
     for table, columns in tables:
-        parts += [render_table(table, columns), ""]
-        comparisons = render_comparisons(table, columns)
-        if comparisons:
-            parts += [comparisons, ""]
+        section = Section(f"Table {table.number}: {table.title or table.name}", 3)
+        if table.note:
+            section.blocks.append(Paragraph(table.note))
+        section.blocks.append(table_block(table, columns))
+        doc.sections.append(section)
+        paired = comparisons(table, columns)
+        if paired:
+            doc.sections.append(Section(f"Table {table.number}: paired comparisons", 4, paired))
+        figures = Section(f"Table {table.number}: plots", 4)
         if any(c.runs for c in columns):
-            parts += ["#### Plots", ""]
             for kind, draw in PLOTS.items():
                 if PLOT_ROWS[kind] not in (None, *table.rows):
                     continue  # a plot of a row the table leaves out
@@ -284,23 +214,26 @@ def build_report(
                 if cache.get(name) != key or not _all_saved(plot_dir / name, formats):
                     save(draw(f"Table {table.number}", columns), plot_dir / name, formats)
                     cache[name] = key
-                parts += [f"![Table {table.number} {kind}]({plots}/{name})", ""]
+                figures.blocks.append(Figure(f"{plots}/{name}", f"Table {table.number} {kind}"))
                 drawn.add(f"{plots}/{name}")
         results = [(c.label, tuned.get((table.number, c.label))) for c in table.columns]
         results = [(label, r) for label, r in results if r is not None]
         if results:
             name = f"table-{table.number}-sensitivity.png"
-            figure = sensitivity(f"Table {table.number}", results, study.tuning.score)
-            save(figure, plot_dir / name, formats)
-            parts += [_tuning_note(study), "", f"![Table {table.number} sensitivity]"
-                      f"({plots}/{name})", ""]  # fmt: skip
+            save(sensitivity(f"Table {table.number}", results, study.tuning.score),
+                 plot_dir / name, formats)  # fmt: skip
+            figure = Figure(f"{plots}/{name}", f"Table {table.number} sensitivity")
+            figures.blocks += [Paragraph(_tuning_note(study)), figure]
             drawn.add(f"{plots}/{name}")
-    for old in plot_dir.glob("table-*.*"):  # plots of tables or formats not drawn this time
-        if f"{plots}/{old.stem}.png" not in drawn or old.suffix[1:] not in formats:
-            old.unlink()
+        if figures.blocks:
+            doc.sections.append(figures)
+    for old in plot_dir.iterdir():  # plots of tables or formats not drawn this time
+        stale = f"{plots}/{old.stem}.png" not in drawn or old.suffix[1:] not in formats
+        if PLOT_FILE.match(old.name) and stale:  # never another process's temporary file
+            old.unlink(missing_ok=True)
     kept = {name: key for name, key in cache.items() if f"{plots}/{name}" in drawn}
     write_text(cache_file, json.dumps(kept, indent=1, sort_keys=True))
-    return "\n".join(parts), drawn
+    return doc
 
 
 def _plot_key(kind: str, table: Table, columns: list[ColumnRuns], formats: tuple[str, ...]):
@@ -344,8 +277,9 @@ def write_report(
     for); return the Markdown. A report other than the study's whole one ("report") keeps
     its plots in plots/NAME, so it never touches the whole report's."""
     plots = PLOT_DIR if name == "report" else f"{PLOT_DIR}/{name}"
-    text, drawn = build_report(study, tables, environment, out, tuned, formats, plots)
-    page = markdown_to_html(text, out, study.title or study.name, drawn)
+    doc = build_report(study, tables, environment, out, tuned, formats, plots)
+    text = to_markdown(doc)
+    page = to_html(doc, out, doc.figures())
     write_text(out / f"{name}.md", text)
     write_text(out / f"{name}.html", page)
     return text

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table as RichTable
 
 from mlpbench.analysis import CONTRADICTED, NOT_SUPPORTED, SUPPORTED, ColumnRuns, judge
-from mlpbench.report import format_duration, format_value
+from mlpbench.formatting import format_duration, format_value
 from mlpbench.stats import summarize
 
 if TYPE_CHECKING:
