@@ -239,3 +239,23 @@ def test_plots_follow_the_rows_shown_and_are_redrawn_only_when_their_runs_change
     assert saved == []  # nothing changed: every plot comes from the cache
     assert cli.main([*argv, "--runs", "4"]) == 0  # more runs: a partial report, fresh plots
     assert "table-1-boundary.png" in saved
+
+
+def test_html_embeds_only_drawn_figures_and_svg_where_smaller(tmp_path):
+    from mlpbench.document import Document, Figure, Section
+    from mlpbench.html_report import to_html
+
+    plots = tmp_path / "plots"
+    plots.mkdir()
+    (plots / "a.png").write_bytes(b"\x89PNG" + b"0" * 1000)
+    (plots / "a.svg").write_text("<svg xmlns='http://www.w3.org/2000/svg'/>")
+    (plots / "b.png").write_bytes(b"\x89PNG" + b"1" * 10)
+    (plots / "b.svg").write_text("<svg>" + " " * 1000 + "</svg>")
+    secret = tmp_path / "secret.png"
+    secret.write_bytes(b"SECRET")
+    figures = [Figure("plots/a.png", "a"), Figure("plots/b.png", "b"), Figure(str(secret), "s")]
+    doc = Document("t", "intro", [Section("Plots", 2, figures)])
+    page = to_html(doc, tmp_path, {"plots/a.png", "plots/b.png"})
+    assert page.count("data:image/svg+xml;base64,") == 1  # a: its SVG is smaller
+    assert page.count("data:image/png;base64,") == 1  # b: its PNG is smaller
+    assert "U0VDUkVU" not in page and "SECRET" not in page  # not drawn: never read

@@ -83,8 +83,11 @@ def _block(block: Block, base: Path, images: set[str]) -> str:
     if isinstance(block, Figure):
         if block.path not in images:  # only what the report drew, never another file
             return f"<p>{_text(block.alt)}</p>"
-        data = base64.b64encode((base / block.path).read_bytes()).decode("ascii")
-        return f'<img alt="{html.escape(block.alt)}" src="data:image/png;base64,{data}">'
+        png, svg = base / block.path, (base / block.path).with_suffix(".svg")
+        smaller = svg.exists() and svg.stat().st_size < png.stat().st_size
+        source, kind = (svg, "svg+xml") if smaller else (png, "png")  # SVG when it is smaller
+        data = base64.b64encode(source.read_bytes()).decode("ascii")
+        return f'<img alt="{html.escape(block.alt)}" src="data:image/{kind};base64,{data}">'
     return _verdicts(block)
 
 

@@ -8,8 +8,11 @@ import hashlib
 import json
 import math
 import re
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from tqdm import tqdm
 
 from mlpbench.analysis import (
     COMPARED,
@@ -195,6 +198,10 @@ def build_report(
     except (OSError, ValueError):
         cache = {}
     drawn: set[str] = set()
+    shown = [(t, kind) for t, cols in tables if any(c.runs for c in cols) for kind in PLOTS
+             if PLOT_ROWS[kind] in (None, *t.rows)]  # fmt: skip
+    bar = tqdm(total=len(shown), desc=f"report: {len(shown)} plots", unit=" plots",
+               file=sys.stderr, disable=None, leave=False)  # fmt: skip
     for table, columns in tables:
         section = Section(f"Table {table.number}: {table.title or table.name}", 3)
         if table.note:
@@ -214,6 +221,7 @@ def build_report(
                 if cache.get(name) != key or not _all_saved(plot_dir / name, formats):
                     save(draw(f"Table {table.number}", columns), plot_dir / name, formats)
                     cache[name] = key
+                bar.update(1)
                 figures.blocks.append(Figure(f"{plots}/{name}", f"Table {table.number} {kind}"))
                 drawn.add(f"{plots}/{name}")
         results = [(c.label, tuned.get((table.number, c.label))) for c in table.columns]
@@ -227,6 +235,7 @@ def build_report(
             drawn.add(f"{plots}/{name}")
         if figures.blocks:
             doc.sections.append(figures)
+    bar.close()
     for old in plot_dir.iterdir():  # plots of tables or formats not drawn this time
         stale = f"{plots}/{old.stem}.png" not in drawn or old.suffix[1:] not in formats
         if PLOT_FILE.match(old.name) and stale:  # never another process's temporary file
