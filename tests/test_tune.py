@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -163,3 +164,15 @@ def test_tuned_string_other_than_tuned_is_rejected(tmp_path, capsys):
     study.write_text(TUNED_STUDY.replace('lr = "tuned"', 'lr = "auto"'))
     assert cli.main(["run", str(study), "--out", str(tmp_path / "out")]) == 2
     assert "learning rate must be a finite number > 0, got 'auto'" in capsys.readouterr().err
+
+
+def test_tune_one_axis_other_than_the_rate(tmp_path, capsys):
+    argv = ["tune", "--tune", "batch_size", "--batch-grid", "2,4,8", "--m", "40", "--n", "10",
+            "--epochs", "5", "--runs", "2", "--engine", "numpy", "--json",
+            "--out", str(tmp_path)]  # fmt: skip
+    assert cli.main(argv) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["batch_size"] in (2, 4, 8) and len(result["grid"]) == 3
+    assert Path(result["plot"]).exists()
+    assert cli.main(["tune", "--tune", "", "--out", str(tmp_path)]) == 2
+    assert "--tune names no axis" in capsys.readouterr().err

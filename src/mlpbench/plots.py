@@ -195,31 +195,38 @@ def spread(title: str, columns: list[ColumnRuns]) -> Figure:
     return fig
 
 
-def sensitivity(title: str, entries: list[tuple], score: str) -> Figure:
-    """Validation score against learning rate per tuned column: mean, min-max band, choice marked.
+AXIS_NAMES = {"lr": "learning rate", "batch_size": "mini-batch size", "epochs": "epochs"}
 
-    entries are (label, TuneResult); grid points whose other tuned
-    axes differ from the chosen point's are left out, so each line varies lr only.
+
+def sensitivity(title: str, entries: list[tuple], score: str) -> Figure:
+    """Validation score against the tuned axis (the learning rate when it is tuned) per tuned
+    column: mean, min-max band, choice marked.
+
+    entries are (label, TuneResult); grid points whose other tuned axes differ from the
+    chosen point's are left out, so each line varies that one axis only.
     """
     fig = Figure(figsize=(7, 4.5), layout="constrained")
     ax = fig.subplots()
+    axis = "lr"
     for label, result in entries:
-        others = {k: v for k, v in result.best.values.items() if k != "lr"}
+        axis = "lr" if "lr" in result.best.values else next(iter(result.best.values))
+        others = {k: v for k, v in result.best.values.items() if k != axis}
         points = [p for p in result.grid
                   if all(p.values[k] == v for k, v in others.items())]  # fmt: skip
-        lrs = np.array([p.values["lr"] for p in points])
+        xs = np.array([p.values[axis] for p in points])
         means = np.array([p.mean for p in points])
         lows = np.array([min(p.scores, default=np.nan) for p in points])
         highs = np.array([max(p.scores, default=np.nan) for p in points])
-        line = ax.plot(lrs, means, marker=".", label=_plain(label))[0]
-        ax.fill_between(lrs, lows, highs, alpha=0.15, color=line.get_color())
-        ax.plot([result.best.values["lr"]], [result.best.mean], marker="*", markersize=14,
+        line = ax.plot(xs, means, marker=".", label=_plain(label))[0]
+        ax.fill_between(xs, lows, highs, alpha=0.15, color=line.get_color())
+        ax.plot([result.best.values[axis]], [result.best.mean], marker="*", markersize=14,
                 color=line.get_color(), markeredgecolor="black")  # fmt: skip
     ax.set_xscale("log")
     if score == "loss":
         ax.set_yscale("log")
-    ax.set(xlabel="learning rate", ylabel=f"validation {score} (mean, min-max over seeds)")
-    ax.set_title(f"{title}: learning-rate sensitivity (star: chosen)")
+    name = AXIS_NAMES.get(axis, axis)
+    ax.set(xlabel=name, ylabel=f"validation {score} (mean, min-max over seeds)")
+    ax.set_title(f"{title}: {name} sensitivity (star: chosen)")
     ax.legend(fontsize=8)
     return fig
 

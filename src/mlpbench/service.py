@@ -329,6 +329,8 @@ def tune_spec(
     score: str, validation: float,
 ) -> TuneSpec:  # fmt: skip
     """The tuning protocol the tune command's options describe, every grid point checked."""
+    if not names:
+        raise UsageError(f"--tune names no axis; tunable: {', '.join(TUNABLE)}")
     for name in names:
         if name not in TUNABLE:
             raise UsageError(f"cannot tune {name!r}; tunable: {', '.join(TUNABLE)}")
