@@ -23,6 +23,7 @@ BAD = [
     ({"m": 0}, "m must be an integer >= 1, got 0"),
     ({"n": 2.5}, "n must be an integer >= 1, got 2.5"),
     ({"epochs": True}, "epochs must be an integer >= 1, got True"),
+    ({"epochs": 10**7 + 1}, "epochs must be at most 10000000 per run, got 10000001"),
     ({"hidden": 3}, "hidden must be a list of layer sizes such as [3], got 3"),
     ({"hidden": ()}, "hidden must list at least one layer size"),
     ({"hidden": (3, 0)}, "hidden layer size must be an integer >= 1, got 0"),

@@ -24,6 +24,7 @@ REGISTRIES: dict[str, tuple[str, dict]] = {
     "optimizer": ("optimizer", OPTIMIZERS),
 }
 DTYPE_NAMES = ("float64", "float32")
+MAX_EPOCHS = 10_000_000  # per run; more would take hours even on the smallest problem
 DASK_WAIT_S = 60.0  # how long to wait for a Dask scheduler's first worker
 DEVICE_NAMES = ("cpu", "gpu")
 
@@ -118,6 +119,8 @@ def _validate(c: Config) -> None:
         _choice(what, getattr(c, name), tuple(registry), name)
     for name in ("m", "n", "epochs"):
         _positive_int(name, getattr(c, name), name)
+    if c.epochs > MAX_EPOCHS:
+        raise UsageError(f"epochs must be at most {MAX_EPOCHS} per run, got {c.epochs}", "epochs")
     if not c.hidden:
         raise UsageError("hidden must list at least one layer size, got []", "hidden")
     for units in c.hidden:
