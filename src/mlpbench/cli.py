@@ -71,11 +71,12 @@ def cmd_export(args: argparse.Namespace) -> int:
     Parquet."""
     service = _service()
     from mlpbench.export import CURVE_FIELDS, TIDY_FIELDS, to_parquet
+    from mlpbench.formatting import jsonable
 
     rows = service.export_rows(args.out, args.curves)
     fields = CURVE_FIELDS if args.curves else TIDY_FIELDS
     if args.format == "json":
-        print(json.dumps(service.jsonable(rows), indent=1, allow_nan=False))
+        print(json.dumps(jsonable(rows), indent=1, allow_nan=False))
     elif args.format == "parquet":
         sys.stdout.buffer.write(to_parquet(rows, fields))
     else:
@@ -114,11 +115,13 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_tune(args: argparse.Namespace) -> int:
     """Tune learning rate (and batch size or epochs) on a validation split, then confirm."""
     service = _service()
+    from mlpbench.tune import tune_spec
+
     config, seeds = _config(args, lr=1.0), service.seeds(args.runs, args.seed, 5)
     names = [n.strip() for n in args.tune.split(",") if n.strip()]
     grids = {"lr": args.lr_grid, "batch_size": args.batch_grid, "epochs": args.epochs_grid}
     runs = args.tune_runs if args.tune_runs is not None else len(seeds)
-    spec = service.tune_spec(config, grids, names, runs, seeds[0], args.score, args.validation)
+    spec = tune_spec(config, grids, names, runs, seeds[0], args.score, args.validation)
     tracker = service.tracker(args.mlflow, args.out)
     result, stored = service.tune_and_confirm(
         config, spec, seeds, args.engine, args.dtype, args.out, args.executor, args.dask_timeout

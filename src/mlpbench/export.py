@@ -77,6 +77,32 @@ def to_parquet(rows: list[dict], fields: tuple[str, ...]) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
+def run_key(run: StoredRun) -> tuple[str, int]:
+    """A run's identity across stores: its job (configuration, engine, dtype, device), seed."""
+    return "|".join((run.config_key, run.engine, run.dtype, run.device)), run.seed
+
+
+def places(study: str, tables: list) -> dict[tuple[str, int], list[Place]]:
+    """Each run of a study's tables (table, [ColumnRuns]) -> the places it fills."""
+    where: dict[tuple[str, int], list[Place]] = {}
+    for table, columns in tables:
+        for col in columns:
+            for run in col.runs:
+                place = Place(study, f"{table.number} {table.name}", col.column.label)
+                where.setdefault(run_key(run), []).append(place)
+    return {k: [p._replace(shared=len(v) > 1) for p in v] for k, v in where.items()}
+
+
+def placed_rows(runs: list[StoredRun], where: dict, curves: bool) -> list[dict]:
+    """Every run as a flat row once per place it fills (or once, unplaced); with curves, one
+    row per run and epoch instead."""
+    rows = []
+    for run in runs:
+        for place in where.get(run_key(run), [NOWHERE]):
+            rows += curve_rows(run, place) if curves else [tidy(run, place)]
+    return rows
+
+
 def write_dataset(config: Config, seed: int, out: Path) -> list[Path]:
     """CSV files (x1, x2, y) of the train and test sets a run with this seed uses."""
     data = make_dataset(config.data, config.m, config.n, seed)

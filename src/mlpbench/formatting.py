@@ -8,9 +8,11 @@ import re
 from typing import TYPE_CHECKING
 
 from mlpbench.document import Cell
-from mlpbench.stats import Summary, median_interval
+from mlpbench.results import METRICS
+from mlpbench.stats import Summary, median_interval, summarize
 
 if TYPE_CHECKING:
+    from mlpbench.config import Job
     from mlpbench.results import StoredRun
 
 # row name -> (label, [(sub-label, metric)])
@@ -88,3 +90,38 @@ _METRIC = re.compile("|".join(METRIC_NAMES))
 def human(text: str) -> str:
     """A text with metric names as people say them (test_accuracy -> test accuracy)."""
     return _METRIC.sub(lambda m: METRIC_NAMES[m.group(0)], text)
+
+
+def json_number(x: float | None) -> float | None:
+    """NaN and infinities become None (null), so JSON output stays strict."""
+    return None if x is None or not math.isfinite(x) else x
+
+
+def jsonable(value: object) -> object:
+    """Every float in a nested structure through json_number."""
+    if isinstance(value, float):
+        return json_number(value)
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return value
+
+
+def summary(job: Job, run_seeds: list[int], stored: list[StoredRun]) -> dict:
+    """One job's runs as `train --json` prints them: mean and std of every metric (null
+    where undefined)."""
+    flags = [r.diverged for r in stored]
+    metrics = {}
+    for metric in METRICS:
+        s = summarize([r.metrics[metric] for r in stored], flags)
+        metrics[metric] = {"mean": json_number(s.mean), "std": json_number(s.std)}
+    return {
+        "config": job.config.as_dict(),
+        "engine": job.engine,
+        "dtype": job.dtype,
+        "runs": len(stored),
+        "diverged": sum(flags),
+        "seeds": run_seeds,
+        "metrics": metrics,
+    }

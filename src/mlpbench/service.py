@@ -8,7 +8,6 @@ work, and holds the store in a `with` block so it is always closed.
 
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 from importlib import resources
 from pathlib import Path
@@ -19,7 +18,6 @@ from mlpbench.agree import Difference, difference
 from mlpbench.analysis import ColumnRuns
 from mlpbench.config import (
     DASK_WAIT_S,
-    SEED_LIMIT,
     Config,
     Job,
     check_runs,
@@ -28,8 +26,9 @@ from mlpbench.config import (
 )
 from mlpbench.env import usable_memory
 from mlpbench.errors import UsageError
-from mlpbench.export import NOWHERE, Place, curve_rows, tidy, write_dataset
+from mlpbench.export import placed_rows, places, write_dataset
 from mlpbench.files import write_text
+from mlpbench.formatting import jsonable, summary
 from mlpbench.plots import FORMATS, save, sensitivity
 from mlpbench.report import PLOT_DIR, write_report
 from mlpbench.results import StoredRun
@@ -42,23 +41,18 @@ from mlpbench.runner import (
     runnable_jobs,
     start_engines,
 )
-from mlpbench.stats import summarize
 from mlpbench.store import Store
 from mlpbench.study import Column, Study, Table, load_study, parse_study
 from mlpbench.tune import (
-    TUNING_SEED_OFFSET,
     TuneResult,
     TuneSpec,
     choose,
     grid_jobs,
     grid_summary,
-    parse_values,
-    tuning_config,
 )
 
 BUNDLED = ("seed", "seed-tuned")
 LAST_STUDY = "last_study"
-TUNABLE = ("lr", "batch_size", "epochs")
 Tuned = dict[tuple[int, str], TuneResult | None]
 
 
@@ -272,18 +266,15 @@ def tracker(spec: str | None, out: str | Path) -> Any:
     return None if spec is None else tracking.connect(tracking.tracking_uri(spec, Path(out)))
 
 
-def track_study(client: Any, outcome: StudyOutcome) -> int:
-    """Log the study's runs (each once) and its report to MLflow; how many runs were new."""
-    runs = {r.id: r for _, columns in outcome.tables for col in columns for r in col.runs}
-    artifacts = tuple(p for p in (outcome.out / f"{outcome.name}.md",
-                                  outcome.out / f"{outcome.name}.html") if p.exists())  # fmt: skip
-    name = outcome.study.name
-    return tracking.log_runs(client, name, list(runs.values()), artifacts, {"study": name})
-
-
 def track_runs(client: Any, experiment: str, runs: list[StoredRun]) -> int:
     """Log runs of one configuration (train, tune) to MLflow; how many were new."""
     return tracking.log_runs(client, experiment, runs)
+
+
+def track_study(client: Any, outcome: StudyOutcome) -> int:
+    """Log the study's runs (each once) and its report to MLflow; how many runs were new."""
+    return tracking.log_study(client, outcome.study.name, outcome.tables, outcome.out,
+                              outcome.name)  # fmt: skip
 
 
 def train(
@@ -303,49 +294,6 @@ def train(
     with Store(out) as store, open_executor(executor, wait_s) as ex:
         run_jobs([job], run_seeds, store, fresh, ex)
         return job, store.runs(job, run_seeds)
-
-
-def summary(job: Job, run_seeds: list[int], stored: list[StoredRun]) -> dict:
-    """One job's runs as `train --json` prints them: mean and std of every metric (null
-    where undefined)."""
-    flags = [r.diverged for r in stored]
-    metrics = {}
-    for metric in engines.METRICS:
-        s = summarize([r.metrics[metric] for r in stored], flags)
-        metrics[metric] = {"mean": json_number(s.mean), "std": json_number(s.std)}
-    return {
-        "config": job.config.as_dict(),
-        "engine": job.engine,
-        "dtype": job.dtype,
-        "runs": len(stored),
-        "diverged": sum(flags),
-        "seeds": run_seeds,
-        "metrics": metrics,
-    }
-
-
-def tune_spec(
-    config: Config, grids: dict[str, str | None], names: list[str], runs: int, first: int,
-    score: str, validation: float,
-) -> TuneSpec:  # fmt: skip
-    """The tuning protocol the tune command's options describe, every grid point checked."""
-    if not names:
-        raise UsageError(f"--tune names no axis; tunable: {', '.join(TUNABLE)}")
-    for name in names:
-        if name not in TUNABLE:
-            raise UsageError(f"cannot tune {name!r}; tunable: {', '.join(TUNABLE)}")
-        if grids.get(name) is None:
-            raise UsageError(f"tuning {name} needs --{name.replace('_', '-')}-grid")
-    axes = {name: parse_values(name, grids[name]) for name in names}  # type: ignore[arg-type]
-    if first + TUNING_SEED_OFFSET + check_runs(runs) > SEED_LIMIT:
-        raise UsageError(f"tuning uses seeds from seed + {TUNING_SEED_OFFSET}, past 2^63 - 1; "
-                         f"use a seed <= {SEED_LIMIT - TUNING_SEED_OFFSET - runs}")  # fmt: skip
-    spec = TuneSpec(axes=axes, runs=runs, seed=first + TUNING_SEED_OFFSET,
-                    score=score, validation=validation)  # fmt: skip
-    for name, values in axes.items():
-        for value in values:
-            tuning_config(config.replace(**{name: value}), spec.validation)
-    return spec
 
 
 def tune_and_confirm(
@@ -409,23 +357,6 @@ def agree(
     return f"{jobs[0].engine}, {jobs[0].dtype}", rows
 
 
-def _places(out: str | Path) -> dict[tuple[str, int], list[Place]]:
-    """(config key and engine, dtype, device; seed) of each run in the last study -> its places."""
-    try:
-        outcome = stored_study(out)
-    except UsageError:  # no study run here, or none of its runs stored
-        return {}
-    where: dict[tuple[str, int], list[Place]] = {}
-    for table, columns in outcome.tables:
-        for col in columns:
-            for run in col.runs:
-                key = ("|".join((run.config_key, run.engine, run.dtype, run.device)), run.seed)
-                where.setdefault(key, []).append(
-                    Place(outcome.study.name, f"{table.number} {table.name}", col.column.label)
-                )
-    return {k: [p._replace(shared=len(v) > 1) for p in v] for k, v in where.items()}
-
-
 def export_rows(out: str | Path = "results", curves: bool = False) -> list[dict]:
     """Every stored run as one flat row, once per column of the last study it fills (or once,
     unplaced); with curves, one row per run and epoch instead."""
@@ -433,13 +364,12 @@ def export_rows(out: str | Path = "results", curves: bool = False) -> list[dict]
         runs = store.all_runs()
     if not runs:
         raise UsageError(f"no results in {str(out)!r}; run `mlpbench run` or `train` first")
-    places = _places(out)
-    rows = []
-    for run in runs:
-        key = ("|".join((run.config_key, run.engine, run.dtype, run.device)), run.seed)
-        for place in places.get(key, [NOWHERE]):
-            rows += curve_rows(run, place) if curves else [tidy(run, place)]
-    return rows
+    try:
+        study = stored_study(out)
+        where = places(study.study.name, study.tables)
+    except UsageError:  # no study run here, or none of its runs stored
+        where = {}
+    return placed_rows(runs, where, curves)
 
 
 def export_data(config: Config, seed: int, out: str | Path = "results") -> list[Path]:
@@ -447,19 +377,3 @@ def export_data(config: Config, seed: int, out: str | Path = "results") -> list[
     check_seeds(seed, 1)
     check_size(config.replace(epochs=1), 1, usable_memory())
     return write_dataset(config, seed, Path(out))
-
-
-def json_number(x: float | None) -> float | None:
-    """NaN and infinities become None (null), so JSON output stays strict."""
-    return None if x is None or not math.isfinite(x) else x
-
-
-def jsonable(value: object) -> object:
-    """Every float in a nested structure through json_number."""
-    if isinstance(value, float):
-        return json_number(value)
-    if isinstance(value, dict):
-        return {k: jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    return value

@@ -100,3 +100,10 @@ def log_runs(
             client.log_artifact(summary.info.run_id, str(path))
         client.set_terminated(summary.info.run_id)
     return count
+
+
+def log_study(client: MlflowClient, name: str, tables: list, out: Path, report: str) -> int:
+    """Log a study's runs (table, [ColumnRuns] pairs; each run once) and its report files."""
+    runs = {r.id: r for _, columns in tables for col in columns for r in col.runs}
+    files = tuple(p for p in (out / f"{report}.md", out / f"{report}.html") if p.exists())
+    return log_runs(client, name, list(runs.values()), files, {"study": name})

@@ -18,13 +18,14 @@ from typing import NamedTuple
 
 import numpy as np
 
-from mlpbench.config import Config, Job
+from mlpbench.config import SEED_LIMIT, Config, Job, check_runs
 from mlpbench.errors import UsageError
 from mlpbench.results import StoredRun
 
 SCORES = {"loss": "test_loss", "accuracy": "test_accuracy"}  # measured on the hold-out
 AXES = ("lr", "batch_size", "epochs")
 MAX_GRID = 1000  # grid points on one axis
+TUNABLE = ("lr", "batch_size", "epochs")
 TUNING_SEED_OFFSET = 10_000  # tuning seeds never coincide with a study's or a confirmation's
 
 
@@ -161,3 +162,27 @@ def grid_summary(result: TuneResult, names: Sequence[str]) -> list[dict]:
          "runs": len(p.scores) + p.diverged, "diverged": p.diverged}
         for p in result.grid
     ]  # fmt: skip
+
+
+def tune_spec(
+    config: Config, grids: dict[str, str | None], names: list[str], runs: int, first: int,
+    score: str, validation: float,
+) -> TuneSpec:  # fmt: skip
+    """The tuning protocol the tune command's options describe, every grid point checked."""
+    if not names:
+        raise UsageError(f"--tune names no axis; tunable: {', '.join(TUNABLE)}")
+    for name in names:
+        if name not in TUNABLE:
+            raise UsageError(f"cannot tune {name!r}; tunable: {', '.join(TUNABLE)}")
+        if grids.get(name) is None:
+            raise UsageError(f"tuning {name} needs --{name.replace('_', '-')}-grid")
+    axes = {name: parse_values(name, grids[name]) for name in names}  # type: ignore[arg-type]
+    if first + TUNING_SEED_OFFSET + check_runs(runs) > SEED_LIMIT:
+        raise UsageError(f"tuning uses seeds from seed + {TUNING_SEED_OFFSET}, past 2^63 - 1; "
+                         f"use a seed <= {SEED_LIMIT - TUNING_SEED_OFFSET - runs}")  # fmt: skip
+    spec = TuneSpec(axes=axes, runs=runs, seed=first + TUNING_SEED_OFFSET,
+                    score=score, validation=validation)  # fmt: skip
+    for name, values in axes.items():
+        for value in values:
+            tuning_config(config.replace(**{name: value}), spec.validation)
+    return spec
