@@ -290,9 +290,14 @@ def run_jobs(
 
     total = executor.total(tasks)
     with tqdm(total=total, unit=executor.unit, file=sys.stderr, disable=None) as bar:
+        told = False
         while tasks:
             deferred.clear()
             executor.run(tasks, done, bar, claim, release)
+            if deferred and not told:
+                print(f"mlpbench: {len(deferred)} configurations are being trained by another "
+                      "process on this store; waiting for them", file=sys.stderr)  # fmt: skip
+                told = True
             if deferred:
                 bar.set_description(f"waiting for another process on {len(deferred)} jobs")
                 time.sleep(POLL_S)
