@@ -313,6 +313,7 @@ def test_large_tables_compare_each_column_with_the_first(tmp_path, capsys):
         (["run", "--tables", ","], "--tables names no table"),
         (["train", "--engine", ""], "unknown engine ''"),
         (["train", "--out", ""], "the output folder must be named"),
+        (["data", "--out", ""], "the output folder must be named"),
         (["train", "--seed", "-1"], "seed must be an integer >= 0, got -1"),
         (["train", "--seed", str(2**63)], "run past the largest seed"),
         (["train", "--epochs", "1000000000000"], "epochs must be at most 10000000 per run"),

@@ -19,10 +19,16 @@ def alive(pid: int) -> bool:
     return True
 
 
+def output_folder(out: str | Path) -> Path:
+    """An output folder as given; an empty name is refused (Path('') would be the current
+    folder, where nothing was asked to be written)."""
+    if not str(out).strip():
+        raise UsageError(f"the output folder must be named, got {str(out)!r}")
+    return Path(out)
+
+
 def make_folder(folder: Path) -> None:
     """Create an output folder, or say in one line why it cannot be."""
-    if not str(folder).strip():
-        raise UsageError("the output folder must be named, got ''")
     for part in (folder, *folder.parents):
         if part.exists() and not part.is_dir():
             raise UsageError(f"output folder {folder} cannot be made: {part} is a file")

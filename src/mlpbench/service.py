@@ -27,7 +27,7 @@ from mlpbench.config import (
 from mlpbench.env import usable_memory
 from mlpbench.errors import UsageError
 from mlpbench.export import placed_rows, places, write_dataset
-from mlpbench.files import write_text
+from mlpbench.files import output_folder, write_text
 from mlpbench.formatting import jsonable, summary
 from mlpbench.plots import FORMATS, save, sensitivity
 from mlpbench.report import PLOT_DIR, write_report
@@ -263,7 +263,9 @@ def latex_report(outcome: StudyOutcome) -> Path:
 
 def tracker(spec: str | None, out: str | Path) -> Any:
     """An MLflow client for --mlflow [URI], connected before any training; None if not asked."""
-    return None if spec is None else tracking.connect(tracking.tracking_uri(spec, Path(out)))
+    if spec is None:
+        return None
+    return tracking.connect(tracking.tracking_uri(spec, output_folder(out)))
 
 
 def track_runs(client: Any, experiment: str, runs: list[StoredRun]) -> int:
@@ -376,4 +378,4 @@ def export_data(config: Config, seed: int, out: str | Path = "results") -> list[
     """CSV files of the exact train and test sets a run with this seed uses."""
     check_seeds(seed, 1)
     check_size(config.replace(epochs=1), 1, usable_memory())
-    return write_dataset(config, seed, Path(out))
+    return write_dataset(config, seed, output_folder(out))

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from mlpbench.errors import UsageError
-from mlpbench.files import alive, make_folder
+from mlpbench.files import alive, make_folder, output_folder
 from mlpbench.results import METRICS, RunResult, StoredRun
 
 if TYPE_CHECKING:
@@ -90,9 +90,7 @@ class Store:
     """
 
     def __init__(self, out: Path | str, readonly: bool = False):
-        if not str(out).strip():
-            raise UsageError("the output folder must be named, got ''")
-        self.out = Path(out)
+        self.out = output_folder(out)
         self.path = self.out / DB_NAME
         self.readonly = readonly
         self._conn: sqlite3.Connection | None = None
