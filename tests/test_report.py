@@ -259,3 +259,24 @@ def test_html_embeds_only_drawn_figures_and_svg_where_smaller(tmp_path):
     assert page.count("data:image/svg+xml;base64,") == 1  # a: its SVG is smaller
     assert page.count("data:image/png;base64,") == 1  # b: its PNG is smaller
     assert "U0VDUkVU" not in page and "SECRET" not in page  # not drawn: never read
+
+
+def test_labels_with_dollar_signs_are_drawn_as_typed(tmp_path):
+    """Broken mathtext in a column label ($\\frac{) would fail the drawing if it were parsed."""
+    from matplotlib.figure import Figure
+
+    from mlpbench.plots import _literal_text
+
+    @_literal_text
+    def draw() -> Figure:
+        fig = Figure()
+        fig.subplots().set_title(r"costs $\frac{ and $5")
+        return fig
+
+    draw().savefig(tmp_path / "label.png")
+    study = tmp_path / "dollar.toml"
+    study.write_text('runs = 2\n[defaults]\nm = 20\nn = 5\nepochs = 2\n[[tables]]\nnumber = 1\n'
+                     '[[tables.columns]]\nlabel = "costs $\\\\frac{ and $5"\n')  # fmt: skip
+    argv = ["run", str(study), "--out", str(tmp_path / "out"), "--engine", "numpy"]
+    assert cli.main(argv) == 0
+    assert (tmp_path / "out" / "plots" / "table-1-spread.png").exists()

@@ -7,10 +7,13 @@ and any of SVG and PDF.
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -45,9 +48,16 @@ def save(fig: Figure, path: Path, formats: tuple[str, ...] = ("png",)) -> Path:
     return path
 
 
-def _plain(text: str) -> str:
-    """User text shown as typed: a $ would otherwise start matplotlib's mathtext."""
-    return text.replace("$", r"\$")
+def _literal_text(draw: Callable[..., Figure]) -> Callable[..., Figure]:
+    """Draw with matplotlib's mathtext off, so every text of the figure (a column's label
+    with a $ in it, say) is shown as typed."""
+
+    @functools.wraps(draw)
+    def literal(*args: Any, **kwargs: Any) -> Figure:
+        with matplotlib.rc_context({"text.parse_math": False}):
+            return draw(*args, **kwargs)
+
+    return literal
 
 
 def _finite(col: ColumnRuns) -> list[StoredRun]:
@@ -59,6 +69,7 @@ def _probability(params: list[np.ndarray], activation: str, x: np.ndarray) -> np
     return sigmoid(logits(params, x[None], activation))[0, :, 0]
 
 
+@_literal_text
 def decision_boundaries(title: str, columns: list[ColumnRuns]) -> Figure:
     """One panel per column: the first finite run's probability surface (grey scale), its
     p = 0.5 contour, the true boundary on top, train points as small dots, test points by
@@ -84,33 +95,19 @@ def decision_boundaries(title: str, columns: list[ColumnRuns]) -> Figure:
         ax.scatter(*data.x_train.T, s=3, c="0.55", alpha=0.5, label="train", zorder=2)
         truth = data.y_test[:, 0] > 0.5
         wrong = (_probability(params, config.activation, data.x_test) >= 0.5) != truth
-        ax.scatter(
-            *data.x_test[truth].T,
-            s=22,
-            marker="^",
-            c="tab:orange",
-            edgecolors="black",
-            linewidths=0.4,
-            label="test, y = 1",
-            zorder=3,
-        )
-        ax.scatter(
-            *data.x_test[~truth].T,
-            s=18,
-            marker="o",
-            c="tab:blue",
-            edgecolors="black",
-            linewidths=0.4,
-            label="test, y = 0",
-            zorder=3,
-        )
+        for side, marker, size, color, label in (
+            (truth, "^", 22, "tab:orange", "test, y = 1"),
+            (~truth, "o", 18, "tab:blue", "test, y = 0"),
+        ):
+            ax.scatter(*data.x_test[side].T, s=size, marker=marker, c=color,
+                       edgecolors="black", linewidths=0.4, label=label, zorder=3)  # fmt: skip
         ax.scatter(*data.x_test[wrong].T, s=60, marker="x", c="red", linewidths=1.5,
                    label="misclassified", zorder=4)  # fmt: skip
         ax.plot(grid, boundary(grid), "--", color="tab:green", linewidth=2,
                 label="true boundary", zorder=5)  # fmt: skip
         ax.set(xlim=(lo, hi), ylim=(lo, hi), xlabel="x1", ylabel="x2")
         accuracy = run.metrics["test_accuracy"]
-        ax.set_title(f"{_plain(col.column.label)}\nseed {run.seed}, test {accuracy:.0f}%, "
+        ax.set_title(f"{col.column.label}\nseed {run.seed}, test {accuracy:.0f}%, "
                      f"{int(wrong.sum())} wrong")  # fmt: skip
     if shown:
         fig.legend(*axes[0][0].get_legend_handles_labels(), loc="outside lower center",
@@ -120,6 +117,7 @@ def decision_boundaries(title: str, columns: list[ColumnRuns]) -> Figure:
     return fig
 
 
+@_literal_text
 def learning_curves(title: str, columns: list[ColumnRuns]) -> Figure:
     """Train loss per epoch, one panel per loss function (their values differ in kind):
     mean over runs, band from min to max, log scales."""
@@ -133,7 +131,7 @@ def learning_curves(title: str, columns: list[ColumnRuns]) -> Figure:
                 continue
             curves = np.array([r.loss_curve for r in runs])
             epochs = np.arange(1, curves.shape[1] + 1)
-            label = f"{_plain(col.column.label)} ({len(runs)} runs)"
+            label = f"{col.column.label} ({len(runs)} runs)"
             line = ax.plot(epochs, curves.mean(axis=0), label=label)
             ax.fill_between(epochs, curves.min(axis=0), curves.max(axis=0), alpha=0.2,
                             color=line[0].get_color())  # fmt: skip
@@ -152,6 +150,7 @@ def _only_batch_differs(configs: list[Config]) -> bool:
     return len(configs) > 1 and differs == {"batch_size"}
 
 
+@_literal_text
 def training_time(title: str, columns: list[ColumnRuns]) -> Figure:
     """Train time per run on a linear axis: the median with its 95% bootstrap interval,
     against batch size when only that varies, else per column."""
@@ -166,7 +165,7 @@ def training_time(title: str, columns: list[ColumnRuns]) -> Figure:
         ax.errorbar(sizes, centre, yerr=errors, marker="o", capsize=4)
         ax.set(xscale="log", xlabel="mini-batch size")
     else:
-        labels = [f"{_plain(c.column.label)}\n{c.job.describe()}" for c in shown]
+        labels = [f"{c.column.label}\n{c.job.describe()}" for c in shown]
         ax.errorbar(range(len(shown)), centre, yerr=errors.reshape(2, -1), fmt="o", capsize=4)
         ax.set_xticks(range(len(shown)), labels, fontsize=7)
         ax.set_xlim(-0.5, len(shown) - 0.5)
@@ -176,6 +175,7 @@ def training_time(title: str, columns: list[ColumnRuns]) -> Figure:
     return fig
 
 
+@_literal_text
 def spread(title: str, columns: list[ColumnRuns]) -> Figure:
     """Every run's test accuracy per column, with the mean and its 95% CI."""
     fig = Figure(figsize=(max(5.0, 1.6 * len(columns)), 4.5), layout="constrained")
@@ -189,7 +189,7 @@ def spread(title: str, columns: list[ColumnRuns]) -> Figure:
         s = summarize(values, [False] * len(values))
         ax.errorbar(i + 0.3, s.mean, yerr=[[s.mean - s.ci_low], [s.ci_high - s.mean]],
                     fmt="D", color="black", capsize=4)  # fmt: skip
-    ax.set_xticks(range(len(columns)), [_plain(c.column.label) for c in columns], fontsize=8)
+    ax.set_xticks(range(len(columns)), [c.column.label for c in columns], fontsize=8)
     ax.set_ylabel("test accuracy per run (%)")
     ax.set_title(f"{title}: spread over runs (black: mean, 95% CI)")
     return fig
@@ -198,6 +198,7 @@ def spread(title: str, columns: list[ColumnRuns]) -> Figure:
 AXIS_NAMES = {"lr": "learning rate", "batch_size": "mini-batch size", "epochs": "epochs"}
 
 
+@_literal_text
 def sensitivity(title: str, entries: list[tuple], score: str) -> Figure:
     """Validation score against the tuned axis (the learning rate when it is tuned) per tuned
     column: mean, min-max band, choice marked.
@@ -217,7 +218,7 @@ def sensitivity(title: str, entries: list[tuple], score: str) -> Figure:
         means = np.array([p.mean for p in points])
         lows = np.array([min(p.scores, default=np.nan) for p in points])
         highs = np.array([max(p.scores, default=np.nan) for p in points])
-        line = ax.plot(xs, means, marker=".", label=_plain(label))[0]
+        line = ax.plot(xs, means, marker=".", label=label)[0]
         ax.fill_between(xs, lows, highs, alpha=0.15, color=line.get_color())
         ax.plot([result.best.values[axis]], [result.best.mean], marker="*", markersize=14,
                 color=line.get_color(), markeredgecolor="black")  # fmt: skip
