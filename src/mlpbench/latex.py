@@ -12,7 +12,7 @@ import math
 from typing import TYPE_CHECKING
 
 from mlpbench.analysis import ColumnRuns, compare_columns
-from mlpbench.formatting import ROW_METRICS, format_duration, format_value
+from mlpbench.formatting import ROW_METRICS, format_value
 from mlpbench.stats import ALPHA, summarize
 
 if TYPE_CHECKING:
@@ -29,17 +29,13 @@ def escape(text: str) -> str:
     return "".join(SPECIAL.get(c, c) for c in text)
 
 
-def _figure(metric: str, value: float) -> str:
-    return format_duration(value) if metric.endswith("_time_s") else format_value(metric, value)
-
-
 def _cell(metric: str, col: ColumnRuns) -> str:
     s = summarize([r.metrics[metric] for r in col.runs], [r.diverged for r in col.runs])
     if s.count == 0:
         return "diverged" if s.diverged else "--"
-    text = f"{_figure(metric, s.mean)} ± {_figure(metric, s.std)}"
+    text = f"{format_value(metric, s.mean)} ± {format_value(metric, s.std)}"
     if metric in col.column.reported:
-        text += f" ({_figure(metric, col.column.reported[metric])})"
+        text += f" ({format_value(metric, col.column.reported[metric])})"
     return escape(text)
 
 

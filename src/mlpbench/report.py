@@ -70,7 +70,7 @@ def _reported(col: Column, metric: str, s) -> str:
     return f"{text}; ours − report = {s.mean - figure:+.3g}, {inside} our 95% CI"
 
 
-def _cells(col: ColumnRuns, metric: str) -> Cell:
+def cell(col: ColumnRuns, metric: str) -> Cell:
     """One column's cell for one metric: our figure, or why there is none."""
     reason = col.missing()
     if reason:
@@ -101,7 +101,7 @@ def table_block(table: Table, columns: list[ColumnRuns]) -> TableBlock:
         label, parts = ROW_METRICS[row]
         for i, (sub, metric) in enumerate(parts):
             rows.append((Cell.of(label if i == 0 else ""), Cell.of(sub),
-                         *(_cells(c, metric) for c in columns)))  # fmt: skip
+                         *(cell(c, metric) for c in columns)))  # fmt: skip
     extra = [("Engine", [c.job.describe() for c in columns]),
              ("Runs", [_runs_cell(c) for c in columns])]  # fmt: skip
     if any(c.tuned for c in table.columns):

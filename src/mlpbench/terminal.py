@@ -10,8 +10,7 @@ from rich.console import Console
 from rich.table import Table as RichTable
 
 from mlpbench.analysis import CONTRADICTED, NOT_SUPPORTED, SUPPORTED, ColumnRuns, judge
-from mlpbench.formatting import format_duration, format_value
-from mlpbench.stats import summarize
+from mlpbench.report import cell
 
 if TYPE_CHECKING:
     from mlpbench.study import Table
@@ -19,30 +18,20 @@ if TYPE_CHECKING:
 STYLES = {SUPPORTED: "bold green", CONTRADICTED: "bold red", NOT_SUPPORTED: "yellow"}
 
 
-def _accuracy(col: ColumnRuns) -> str:
-    s = summarize([r.metrics["test_accuracy"] for r in col.runs], [r.diverged for r in col.runs])
-    if s.count == 0:
-        return col.missing() or f"diverged ({s.diverged})"
-    return f"{format_value('test_accuracy', s.mean)} ± {format_value('test_accuracy', s.std)}"
-
-
-def _time(col: ColumnRuns) -> str:
-    times = sorted(r.metrics["train_time_s"] for r in col.runs)
-    return format_duration(times[len(times) // 2]) if times else ""
-
-
 def table_summary(table: Table, columns: list[ColumnRuns]) -> RichTable:
-    """One row per column: test accuracy (mean ± std), median train time, runs."""
+    """One row per column: test accuracy (mean ± std) and train time per run, the first line
+    of the report's own cells, and the runs."""
     out = RichTable(
         title=f"Table {table.number}: {table.title or table.name}", title_justify="left"
     )
     for name, justify in (("column", "left"), ("test accuracy", "right"),
-                          ("train time (median)", "right"), ("runs", "right")):  # fmt: skip
+                          ("train time per run", "right"), ("runs", "right")):  # fmt: skip
         out.add_column(name, justify=justify)  # type: ignore[arg-type]
     for col in columns:
         diverged = sum(r.diverged for r in col.runs)
         runs = f"{len(col.runs)}" + (f" ({diverged} diverged)" if diverged else "")
-        out.add_row(col.column.label, _accuracy(col), _time(col), runs)
+        figures = (cell(col, m).lines[0] for m in ("test_accuracy", "train_time_s"))
+        out.add_row(col.column.label, *figures, runs)
     return out
 
 
