@@ -7,10 +7,21 @@ import hashlib
 import itertools
 import json
 import math
+import os
 from dataclasses import dataclass
 from typing import Any
 
-from mlpbench.data import DATASETS
+from mlpbench.data import (
+    DATASETS,
+    FORMULA,
+    GENERATED,
+    SCALES,
+    DataInfo,
+    default_sizes,
+    describe,
+    is_file,
+)
+from mlpbench.datasets import rule
 from mlpbench.errors import UsageError
 from mlpbench.losses import LOSSES
 from mlpbench.model import ACTIVATIONS
@@ -18,7 +29,6 @@ from mlpbench.optimizers import OPTIMIZERS
 
 # Config fields whose values are names in a registry: the registry is the one source
 REGISTRIES: dict[str, tuple[str, dict]] = {
-    "data": ("data set", DATASETS),
     "activation": ("activation", ACTIVATIONS),
     "loss": ("loss", LOSSES),
     "optimizer": ("optimizer", OPTIMIZERS),
@@ -33,9 +43,15 @@ DEVICE_NAMES = ("cpu", "gpu")
 class Config:
     """What is trained: data, network, loss, optimizer and schedule (not the engine)."""
 
-    data: str = "quadratic"
-    m: int = 1000
-    n: int = 100
+    data: str = "quadratic"  # a data set's name, or a CSV file's path
+    target: str = ""  # a CSV file's target column ("": its last)
+    test: str = ""  # a CSV test file ("": a seeded split of the data file's rows)
+    scale: str | None = None  # standard or none (None: standard for tables, none otherwise)
+    noise: float = 0.0  # Playground's and moons' noise level, in [0, 1]
+    rule: str = ""  # the formula data set's rule
+    range: tuple[float, float] = (-2.0, 2.0)  # the formula data set's input range
+    m: int | None = None  # train points (None: 1000, or a table's rows less the test part)
+    n: int | None = None  # test points (None: 100, or the rest of a table's rows)
     hidden: tuple[int, ...] = (3,)
     activation: str = "sigmoid"
     loss: str = "bce"
@@ -51,7 +67,17 @@ class Config:
                 f"hidden must be a list of layer sizes such as [3], got {self.hidden!r}"
             )
         object.__setattr__(self, "hidden", tuple(self.hidden))
-        _validate(self)
+        _validate_data(self)
+        info = self.info
+        m, n = default_sizes(info)
+        object.__setattr__(self, "m", m if self.m is None else self.m)
+        object.__setattr__(self, "n", n if self.n is None else self.n)
+        _validate(self, info)
+
+    @property
+    def info(self) -> DataInfo:
+        """Inputs, classes and rows of the data (a file is read once while unchanged)."""
+        return describe(self)
 
     @property
     def train_size(self) -> int:
@@ -65,21 +91,35 @@ class Config:
 
     @property
     def layer_sizes(self) -> tuple[int, ...]:
-        """Units per layer, input to output: (2, 3, 1) for the seed network."""
-        return (2, *self.hidden, 1)
+        """Units per layer, input to output: (2, 3, 1) for the seed network; a softmax
+        output has one unit per class."""
+        info = self.info
+        return (info.inputs, *self.hidden, info.outputs)
 
     def as_dict(self) -> dict[str, Any]:
-        """Canonical form: batch size resolved, so full batch and B = m are one config."""
+        """Canonical form: batch size resolved, so full batch and B = m are one config; data
+        fields at their defaults left out (so older stores keep their keys), a table's
+        sha256 put in (so runs on a changed file never mix with the old one's)."""
         d = dataclasses.asdict(self)
         d["hidden"] = list(self.hidden)
         d["batch_size"] = self.batch
         d["lr"] = float(self.lr)
         d["validation"] = float(self.validation)
-        return d
+        d["range"] = [float(v) for v in self.range]
+        for name, default in DATA_DEFAULTS.items():
+            if d[name] == default:
+                del d[name]
+        sha = self.info.sha256
+        return d | ({"file_sha256": sha} if sha else {})
 
     def key(self) -> str:
-        """Stable identity of the configuration for the store."""
-        text = json.dumps(self.as_dict(), sort_keys=True)
+        """Stable identity of the configuration for the store: a file's content, not its
+        path."""
+        d = self.as_dict()
+        for name in ("data", "test"):
+            if is_file(d.get(name, "")):
+                d[name] = "file"
+        text = json.dumps(d, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def replace(self, **changes: Any) -> Config:
@@ -88,6 +128,9 @@ class Config:
 
 
 CONFIG_FIELDS = tuple(f.name for f in dataclasses.fields(Config))
+DATA_FIELDS = ("data", "target", "test", "scale", "noise", "rule", "range", "m", "n")
+DATA_DEFAULTS = {"target": "", "test": "", "scale": None, "noise": 0.0, "rule": "",
+                 "range": [-2.0, 2.0]}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -114,11 +157,83 @@ def _positive_int(name: str, value: object, field: str | None = None) -> None:
         raise UsageError(f"{name} must be an integer >= 1, got {value!r}", field)
 
 
-def _validate(c: Config) -> None:
+def _finite(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _validate_data(c: Config) -> None:
+    """The data fields, before the data are looked at; file paths made absolute."""
+    for name in ("target", "test", "rule"):
+        if not isinstance(getattr(c, name), str):
+            raise UsageError(f"{name} must be a string, got {getattr(c, name)!r}", name)
+    if not is_file(c.data):
+        names = ", ".join(DATASETS)
+        if not isinstance(c.data, str) or c.data not in DATASETS:
+            raise UsageError(f"unknown data set {c.data!r}; allowed: {names}, or a CSV file's "
+                             "path (name.csv)", "data")  # fmt: skip
+        for name in ("target", "test"):
+            if getattr(c, name):
+                raise UsageError(f"{name} applies to a CSV data file only; data set {c.data!r}"
+                                 f" is one of: {names}", name)  # fmt: skip
+    else:
+        object.__setattr__(c, "data", os.path.abspath(c.data))
+    if c.test:
+        if not is_file(c.test):
+            raise UsageError(f"test must be a .csv file, got {c.test!r}", "test")
+        object.__setattr__(c, "test", os.path.abspath(c.test))
+    if c.scale is not None:
+        _choice("scale", c.scale, SCALES, "scale")
+    if not _finite(c.noise) or not 0 <= c.noise <= 1:
+        raise UsageError(f"noise must be a number in [0, 1], got {c.noise!r}", "noise")
+    noisy = [name for name, g in GENERATED.items() if g.noisy]
+    if c.noise and c.data not in noisy:
+        raise UsageError(f"noise applies to data sets {', '.join(noisy)} only; got data set "
+                         f"{c.data!r}", "noise")  # fmt: skip
+    if not isinstance(c.range, (list, tuple)) or len(c.range) != 2 or not all(
+            _finite(v) for v in c.range) or not c.range[0] < c.range[1]:  # fmt: skip
+        raise UsageError(f"range must be two finite numbers low < high, got {c.range!r}",
+                         "range")  # fmt: skip
+    object.__setattr__(c, "range", (float(c.range[0]), float(c.range[1])))
+    if c.data == FORMULA:
+        rule(c.rule)  # checked: one line on a rule that cannot be read
+    elif c.rule or c.range != (-2.0, 2.0):
+        raise UsageError(f"rule and range apply to data set 'formula' only; got data set "
+                         f"{c.data!r}", "rule")  # fmt: skip
+
+
+def _validate_sizes(c: Config, info: DataInfo) -> None:
+    for name in ("m", "n"):
+        _positive_int(name, getattr(c, name), name)
+    if info.rows is None:
+        return
+    what = os.path.basename(c.data)
+    if info.test_rows is not None:
+        for name, rows, source in (("m", info.rows, what), ("n", info.test_rows,
+                                                            os.path.basename(c.test))):
+            if getattr(c, name) > rows:
+                raise UsageError(f"{name} = {getattr(c, name)} is larger than the {rows} rows"
+                                 f" of {source!r}", name)  # fmt: skip
+    elif c.m + c.n > info.rows:
+        raise UsageError(f"m + n = {c.m} + {c.n} is more than the {info.rows} rows of "
+                         f"{what!r}", "m" if c.m > info.rows - 1 else "n")  # fmt: skip
+
+
+def _validate_loss(c: Config, info: DataInfo) -> None:
+    k = len(info.classes)
+    if c.loss == "bce" and k > 2:
+        raise UsageError(f"loss 'bce' is for two classes; the data have {k}: use cce (or mse)",
+                         "loss")  # fmt: skip
+    if c.loss == "cce" and k == 2:
+        raise UsageError("loss 'cce' is for 3 or more classes; the data have 2: use bce (or "
+                         "mse)", "loss")  # fmt: skip
+
+
+def _validate(c: Config, info: DataInfo) -> None:
     for name, (what, registry) in REGISTRIES.items():
         _choice(what, getattr(c, name), tuple(registry), name)
-    for name in ("m", "n", "epochs"):
-        _positive_int(name, getattr(c, name), name)
+    _validate_sizes(c, info)
+    _validate_loss(c, info)
+    _positive_int("epochs", c.epochs, "epochs")
     if c.epochs > MAX_EPOCHS:
         raise UsageError(f"epochs must be at most {MAX_EPOCHS} per run, got {c.epochs}", "epochs")
     if not c.hidden:
@@ -196,7 +311,7 @@ def memory_bytes(config: Config, runs: int) -> int:
     weights = sum((a + 1) * b for a, b in itertools.pairwise(sizes))
     activations = config.batch * sum(sizes) * 2
     orders = config.epochs * config.train_size if config.batch < config.train_size else 0
-    per_run = 8 * ((config.m + config.n) * (sizes[0] + 1) + 4 * weights + activations)
+    per_run = 8 * ((config.m + config.n) * (sizes[0] + sizes[-1]) + 4 * weights + activations)
     return runs * (per_run + 8 * config.epochs + 4 * orders)
 
 

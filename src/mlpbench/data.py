@@ -1,21 +1,44 @@
-"""Named data sets and the per-run random streams every engine shares.
+"""Data sets by name, formula or file, and the per-run random streams every engine shares.
 
 A run is defined by its configuration and one integer seed. From that seed
 three independent NumPy streams are derived, one each for the data, the
 initial weights and the batch order, so columns of a table that differ only
 in loss or optimizer see the same data and start from the same weights, and
 any engine can replay the same batches.
+
+Where the data are generated (the seed's sets, Playground's, moons, a
+formula) each run draws fresh points from its data stream. Where they are a
+fixed table (a CSV file, a set scikit-learn ships) every run sees the same
+rows: the seed picks which rows train and which test (a seeded split of m
+and n rows), or, with a test file, nothing at all. Tables are standardised
+by default with the train part's mean and standard deviation.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
+from mlpbench.datasets import GENERATED, NO_TRUTH, formula_points, rule
+from mlpbench.errors import UsageError
+from mlpbench.tables import SHIPPED, Table, load_csv, load_shipped
+
+if TYPE_CHECKING:
+    from mlpbench.config import Config
+
 DATA_STREAM, INIT_STREAM, ORDER_STREAM = 0, 1, 2
+FORMULA = "formula"
+# every data set by name, with a one-line description
+DATASETS: dict[str, str] = {
+    **{name: g.description for name, g in GENERATED.items()},
+    FORMULA: "x ~ U(range)^k labelled by --rule, e.g. 'x1**2 > x2'",
+    **{name: description for name, (_, description) in SHIPPED.items()},
+}
+SCALES = ("standard", "none")
+TRAIN_SHARE = 0.8  # of a table's rows, when neither m nor n is given
 
 
 def rng_for(seed: int, stream: int) -> np.random.Generator:
@@ -24,7 +47,8 @@ def rng_for(seed: int, stream: int) -> np.random.Generator:
 
 
 class Dataset(NamedTuple):
-    """Train and test sets; x has shape (count, 2), y has shape (count, 1) in {0., 1.}."""
+    """Train and test sets: x (count, inputs); y (count, 1) in {0., 1.} for two classes,
+    one-hot (count, k) for k >= 3."""
 
     x_train: np.ndarray
     y_train: np.ndarray
@@ -32,54 +56,135 @@ class Dataset(NamedTuple):
     y_test: np.ndarray
 
 
-def _quadratic(rng: np.random.Generator, count: int) -> tuple[np.ndarray, np.ndarray]:
-    x = rng.uniform(-2.0, 2.0, size=(count, 2))
-    return x, x[:, 0] ** 2 > x[:, 1]
+def is_file(data: str) -> bool:
+    """Whether a data name is a CSV file's path."""
+    return isinstance(data, str) and data.lower().endswith(".csv")
 
 
-def _quadratic_int(rng: np.random.Generator, count: int) -> tuple[np.ndarray, np.ndarray]:
-    x = rng.integers(-2, 2, size=(count, 2), endpoint=True).astype(np.float64)
-    return x, x[:, 0] ** 2 > x[:, 1]
+class DataInfo(NamedTuple):
+    """What the network and the checks need to know of a data set before drawing it."""
+
+    inputs: int
+    classes: tuple[str, ...]
+    rows: int | None  # rows of a table (its train file's); None for generated data
+    test_rows: int | None  # rows of a separate test file
+    sha256: str  # of the file(s) or shipped set; "" for generated data
+
+    @property
+    def outputs(self) -> int:
+        """Output units: one sigmoid for two classes, a softmax over k for more."""
+        return 1 if len(self.classes) == 2 else len(self.classes)
 
 
-def _linear_int(rng: np.random.Generator, count: int) -> tuple[np.ndarray, np.ndarray]:
-    x = rng.integers(-10, 10, size=(count, 2), endpoint=True).astype(np.float64)
-    return x, x[:, 0] + x[:, 1] > 0
+def tables(config: Config) -> tuple[Table, Table | None]:
+    """The train table and the test file's table (or None) of table data."""
+    if not is_file(config.data):
+        return load_shipped(config.data), None
+    train = load_csv(config.data, config.target)
+    test = load_csv(config.test, config.target, train.classes) if config.test else None
+    if test is not None and test.columns != train.columns:
+        raise UsageError(f"test file {config.test!r} has columns {', '.join(test.columns)}; the"
+                         f" train file {config.data!r} has {', '.join(train.columns)}")  # fmt: skip
+    return train, test
 
 
-Generator = Callable[[np.random.Generator, int], tuple[np.ndarray, np.ndarray]]
-
-# name -> (generator, one-line description)
-DATASETS: dict[str, tuple[Generator, str]] = {
-    "quadratic": (_quadratic, "x ~ U(-2, 2)^2, y = [x1^2 > x2] (the seed study)"),
-    "quadratic-int": (_quadratic_int, "x integers in [-2, 2], y = [x1^2 > x2]"),
-    "linear-int": (_linear_int, "x integers in [-10, 10], y = [x1 + x2 > 0]"),
-}
-
-
-# name -> (plotting range for both inputs, true boundary as x2 = f(x1))
-BOUNDARIES: dict[str, tuple[tuple[float, float], Callable[[np.ndarray], np.ndarray]]] = {
-    "quadratic": ((-2.0, 2.0), lambda x1: x1**2),
-    "quadratic-int": ((-2.5, 2.5), lambda x1: x1**2),
-    "linear-int": ((-10.5, 10.5), lambda x1: -x1),
-}
+def describe(config: Config) -> DataInfo:
+    """Inputs, classes and rows of the configuration's data (a file is read here)."""
+    if config.data in GENERATED:
+        return DataInfo(2, ("0", "1"), None, None, "")
+    if config.data == FORMULA:
+        return DataInfo(rule(config.rule).inputs, ("0", "1"), None, None, "")
+    train, test = tables(config)
+    sha = train.sha256 + (f":{test.sha256}" if test is not None else "")
+    return DataInfo(train.x.shape[1], train.classes, len(train.x),
+                    None if test is None else len(test.x), sha)  # fmt: skip
 
 
-def make_dataset(name: str, m: int, n: int, seed: int) -> Dataset:
-    """Draw m train and n test points for one run from its data stream."""
-    generate, _ = DATASETS[name]
+def default_sizes(info: DataInfo) -> tuple[int, int]:
+    """m and n when not given: 1000 and 100 generated points; all rows of a train and a test
+    file; else 80% and 20% of a table's rows."""
+    if info.rows is None:
+        return 1000, 100
+    if info.test_rows is not None:
+        return info.rows, info.test_rows
+    m = min(max(1, round(TRAIN_SHARE * info.rows)), info.rows - 1)
+    return m, info.rows - m
+
+
+def targets(labels: np.ndarray, classes: int) -> np.ndarray:
+    """Class indices as the network's targets: (count, 1) for two classes, one-hot beyond."""
+    labels = np.asarray(labels).astype(np.int64)
+    if classes == 2:
+        return labels.astype(np.float64)[:, None]
+    return np.eye(classes)[labels]
+
+
+def labels_of(y: np.ndarray) -> np.ndarray:
+    """Class index of each target row, the inverse of `targets`."""
+    return (y[..., 0] > 0.5).astype(np.int64) if y.shape[-1] == 1 else y.argmax(axis=-1)
+
+
+def _standardise(x_train: np.ndarray, x_test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    mean, std = x_train.mean(axis=0), x_train.std(axis=0)
+    std = np.where(std > 0, std, 1.0)  # a constant column stays constant (at 0)
+    return (x_train - mean) / std, (x_test - mean) / std
+
+
+def scaled(config: Config) -> bool:
+    """Whether inputs are standardised: by default for tables, not for generated data."""
+    if config.scale is None:
+        return config.data not in GENERATED and config.data != FORMULA
+    return config.scale == "standard"
+
+
+def _draw(config: Config, seed: int) -> tuple[np.ndarray, ...]:
     rng = rng_for(seed, DATA_STREAM)
-    x_train, y_train = generate(rng, m)
-    x_test, y_test = generate(rng, n)
-    return Dataset(
-        x_train, y_train.astype(np.float64)[:, None], x_test, y_test.astype(np.float64)[:, None]
-    )
+    if config.data in GENERATED:
+        generate = GENERATED[config.data].generate
+        return (*generate(rng, config.m, config.noise), *generate(rng, config.n, config.noise))
+    if config.data == FORMULA:
+        extent = tuple(config.range)
+        return (*formula_points(rng, config.m, config.rule, extent),
+                *formula_points(rng, config.n, config.rule, extent))  # fmt: skip
+    train, test = tables(config)
+    if test is not None:
+        m, n = slice(config.m), slice(config.n)
+        return train.x[m], train.labels[m], test.x[n], test.labels[n]
+    order = rng.permutation(len(train.x))
+    m, n = order[: config.m], order[config.m : config.m + config.n]
+    return train.x[m], train.labels[m], train.x[n], train.labels[n]
 
 
-def stack_datasets(name: str, m: int, n: int, seeds: Sequence[int]) -> Dataset:
-    """One data set per run, stacked on a leading run axis: x (R, count, 2), y (R, count, 1)."""
-    sets = [make_dataset(name, m, n, s) for s in seeds]
+def make_dataset(config: Config, seed: int) -> Dataset:
+    """The m train and n test points of one run, inputs scaled as the config says."""
+    x_train, l_train, x_test, l_test = _draw(config, seed)
+    x_train, x_test = np.asarray(x_train, np.float64), np.asarray(x_test, np.float64)
+    if scaled(config):
+        x_train, x_test = _standardise(x_train, x_test)
+    k = len(describe(config).classes)
+    return Dataset(x_train, targets(l_train, k), x_test, targets(l_test, k))
+
+
+def stack_datasets(config: Config, seeds: Sequence[int]) -> Dataset:
+    """One data set per run, stacked on a leading run axis: x (R, count, inputs)."""
+    sets = [make_dataset(config, s) for s in seeds]
     return Dataset(*(np.stack(parts) for parts in zip(*sets)))
+
+
+def truth(config: Config) -> Callable[[np.ndarray], np.ndarray] | None:
+    """The noise-free label at any 2-D point, where the data set has one, for plots."""
+    if config.data == FORMULA and rule(config.rule).inputs == 2:
+        return rule(config.rule).labels
+    if config.data in GENERATED and config.data not in NO_TRUTH:
+        return GENERATED[config.data].truth
+    return None
+
+
+def extent(config: Config) -> tuple[float, float] | None:
+    """The plotting range of a generated set's inputs; None: take it from the points."""
+    if config.data == FORMULA:
+        return tuple(config.range)
+    return GENERATED[config.data].extent if config.data in GENERATED else None
 
 
 def epoch_orders(seeds: Sequence[int], m: int, epochs: int) -> np.ndarray:

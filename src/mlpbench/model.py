@@ -2,7 +2,9 @@
 
 Parameters are a flat list [W1, b1, W2, b2, ...]; W_l has shape
 (R, fan_in, fan_out) and b_l shape (R, fan_out), the leading axis running
-over independent runs. The output layer is one sigmoid unit.
+over independent runs. The output layer is one sigmoid unit for two classes,
+or k units under a softmax for k >= 3 classes; which one follows from the
+logits' last axis (1 or k), so no flag can disagree with the weights.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import numpy as np
 from mlpbench.data import INIT_STREAM, rng_for
 
 Params = list[np.ndarray]
-OUTPUT_KINDS = ("binary",)  # one sigmoid output unit
+OUTPUT_KINDS = ("binary", "softmax")  # one sigmoid unit; k units under a softmax
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
@@ -24,6 +26,22 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
     e = np.exp(-np.abs(z))
     s = 1.0 / (1.0 + e)
     return np.where(z >= 0, s, e * s)
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    """Over the last axis, shifted by its maximum so no exponent overflows."""
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def probabilities(z: np.ndarray) -> np.ndarray:
+    """The output layer's activation: sigmoid of one logit, softmax of k."""
+    return sigmoid(z) if z.shape[-1] == 1 else softmax(z)
+
+
+def output_kind(outputs: int) -> str:
+    """binary for one output unit, softmax for more."""
+    return "binary" if outputs == 1 else "softmax"
 
 
 def _relu(z: np.ndarray) -> np.ndarray:
@@ -46,7 +64,7 @@ ACTIVATIONS: dict[str, Activation] = {
 
 
 def forward(params: Params, x: np.ndarray, activation: str) -> tuple[list, list, np.ndarray]:
-    """Pre-activations and activations of each hidden layer, and the output logit (R, B, 1)."""
+    """Pre-activations and activations of each hidden layer, and the output logits (R, B, k)."""
     act = ACTIVATIONS[activation].value
     a, pres, acts = x, [], [x]
     n_layers = len(params) // 2

@@ -63,8 +63,9 @@ class EngineSpec:
 class Problem(NamedTuple):
     """Everything an engine needs for R runs, identical across engines.
 
-    x (R, count, inputs), y (R, count, 1); params [W1, b1, ...] with a run
-    axis; orders (R, epochs, m) int32 sample order per epoch, None at full batch.
+    x (R, count, inputs), y (R, count, k): k = 1 for a sigmoid output in {0, 1},
+    else one-hot over k softmax outputs; params [W1, b1, ...] with a run axis;
+    orders (R, epochs, m) int32 sample order per epoch, None at full batch.
     """
 
     data: Dataset
@@ -99,7 +100,7 @@ class Trainer(ABC):
 
     @abstractmethod
     def logits(self, x: np.ndarray) -> np.ndarray:
-        """Output logits (R, count, 1) of the trained runs for inputs x (R, count, inputs)."""
+        """Output logits (R, count, k) of the trained runs for inputs x (R, count, inputs)."""
 
 
 class Engine(ABC):

@@ -27,7 +27,7 @@ from mlpbench.engines.registry import (
 )
 from mlpbench.errors import UsageError
 from mlpbench.losses import LOSSES
-from mlpbench.model import Params, init_params, sigmoid
+from mlpbench.model import Params, init_params, probabilities
 from mlpbench.results import METRICS, RunResult
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ def prepare(config: Config, seeds: Sequence[int], dtype: str) -> Problem:
     With a validation fraction, the last points of the train set are held out
     and take the test set's place, so tuning never sees the test set.
     """
-    data = stack_datasets(config.data, config.m, config.n, seeds)
+    data = stack_datasets(config, seeds)
     data = Dataset(*(a.astype(dtype) for a in data))
     if config.validation:
         k = config.train_size
@@ -52,10 +52,13 @@ def prepare(config: Config, seeds: Sequence[int], dtype: str) -> Problem:
 
 
 def accuracy(p: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Percent of outputs on the right side of 0.5 (output >= 0.5 predicts 1), per run."""
+    """Percent of samples classed right, per run: one output >= 0.5 predicts class 1; of k
+    softmax outputs, the largest (the first of equals) predicts its class."""
     if p.shape != y.shape:
         raise ValueError(f"outputs {p.shape} and targets {y.shape} must have one shape")
-    return ((p >= 0.5) == (y > 0.5)).mean(axis=(1, 2)) * 100.0
+    if p.shape[-1] == 1:
+        return ((p >= 0.5) == (y > 0.5)).mean(axis=(1, 2)) * 100.0
+    return (p.argmax(axis=-1) == y.argmax(axis=-1)).mean(axis=1) * 100.0
 
 
 def _per_run(seconds: float, own: np.ndarray | None, runs: int) -> np.ndarray:
@@ -70,13 +73,13 @@ def _per_run(seconds: float, own: np.ndarray | None, runs: int) -> np.ndarray:
 def logit_metrics(
     config: Config, data: Dataset, z_train: np.ndarray, z_test: np.ndarray
 ) -> dict[str, np.ndarray]:
-    """Accuracy and loss of R runs from their output logits (R, count, 1), NumPy definitions."""
+    """Accuracy and loss of R runs from their output logits (R, count, k), NumPy definitions."""
     z_train, z_test = z_train.astype(np.float64), z_test.astype(np.float64)
     y_train, y_test = data.y_train.astype(np.float64), data.y_test.astype(np.float64)
     loss = LOSSES[config.loss].value
     return {
-        "train_accuracy": accuracy(sigmoid(z_train), y_train),
-        "test_accuracy": accuracy(sigmoid(z_test), y_test),
+        "train_accuracy": accuracy(probabilities(z_train), y_train),
+        "test_accuracy": accuracy(probabilities(z_test), y_test),
         "train_loss": loss(z_train, y_train),
         "test_loss": loss(z_test, y_test),
     }

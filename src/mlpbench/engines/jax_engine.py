@@ -8,8 +8,9 @@ rate included, so a learning-rate x seed grid is one program. Conventions:
   matrix product at precision HIGHEST, so a GPU never rounds float32
   operands to TF32;
 - bce is softplus(z) - z*y = max(z, 0) - z*y + log1p(e^-|z|) on the logit,
-  unclipped (the TensorFlow rule, as losses.py); mse is mean((sigmoid(z) - y)^2);
-  gradients by jax.value_and_grad of the batch mean;
+  unclipped (the TensorFlow rule, as losses.py); cce is logsumexp(z) - sum(y z)
+  over k >= 3 softmax outputs; mse is mean((p - y)^2) of the sigmoid's or
+  softmax's p; gradients by jax.value_and_grad of the batch mean;
 - optimizers are Keras 3's rules (optimizers.py) written for JAX below, in
   the parameters' float width (Python constants are weakly typed, so a
   float32 run stays float32);
@@ -49,11 +50,16 @@ def _bce(z, y):
     return jnp.mean(jax.nn.softplus(z) - z * y)
 
 
+def _cce(z, y):
+    return jnp.mean(jax.nn.logsumexp(z, axis=-1) - jnp.sum(y * z, axis=-1))
+
+
 def _mse(z, y):
-    return jnp.mean(jnp.square(jax.nn.sigmoid(z) - y))
+    p = jax.nn.sigmoid(z) if z.shape[-1] == 1 else jax.nn.softmax(z, axis=-1)
+    return jnp.mean(jnp.square(p - y))
 
 
-LOSSES: dict[str, Callable] = {"bce": _bce, "mse": _mse}
+LOSSES: dict[str, Callable] = {"bce": _bce, "cce": _cce, "mse": _mse}
 
 
 class JaxOptimizer(NamedTuple):
@@ -131,7 +137,7 @@ def make_train(config: Config, shuffled: bool) -> Callable:
             xe, ye = (x[order], y[order]) if shuffled else (x, y)
             head = full_batches * batch
             batches = (xe[:head].reshape(full_batches, batch, -1),
-                       ye[:head].reshape(full_batches, batch, 1))  # fmt: skip
+                       ye[:head].reshape(full_batches, batch, -1))  # fmt: skip
             carry, values = lax.scan(step, carry, batches)
             total = jnp.sum(values) * batch
             if rest:

@@ -1,11 +1,14 @@
 """Keras 3 `model.fit`, the way the seed report's author trained: one run at a time.
 
 The backend is whatever KERAS_BACKEND says (TensorFlow by default). Conventions:
-- the network is Input -> Dense(h, activation) ... -> Dense(1, "sigmoid"), its
-  weights set to the run's shared Glorot initialisation; float32 unless asked;
+- the network is Input -> Dense(h, activation) ... -> Dense(1, "sigmoid"), or
+  Dense(k, "softmax") for k >= 3 classes, its weights set to the run's shared
+  Glorot initialisation; float32 unless asked;
 - loss "binary_crossentropy": on the TensorFlow backend the sigmoid keeps its
   logits and the loss is sigmoid_cross_entropy_with_logits, unclipped (the
-  JAX backend clips probabilities to [1e-7, 1 - 1e-7] instead); "mse" as usual;
+  JAX backend clips probabilities to [1e-7, 1 - 1e-7] instead);
+  "categorical_crossentropy" likewise takes the softmax's logits
+  (softmax_cross_entropy_with_logits); "mse" on the output layer as usual;
 - optimizers are keras.optimizers.SGD / RMSprop / Adam with the rates given and
   Keras defaults otherwise (rho 0.9, betas 0.9 / 0.999, epsilon 1e-7);
 - batch order: fit reads a tf.data pipeline that replays the run's epoch
@@ -44,7 +47,8 @@ OPTIMIZERS = {
         learning_rate=lr, beta_1=ADAM_BETA_1, beta_2=ADAM_BETA_2, epsilon=EPSILON
     ),
 }
-LOSSES = {"bce": "binary_crossentropy", "mse": "mean_squared_error"}
+LOSSES = {"bce": "binary_crossentropy", "cce": "categorical_crossentropy",
+          "mse": "mean_squared_error"}  # fmt: skip
 # Keras' own activations by name (a callable works too; the mutation tests use one)
 ACTIVATIONS: dict[str, object] = {"sigmoid": "sigmoid", "tanh": "tanh", "relu": "relu"}
 
@@ -65,16 +69,18 @@ def device_scope(device: str):
 def build_model(config: Config, dtype: str) -> tuple[keras.Model, keras.Model]:
     """The configuration's network, compiled with its loss and optimizer, and its logit model.
 
-    The output is Dense(1) followed by a sigmoid Activation layer, which trains
-    exactly as Dense(1, "sigmoid") (the sigmoid still hands its logits to the
-    loss); the second model shares the layers and stops at the logit.
+    The output is Dense(k) followed by a sigmoid (k = 1) or softmax Activation
+    layer, which trains exactly as Dense(k, activation) (the activation still
+    hands its logits to the loss); the second model shares the layers and
+    stops at the logits.
     """
     inputs = keras.Input((config.layer_sizes[0],), dtype=dtype)
     a = inputs
     for h in config.hidden:
         a = keras.layers.Dense(h, activation=ACTIVATIONS[config.activation], dtype=dtype)(a)
-    logit = keras.layers.Dense(1, dtype=dtype)(a)
-    output = keras.layers.Activation("sigmoid", dtype=dtype)(logit)
+    outputs = config.layer_sizes[-1]
+    logit = keras.layers.Dense(outputs, dtype=dtype)(a)
+    output = keras.layers.Activation("sigmoid" if outputs == 1 else "softmax", dtype=dtype)(logit)
     model = keras.Model(inputs, output)
     model.compile(optimizer=OPTIMIZERS[config.optimizer](config.lr), loss=LOSSES[config.loss])
     model.optimizer.build(model.trainable_variables)

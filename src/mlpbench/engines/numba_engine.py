@@ -22,10 +22,10 @@ from mlpbench.engines.base import Engine, EpochCallback, Fit, Problem, Trainer
 from mlpbench.engines.harness import prepare
 from mlpbench.engines.numba_kernels import (
     ACTIVATION_CODES,
-    LOSS_CODES,
     OPTIMIZER_CODES,
     adam_corrections,
     constants,
+    loss_code,
     predict_kernel,
     train_kernel,
 )
@@ -114,8 +114,8 @@ class NumbaTrainer(Trainer):
         batches = math.ceil(data.x_train.shape[1] / config.batch)
         steps = config.epochs * batches if config.optimizer == "adam" else 0
         lr = np.asarray(lrs, dtype=dtype)
-        self.per_run = (data.x_train, data.y_train[:, :, 0], order_arg, self.theta, lr, self.curve)
-        codes = (LOSS_CODES[config.loss], OPTIMIZER_CODES[config.optimizer])
+        self.per_run = (data.x_train, data.y_train, order_arg, self.theta, lr, self.curve)
+        codes = (loss_code(config.loss, config.layer_sizes[-1]), OPTIMIZER_CODES[config.optimizer])
         loop = (config.batch, config.epochs, *adam_corrections(steps, k))
         self.shared = (shuffled, *self.shape, self.act, *codes, *loop, k, c)
         self.epochs = config.epochs
@@ -129,9 +129,9 @@ class NumbaTrainer(Trainer):
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         """The compiled forward pass, runs spread over the cores."""
-        z = np.zeros(x.shape[:2], dtype=self.theta.dtype)
+        z = np.zeros((*x.shape[:2], self.shape[0][-1]), dtype=self.theta.dtype)
         _in_threads(predict_kernel, (x, self.theta, z), (*self.shape, self.act, self.k, self.c))
-        return z[:, :, None]
+        return z
 
 
 class NumbaEngine(Engine):

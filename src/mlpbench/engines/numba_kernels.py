@@ -1,7 +1,8 @@
 """The numba engine's compiled kernels: one training loop for every configuration.
 
 Loss, optimizer, activation, batch size, epochs and a per-run learning rate
-are runtime arguments. The kernels release the GIL, and numba_engine.py
+are runtime arguments; the output is one sigmoid unit or a softmax over k
+units (loss codes 0-1 and 2-3). The kernels release the GIL, and numba_engine.py
 spreads runs over the cores by giving each thread a slice of the run axis
 (numba's prange did the same, but compiling took 8.8 s instead of 5.3 s).
 Parameters are flattened per run as [W1 (row-major, in x out), b1, W2, b2, ...].
@@ -21,6 +22,10 @@ Numerical conventions (numpy_engine.py is the reference):
 - the sigmoid's e^-|z| and BCE's log(1 + e^-|z|) come from numba_math: exp
   within 1 ulp, log1p within 2 ulp (NumPy's own exp is within 1 ulp too);
   nothing else is approximated;
+- the softmax is e^(z - max z) / sum, its exponentials from numba_math's exp
+  (the argument is never positive), CCE's log-sum-exp max z + log(sum) with
+  the C library's log, as losses.py; softmax MSE's gradient goes through the
+  softmax's Jacobian, p (g - sum(p g)), in that order;
 - a batch gradient is summed in sample order when sample by sample, and in
   LANES interleaved partial sums when by rows (numba_math.lane_dot), where
   NumPy's matmul uses its own order: float64 results agree with the NumPy
@@ -39,7 +44,8 @@ from mlpbench.engines.numba_math import LANES, exp_neg, lane_dot, log1p_unit
 from mlpbench.optimizers import ADAM_BETA_1, ADAM_BETA_2, EPSILON, RMSPROP_RHO
 
 ACTIVATION_CODES = {"sigmoid": 0, "tanh": 1, "relu": 2}
-LOSS_CODES = {"bce": 0, "mse": 1}
+LOSS_CODES = {"bce": 0, "mse": 1, "cce": 2}  # on a sigmoid unit; softmax codes below
+SOFTMAX_MSE = 3  # mse on a softmax output
 OPTIMIZER_CODES = {"sgd": 0, "rmsprop": 1, "adam": 2}
 ROWS_FROM = 8  # batches this large or larger are computed by rows (measured crossover)
 # indices into the constants array `k`
@@ -101,6 +107,87 @@ def _mse(z, y, nbf, k, c):
     p = _sigmoid(z, k, c)
     d = p - y
     return d * d, k[TWO] * d * p * (k[ONE] - p) / nbf
+
+
+def loss_code(loss: str, outputs: int) -> int:
+    """The kernels' code for a loss on this many output units."""
+    return SOFTMAX_MSE if loss == "mse" and outputs > 1 else LOSS_CODES[loss]
+
+
+@njit(cache=True, error_model="numpy")
+def _softmax_rows(zs, acts, ds, targets, values, o0, ko, nb, loss, k, c):
+    """Softmax CCE (loss 2) or MSE (3) of the batch's samples, whose logits are in rows
+    o0..o0+ko-1 of zs: each sample's loss in values[0], dL/dz / nb in ds; the
+    probabilities land in acts' output rows, values[1:4] hold per-sample scratch."""
+    nbf, kf = k[ONE] * nb, k[ONE] * ko
+    for b in range(nb):
+        values[1, b] = zs[o0, b]
+    for j in range(1, ko):
+        for b in range(nb):
+            v = zs[o0 + j, b]
+            values[1, b] = v if v > values[1, b] else values[1, b]  # the max, vectorised
+    for b in range(nb):
+        values[2, b] = k[ZERO]
+    for j in range(ko):
+        for b in range(nb):
+            e = exp_neg(zs[o0 + j, b] - values[1, b], c)
+            acts[o0 + j, b] = e
+            values[2, b] += e
+    for j in range(ko):
+        for b in range(nb):
+            acts[o0 + j, b] = acts[o0 + j, b] / values[2, b]
+    if loss == 2:
+        for b in range(nb):
+            values[0, b] = np.log(values[2, b]) + values[1, b]
+        for j in range(ko):
+            for b in range(nb):
+                values[0, b] -= targets[j, b] * zs[o0 + j, b]
+                ds[o0 + j, b] = (acts[o0 + j, b] - targets[j, b]) / nbf
+        return
+    for b in range(nb):
+        values[0, b], values[3, b] = k[ZERO], k[ZERO]
+    for j in range(ko):
+        for b in range(nb):
+            d = acts[o0 + j, b] - targets[j, b]
+            values[0, b] += d * d
+            g = k[TWO] * d / kf
+            ds[o0 + j, b] = g
+            values[3, b] += acts[o0 + j, b] * g
+    for b in range(nb):
+        values[0, b] = values[0, b] / kf
+    for j in range(ko):
+        for b in range(nb):
+            ds[o0 + j, b] = acts[o0 + j, b] * (ds[o0 + j, b] - values[3, b]) / nbf
+
+
+@njit(cache=True, error_model="numpy")
+def _softmax_sample(z, a, d, targets, b, o0, ko, nb, loss, k, c):
+    """_softmax_rows for one sample, whose logits are z[o0:o0+ko]; returns its loss."""
+    nbf, kf = k[ONE] * nb, k[ONE] * ko
+    top = z[o0]
+    for j in range(1, ko):
+        top = z[o0 + j] if z[o0 + j] > top else top
+    total = k[ZERO]
+    for j in range(ko):
+        a[o0 + j] = exp_neg(z[o0 + j] - top, c)
+        total += a[o0 + j]
+    for j in range(ko):
+        a[o0 + j] = a[o0 + j] / total
+    if loss == 2:
+        value = np.log(total) + top
+        for j in range(ko):
+            value -= targets[j, b] * z[o0 + j]
+            d[o0 + j] = (a[o0 + j] - targets[j, b]) / nbf
+        return value
+    value, dot = k[ZERO], k[ZERO]
+    for j in range(ko):
+        diff = a[o0 + j] - targets[j, b]
+        value += diff * diff
+        d[o0 + j] = k[TWO] * diff / kf
+        dot += a[o0 + j] * d[o0 + j]
+    for j in range(ko):
+        d[o0 + j] = a[o0 + j] * (d[o0 + j] - dot) / nbf
+    return value / kf
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -195,10 +282,13 @@ def _batch_by_rows(theta, grad, nb, net, zs, acts, ds, targets, values, ones, k,
     _forward_rows(theta, nb, sizes, woff, boff, uoff, act, zs, acts, k, c)
     if loss == 0:
         for b in range(nb):
-            values[0, b], ds[out, b] = _bce(zs[out, b], targets[b], nbf, k, c)
-    else:
+            values[0, b], ds[out, b] = _bce(zs[out, b], targets[0, b], nbf, k, c)
+    elif loss == 1:
         for b in range(nb):
-            values[0, b], ds[out, b] = _mse(zs[out, b], targets[b], nbf, k, c)
+            values[0, b], ds[out, b] = _mse(zs[out, b], targets[0, b], nbf, k, c)
+    else:
+        ko = sizes[-1]
+        _softmax_rows(zs, acts, ds, targets, values, uoff[-1], ko, nb, loss, k, c)
     _backward_rows(theta, grad, nb, sizes, woff, boff, uoff, act, zs, acts, ds, ones, k)
     return _dot(values, 0, ones, 0, nb, k)
 
@@ -222,9 +312,11 @@ def _batch_by_samples(theta, grad, nb, net, acts, targets, z, a, d, k, c):
                 z[u] = s + theta[boff[layer] + j]
                 a[u] = _activation(act, z[u], k, c)
         if loss == 0:
-            value, d[out] = _bce(z[out], targets[b], nbf, k, c)
+            value, d[out] = _bce(z[out], targets[0, b], nbf, k, c)
+        elif loss == 1:
+            value, d[out] = _mse(z[out], targets[0, b], nbf, k, c)
         else:
-            value, d[out] = _mse(z[out], targets[b], nbf, k, c)
+            value = _softmax_sample(z, a, d, targets, b, uoff[-1], sizes[-1], nb, loss, k, c)
         total += value
         for layer in range(n_layers - 1, -1, -1):
             fan_in, fan_out = sizes[layer], sizes[layer + 1]
@@ -288,7 +380,7 @@ def train_kernel(x, y, orders, theta, lr, curve, shuffled, sizes, woff, boff, uo
     thread a slice of it (the kernel releases the GIL). root and denominator
     come from adam_corrections (length 1 will do for other optimizers).
     """
-    runs, m, dim = x.shape[0], x.shape[1], x.shape[2]
+    runs, m, dim, ko = x.shape[0], x.shape[1], x.shape[2], y.shape[2]
     units = uoff[-1] + sizes[-1]
     # built once: made for every batch, this tuple's reference counting alone
     # made batch size 1 take twice as long
@@ -298,8 +390,8 @@ def train_kernel(x, y, orders, theta, lr, curve, shuffled, sizes, woff, boff, uo
         grad, m1, m2 = np.zeros_like(th), np.zeros_like(th), np.zeros_like(th)
         zs = np.zeros((units, batch), th.dtype)
         acts, ds = np.zeros_like(zs), np.zeros_like(zs)
-        values, ones = np.zeros((1, batch), th.dtype), np.ones((1, batch), th.dtype)
-        targets = np.zeros(batch, th.dtype)
+        values, ones = np.zeros((4, batch), th.dtype), np.ones((1, batch), th.dtype)
+        targets = np.zeros((ko, batch), th.dtype)
         z, a, d = np.zeros(units, th.dtype), np.zeros(units, th.dtype), np.zeros(units, th.dtype)
         step = 0
         for e in range(epochs):
@@ -311,7 +403,8 @@ def train_kernel(x, y, orders, theta, lr, curve, shuffled, sizes, woff, boff, uo
                         idx = orders[r, e, start + b] if shuffled else start + b
                         for j in range(dim):
                             acts[j, b] = x[r, idx, j]
-                        targets[b] = y[r, idx]
+                        for j in range(ko):
+                            targets[j, b] = y[r, idx, j]
                 if nb >= ROWS_FROM:
                     batch_loss = _batch_by_rows(
                         th, grad, nb, net, zs, acts, ds, targets, values, ones, k, c
@@ -328,7 +421,7 @@ def train_kernel(x, y, orders, theta, lr, curve, shuffled, sizes, woff, boff, uo
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def predict_kernel(x, theta, out, sizes, woff, boff, uoff, act, k, c):
-    """Output logits out (R, n) of every run on its own inputs x (R, n, d)."""
+    """Output logits out (R, n, k) of every run on its own inputs x (R, n, d)."""
     units = uoff[-1] + sizes[-1]
     n, dim = x.shape[1], x.shape[2]
     for r in range(x.shape[0]):
@@ -338,5 +431,6 @@ def predict_kernel(x, theta, out, sizes, woff, boff, uoff, act, k, c):
             for j in range(dim):
                 acts[j, b] = x[r, b, j]
         _forward_rows(theta[r], n, sizes, woff, boff, uoff, act, zs, acts, k, c)
-        for b in range(n):
-            out[r, b] = zs[units - 1, b]
+        for j in range(sizes[-1]):
+            for b in range(n):
+                out[r, b, j] = zs[uoff[-1] + j, b]

@@ -5,10 +5,12 @@ R runs train together as a leading run axis (like the NumPy engine): weights
 are (R, fan_in, fan_out) Keras variables, batches are gathered per run with
 the run's own epoch order, and the gradient of the summed per-run losses is,
 for each run's weights, that run's own gradient. Conventions:
-- forward as Keras Dense: a @ W + b, hidden activation, sigmoid output;
-- bce is tf.nn.sigmoid_cross_entropy_with_logits (what Keras uses on its
-  TensorFlow backend, unclipped), mse is mean((sigmoid(z) - y)^2); gradients by
-  tf.GradientTape, updates by the Keras optimizer objects themselves;
+- forward as Keras Dense: a @ W + b, hidden activation, sigmoid output (or a
+  softmax over k >= 3 outputs);
+- bce is tf.nn.sigmoid_cross_entropy_with_logits and cce
+  tf.nn.softmax_cross_entropy_with_logits (what Keras uses on its TensorFlow
+  backend, unclipped), mse is mean((p - y)^2) of the sigmoid's or softmax's p;
+  gradients by tf.GradientTape, updates by the Keras optimizer objects themselves;
 - epochs, full batches and the one short last batch are tf.range loops with
   static shapes, so the same graph compiles under XLA (engine `tf-xla`);
 - timing: compile() makes a 1-epoch call that traces (and, for XLA, compiles)
@@ -33,14 +35,18 @@ ACTIVATIONS = {"sigmoid": tf.sigmoid, "tanh": tf.tanh, "relu": tf.nn.relu}
 tf.get_logger().setLevel("ERROR")
 
 
-def _per_run_loss(loss: str):
+def _per_run_loss(loss: str, outputs: int):
     def bce(z, y):
         return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=z), [1, 2])
 
-    def mse(z, y):
-        return tf.reduce_mean(tf.square(tf.sigmoid(z) - y), [1, 2])
+    def cce(z, y):
+        return tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=z), [1])
 
-    return {"bce": bce, "mse": mse}[loss]
+    def mse(z, y):
+        p = tf.sigmoid(z) if outputs == 1 else tf.nn.softmax(z)
+        return tf.reduce_mean(tf.square(p - y), [1, 2])
+
+    return {"bce": bce, "cce": cce, "mse": mse}[loss]
 
 
 def _logits(weights, x, activation):
@@ -52,7 +58,8 @@ def _logits(weights, x, activation):
 
 def make_trainer(config: Config, weights, optimizer, shuffled: bool, xla: bool):
     """A compiled function (x, y, orders, epochs) -> per-epoch loss curve (epochs, R)."""
-    loss_fn = _per_run_loss(config.loss)
+    outputs = config.layer_sizes[-1]
+    loss_fn = _per_run_loss(config.loss, outputs)
     m, batch = config.train_size, config.batch
     full_batches, rest = divmod(m, batch)
 
@@ -76,7 +83,7 @@ def make_trainer(config: Config, weights, optimizer, shuffled: bool, xla: bool):
             total = tf.zeros([runs], x.dtype)
             for j in tf.range(full_batches):
                 xb = tf.slice(xe, [0, j * batch, 0], [runs, batch, dim])
-                yb = tf.slice(ye, [0, j * batch, 0], [runs, batch, 1])
+                yb = tf.slice(ye, [0, j * batch, 0], [runs, batch, outputs])
                 total += step(xb, yb) * batch
             if rest:
                 total += step(xe[:, m - rest :], ye[:, m - rest :]) * rest

@@ -1,0 +1,135 @@
+"""Data sets defined by a formula: a rule such as "x1**2 > x2", read by a small evaluator.
+
+The rule is parsed by Python's `ast` (which only reads it) and every node is
+checked against a short whitelist before anything is computed: numbers,
+inputs x1 .. xk, + - * / **, abs, sin, cos, exp, comparisons (chained too),
+and, or, not. Anything else (names, attributes, calls of other functions,
+strings, subscripts, lambdas) is refused with one line, and nothing the user
+wrote is ever passed to `eval`. Numbers become float64 arrays before any
+arithmetic, so `9**9**9` overflows to inf instead of building a huge integer.
+"""
+
+from __future__ import annotations
+
+import ast
+import operator
+import re
+from collections.abc import Callable
+
+import numpy as np
+
+from mlpbench.errors import UsageError
+
+MAX_RULE_CHARS = 500
+MAX_INPUTS = 100
+INPUT = re.compile(r"^x([1-9][0-9]*)$")
+FUNCTIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "abs": np.abs, "sin": np.sin, "cos": np.cos, "exp": np.exp,
+}  # fmt: skip
+BINARY: dict[type, Callable] = {
+    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+    ast.Div: operator.truediv, ast.Pow: operator.pow,
+}  # fmt: skip
+COMPARE: dict[type, Callable] = {
+    ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt,
+    ast.GtE: operator.ge, ast.Eq: operator.eq, ast.NotEq: operator.ne,
+}  # fmt: skip
+ALLOWED = "numbers, x1..xk, + - * / **, abs, sin, cos, exp, < <= > >= == !=, and, or, not"
+
+
+def _refuse(rule: str, what: str) -> UsageError:
+    return UsageError(f"rule {rule!r}: {what}; allowed: {ALLOWED}", "rule")
+
+
+def _inputs(tree: ast.AST, rule: str) -> int:
+    """Check every node against the whitelist; return the highest input index used."""
+    highest = 0
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            found = INPUT.match(node.id)
+            if node.id in FUNCTIONS:
+                continue
+            if not found:
+                raise _refuse(rule, f"unknown name {node.id!r}")
+            highest = max(highest, int(found[1]))
+        elif isinstance(node, ast.Call):
+            name = node.func.id if isinstance(node.func, ast.Name) else None
+            if name not in FUNCTIONS or node.keywords or len(node.args) != 1:
+                raise _refuse(rule, "only abs(...), sin(...), cos(...), exp(...) may be called")
+        elif isinstance(node, ast.Constant):
+            if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
+                raise _refuse(rule, f"{node.value!r} is not a number")
+        elif isinstance(node, ast.BinOp | ast.UnaryOp | ast.BoolOp | ast.Compare):
+            ops = node.ops if isinstance(node, ast.Compare) else [node.op]
+            allowed = (*BINARY, *COMPARE, ast.USub, ast.UAdd, ast.Not, ast.And, ast.Or)
+            if not all(isinstance(op, allowed) for op in ops):
+                raise _refuse(rule, f"operator {type(ops[0]).__name__} is not allowed")
+        elif not isinstance(node, ast.Expression | ast.Load | ast.operator | ast.unaryop
+                            | ast.boolop | ast.cmpop):  # fmt: skip
+            raise _refuse(rule, f"{type(node).__name__} is not allowed")
+    if highest > MAX_INPUTS:
+        raise _refuse(rule, f"at most x{MAX_INPUTS}")
+    return highest
+
+
+def _evaluate(node: ast.AST, x: np.ndarray) -> np.ndarray:
+    """The value of a checked node on points x (count, k): a float or a boolean array."""
+    if isinstance(node, ast.Expression):
+        return _evaluate(node.body, x)
+    if isinstance(node, ast.Constant):
+        return np.full(len(x), float(node.value))
+    if isinstance(node, ast.Name):
+        return x[:, int(node.id[1:]) - 1]
+    if isinstance(node, ast.Call):
+        return FUNCTIONS[node.func.id](_evaluate(node.args[0], x))  # type: ignore[attr-defined]
+    if isinstance(node, ast.BinOp):
+        return BINARY[type(node.op)](_evaluate(node.left, x), _evaluate(node.right, x))
+    if isinstance(node, ast.UnaryOp):
+        value = _evaluate(node.operand, x)
+        if isinstance(node.op, ast.Not):
+            return np.logical_not(value)
+        return -value if isinstance(node.op, ast.USub) else +value
+    if isinstance(node, ast.BoolOp):
+        combine = np.logical_and if isinstance(node.op, ast.And) else np.logical_or
+        values = [_evaluate(v, x) for v in node.values]
+        out = values[0]
+        for v in values[1:]:
+            out = combine(out, v)
+        return out
+    assert isinstance(node, ast.Compare)
+    left, out = _evaluate(node.left, x), np.ones(len(x), dtype=bool)
+    for op, right_node in zip(node.ops, node.comparators):
+        right = _evaluate(right_node, x)
+        out &= COMPARE[type(op)](left, right)
+        left = right
+    return out
+
+
+class Rule:
+    """A checked rule: how many inputs it reads, and its labels for given points."""
+
+    def __init__(self, text: str):
+        if not isinstance(text, str) or not text.strip():
+            raise UsageError("data set 'formula' needs a rule, e.g. --rule 'x1**2 > x2'", "rule")
+        if len(text) > MAX_RULE_CHARS:
+            raise UsageError(f"rule is {len(text)} characters long; at most {MAX_RULE_CHARS}",
+                             "rule")  # fmt: skip
+        try:
+            self.tree = ast.parse(text.strip(), mode="eval")
+        except (SyntaxError, ValueError, RecursionError, MemoryError) as e:
+            raise _refuse(text, f"cannot be read ({type(e).__name__})") from None
+        used = _inputs(self.tree, text)
+        if used == 0:
+            raise _refuse(text, "it uses no input x1..xk")
+        self.text, self.inputs = text, max(2, used)
+        probe = self.labels(np.zeros((1, self.inputs)))
+        if probe.dtype != bool:
+            raise _refuse(text, "it must be a comparison such as x1**2 > x2, giving true or false")
+
+    def labels(self, x: np.ndarray) -> np.ndarray:
+        """The rule at each point of x (count, inputs): True or False."""
+        try:
+            with np.errstate(all="ignore"):
+                return np.asarray(_evaluate(self.tree, x))
+        except RecursionError:
+            raise _refuse(self.text, "it is nested too deeply") from None
