@@ -133,7 +133,7 @@ def test_default_engine_is_the_fastest_installed():
 
 
 BAD_TRAIN = [
-    (["--data", "spiral"], "unknown data set 'spiral'"),
+    (["--data", "helix"], "unknown data set 'helix'"),
     (["--loss", "hinge"], "unknown loss 'hinge'"),
     (["--optimizer", "lbfgs"], "unknown optimizer 'lbfgs'"),
     (["--engine", "cuda"], "unknown engine 'cuda'"),

@@ -13,6 +13,7 @@ import textwrap
 import pytest
 
 from mlpbench import cli
+from mlpbench.config import Config
 from mlpbench.data import make_dataset
 from mlpbench.export import data_sha256
 from mlpbench.latex import escape
@@ -86,9 +87,10 @@ def test_export_rows_carry_their_study_table_column_and_data_hash(shared, capsys
     assert len(mse) == 3 and {r["shared"] for r in mse} == {"False"}
     assert {r["study"] for r in rows} == {"shared"}
     first = rows[0]
-    assert first["data_sha256"] == data_sha256("quadratic", 60, 20, int(first["seed"]))
-    assert first["data_sha256"] != data_sha256("quadratic", 60, 20, int(first["seed"]) + 1)
-    assert len(make_dataset("quadratic", 60, 20, 0)) == 4  # the hash covers all four arrays
+    config = Config(m=60, n=20)
+    assert first["data_sha256"] == data_sha256(config, int(first["seed"]))
+    assert first["data_sha256"] != data_sha256(config, int(first["seed"]) + 1)
+    assert len(make_dataset(config, 0)) == 4  # the hash covers all four arrays
 
 
 def test_export_curves_is_long_format(shared, capsys):

@@ -24,7 +24,7 @@ OUTCOMES: Counter = Counter()
 FUZZ_EXAMPLES = int(os.environ.get("MLPBENCH_FUZZ_EXAMPLES", "120"))
 SIZES = ["1", "2", "3", "0", "-1", "2.5", "abc", "", "1000000000", "1000000000000"]
 VALUES = {
-    "--data": ["quadratic", "linear", "spiral", "", "../etc"],
+    "--data": ["quadratic", "linear", "spiral", "iris", "", "../etc", "x.csv", "/dev/null.csv"],
     "--m": [*SIZES, "20", "40"],
     "--n": [*SIZES, "5"],
     "--hidden": ["3", "2,2", "0", "3,x", "", "1000000000", "-1"],

@@ -17,6 +17,7 @@ import pytest
 
 from mlpbench import cli
 from mlpbench.analysis import CONTRADICTED, NOT_TESTABLE, SUPPORTED, judge
+from mlpbench.config import Config
 from mlpbench.data import make_dataset
 from mlpbench.errors import UsageError
 from mlpbench.plots import PLOTS
@@ -178,7 +179,7 @@ def test_data_command_writes_the_exact_sets(tmp_path, capsys):
     argv = ["data", "--dataset", "linear-int", "--seed", "4", "--m", "30", "--n", "7"]
     assert cli.main([*argv, "--out", str(out)]) == 0
     train_path, test_path = (Path(p) for p in capsys.readouterr().out.split())
-    expected = make_dataset("linear-int", 30, 7, seed=4)
+    expected = make_dataset(Config(data="linear-int", m=30, n=7), seed=4)
     for path, x, y in ((train_path, expected.x_train, expected.y_train),
                        (test_path, expected.x_test, expected.y_test)):  # fmt: skip
         rows = list(csv.DictReader(path.open()))

@@ -27,7 +27,7 @@ def test_log_grid():
 def test_validation_hold_out_replaces_the_test_set():
     config = Config(m=50, n=10, validation=0.2, epochs=1)
     data, _, _ = prepare(config, [3], "float64")
-    full = make_dataset("quadratic", 50, 10, seed=3)
+    full = make_dataset(Config(m=50, n=10), seed=3)
     np.testing.assert_array_equal(data.x_train[0], full.x_train[:40])
     np.testing.assert_array_equal(data.x_test[0], full.x_train[40:])  # never full.x_test
     assert config.train_size == 40 and config.batch == 40

@@ -8,7 +8,7 @@ import json
 import os
 import sys
 
-from mlpbench.config import CONFIG_FIELDS, Config
+from mlpbench.config import CONFIG_FIELDS, DATA_FIELDS, Config
 from mlpbench.errors import UsageError
 from mlpbench.options import build_parser
 
@@ -87,9 +87,15 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_data(args: argparse.Namespace) -> int:
-    """Write the exact train and test sets a run with this seed used, as CSV files."""
+    """Write the exact train and test sets a run with this seed used, as CSV files (or, with
+    --list, name every data set)."""
     service = _service()
-    config = Config(data=args.data, m=args.m, n=args.n)
+    if args.list:
+        for name, description in service.datasets().items():
+            print(f"{name:>14}  {description}")
+        return 0
+    # nothing is trained: mse is the loss that takes data of any number of classes
+    config = Config(**{f: getattr(args, f) for f in DATA_FIELDS}, loss="mse")
     for path in service.export_data(config, args.seed, args.out):
         print(path)
     return 0
@@ -168,6 +174,18 @@ def _print_summary(result: dict) -> None:
     print(f"{'runs':>15}: {result['runs']} ({result['diverged']} diverged), {result['engine']}")
 
 
+def _joined(argv: list[str]) -> list[str]:
+    """`--range -2,2` as `--range=-2,2`: argparse reads a value that starts with '-' and is
+    not a plain number as another option."""
+    out: list[str] = []
+    for arg in argv:
+        if out and out[-1] == "--range" and arg.startswith("-"):
+            out[-1] = f"--range={arg}"
+        else:
+            out.append(arg)
+    return out
+
+
 COMMANDS = {"run": cmd_run, "train": cmd_train, "tune": cmd_tune, "agree": cmd_agree,
             "report": cmd_report, "export": cmd_export, "data": cmd_data}  # fmt: skip
 
@@ -176,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: bad input becomes one line on stderr and exit status 2; a fault of the
     machine (a full disk, a folder that vanished) one line and exit status 1."""
     parser = build_parser(COMMANDS)
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_joined(sys.argv[1:] if argv is None else argv))
     if args.command is None:
         parser.print_help()
         return 0

@@ -20,8 +20,8 @@ from mlpbench.data import (
     default_sizes,
     describe,
     is_file,
+    rule,
 )
-from mlpbench.datasets import rule
 from mlpbench.errors import UsageError
 from mlpbench.losses import LOSSES
 from mlpbench.model import ACTIVATIONS

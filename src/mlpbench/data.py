@@ -22,14 +22,15 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
-from mlpbench.datasets import GENERATED, NO_TRUTH, formula_points, rule
+from mlpbench.datasets import GENERATED, NO_TRUTH, Points
 from mlpbench.errors import UsageError
+from mlpbench.formula import Rule
+from mlpbench.streams import DATA_STREAM, ORDER_STREAM, rng_for
 from mlpbench.tables import SHIPPED, Table, load_csv, load_shipped
 
 if TYPE_CHECKING:
     from mlpbench.config import Config
 
-DATA_STREAM, INIT_STREAM, ORDER_STREAM = 0, 1, 2
 FORMULA = "formula"
 # every data set by name, with a one-line description
 DATASETS: dict[str, str] = {
@@ -41,9 +42,19 @@ SCALES = ("standard", "none")
 TRAIN_SHARE = 0.8  # of a table's rows, when neither m nor n is given
 
 
-def rng_for(seed: int, stream: int) -> np.random.Generator:
-    """An independent generator for one purpose of one run."""
-    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(stream,)))
+@functools.lru_cache(maxsize=64)
+def rule(text: str) -> Rule:
+    """A formula's checked rule (parsed once per text)."""
+    return Rule(text)
+
+
+def formula_points(
+    rng: np.random.Generator, count: int, text: str, extent: tuple[float, float]
+) -> Points:
+    """x ~ U(low, high)^k for the k inputs the rule reads, labelled by the rule."""
+    r = rule(text)
+    x = rng.uniform(extent[0], extent[1], size=(count, r.inputs))
+    return x, r.labels(x)
 
 
 class Dataset(NamedTuple):

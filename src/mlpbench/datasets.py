@@ -1,5 +1,5 @@
-"""Generated 2-D data sets: the seed study's, TensorFlow Playground's four, two moons, and
-sets defined by a formula. Each run draws fresh points from its own data stream.
+"""Generated 2-D data sets: the seed study's, TensorFlow Playground's four and two moons.
+Each run draws fresh points from its own data stream (formula sets are in data.py).
 
 A generator takes (rng, count, noise) and returns points (count, d) and
 boolean labels; `truth` gives the noise-free label anywhere, so plots can
@@ -10,14 +10,11 @@ dataset.ts: points in [-6, 6]^2, noise a fraction in [0, 1] (its slider's
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
-
-from mlpbench.formula import Rule
 
 Points = tuple[np.ndarray, np.ndarray]
 RADIUS = 5.0  # Playground's circle radius, and the extent of xor and spiral
@@ -97,15 +94,15 @@ def _gauss(rng: np.random.Generator, count: int, noise: float) -> Points:
 
 
 def _spiral_arm(rng: np.random.Generator, size: int, delta: float, noise: float) -> np.ndarray:
-    i = np.arange(size) / max(size, 1)
+    i = rng.uniform(0.0, 1.0, size)  # Playground spaces them evenly: the same every run
     r, t = i * RADIUS, 1.75 * i * 2 * math.pi + delta
     x = np.stack([r * np.sin(t), r * np.cos(t)], axis=1)
     return x + rng.uniform(-1, 1, (size, 2)) * noise
 
 
 def _spiral(rng: np.random.Generator, count: int, noise: float) -> Points:
-    """Two interleaved arms of 1.75 turns out to radius 5; uniform noise of up to noise on
-    each coordinate. Each run's points are the same arms, shuffled noise aside."""
+    """Two interleaved arms of 1.75 turns out to radius 5, points at random along them;
+    uniform noise of up to noise on each coordinate."""
     first, second = _halves(count)
     x = np.concatenate([_spiral_arm(rng, first, 0.0, noise),
                         _spiral_arm(rng, second, math.pi, noise)])  # fmt: skip
@@ -142,18 +139,3 @@ GENERATED: dict[str, Generated] = {
     "moons": Generated(_moons, _no_truth, (-1.5, 2.5), "two interleaved half circles", True),
 }  # fmt: skip
 NO_TRUTH = ("spiral", "moons")  # no closed-form boundary to draw
-
-
-@functools.lru_cache(maxsize=64)
-def rule(text: str) -> Rule:
-    """A formula's checked rule (parsed once per text)."""
-    return Rule(text)
-
-
-def formula_points(
-    rng: np.random.Generator, count: int, text: str, extent: tuple[float, float]
-) -> Points:
-    """x ~ U(low, high)^k for the k inputs the rule reads, labelled by the rule."""
-    r = rule(text)
-    x = rng.uniform(extent[0], extent[1], size=(count, r.inputs))
-    return x, r.labels(x)

@@ -10,8 +10,8 @@ import io
 from pathlib import Path
 from typing import NamedTuple
 
-from mlpbench.config import CONFIG_FIELDS, Config
-from mlpbench.data import make_dataset
+from mlpbench.config import CONFIG_FIELDS, DATA_DEFAULTS, Config
+from mlpbench.data import is_file, labels_of, make_dataset
 from mlpbench.errors import UsageError
 from mlpbench.files import make_folder, write_text
 from mlpbench.results import METRICS, StoredRun
@@ -33,12 +33,24 @@ class Place(NamedTuple):
 
 
 @functools.lru_cache(maxsize=4096)
-def data_sha256(data: str, m: int, n: int, seed: int) -> str:
+def data_sha256(config: Config, seed: int) -> str:
     """The hash of the exact points a run trained and was tested on."""
     digest = hashlib.sha256()
-    for part in make_dataset(data, m, n, seed):
+    for part in make_dataset(config, seed):
         digest.update(part.astype("<f8").tobytes())
     return digest.hexdigest()
+
+
+def stored_config(fields: dict) -> Config | None:
+    """A stored run's configuration, or None where its data file is gone or has changed."""
+    kwargs = {k: v for k, v in fields.items() if k in CONFIG_FIELDS}
+    kwargs["hidden"] = tuple(kwargs.get("hidden", ()))
+    kwargs["range"] = tuple(kwargs.get("range", (-2.0, 2.0)))
+    try:
+        config = Config(**kwargs)
+    except UsageError:
+        return None
+    return config if config.info.sha256 == fields.get("file_sha256", "") else None
 
 
 NOWHERE = Place()  # a run that belongs to no column of the last study
@@ -48,10 +60,11 @@ def tidy(run: StoredRun, place: Place = NOWHERE) -> dict:
     """A stored run as one flat row: its place, identity, configuration, data hash, metrics."""
     row: dict = dict(place._asdict())
     row.update({k: getattr(run, k) for k in RUN_FIELDS})
-    row.update({k: run.config[k] for k in CONFIG_FIELDS})
+    row.update({k: run.config.get(k, DATA_DEFAULTS.get(k)) for k in CONFIG_FIELDS})
     row["hidden"] = ",".join(str(h) for h in run.config["hidden"])
-    c = run.config
-    row["data_sha256"] = data_sha256(c["data"], c["m"], c["n"], run.seed)
+    row["range"] = ",".join(str(v) for v in row["range"])
+    config = stored_config(run.config)
+    row["data_sha256"] = None if config is None else data_sha256(config, run.seed)
     row.update(run.metrics)
     return row
 
@@ -104,15 +117,18 @@ def placed_rows(runs: list[StoredRun], where: dict, curves: bool) -> list[dict]:
 
 
 def write_dataset(config: Config, seed: int, out: Path) -> list[Path]:
-    """CSV files (x1, x2, y) of the train and test sets a run with this seed uses."""
-    data = make_dataset(config.data, config.m, config.n, seed)
+    """CSV files (x1, ..., xk, y) of the train and test sets a run with this seed uses: the
+    inputs as the network sees them (scaled, where they are), y the class index."""
+    data = make_dataset(config, seed)
     make_folder(out)
     paths = []
+    name = Path(config.data).stem if is_file(config.data) else config.data
+    header = [f"x{i + 1}" for i in range(data.x_train.shape[1])] + ["y"]
     for part, x, y in (("train", data.x_train, data.y_train), ("test", data.x_test, data.y_test)):
-        path = out / f"{config.data}-m{config.m}-n{config.n}-seed{seed}-{part}.csv"
-        rows = [[repr(float(a)), repr(float(b)), int(c)] for (a, b), c in zip(x, y[:, 0])]
+        path = out / f"{name}-m{config.m}-n{config.n}-seed{seed}-{part}.csv"
+        rows = [[*(repr(float(a)) for a in point), int(c)] for point, c in zip(x, labels_of(y))]
         text = io.StringIO()
-        csv.writer(text, lineterminator="\n").writerows([["x1", "x2", "y"], *rows])
+        csv.writer(text, lineterminator="\n").writerows([header, *rows])
         write_text(path, text.getvalue())
         paths.append(path)
     return paths

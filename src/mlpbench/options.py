@@ -8,7 +8,15 @@ from collections.abc import Callable
 from typing import NoReturn
 
 from mlpbench import __version__
-from mlpbench.config import CONFIG_FIELDS, DASK_WAIT_S, DTYPE_NAMES, REGISTRIES, Config
+from mlpbench.config import (
+    CONFIG_FIELDS,
+    DASK_WAIT_S,
+    DATA_FIELDS,
+    DTYPE_NAMES,
+    REGISTRIES,
+    Config,
+)
+from mlpbench.data import DATASETS, SCALES
 from mlpbench.engines.registry import ENGINES
 
 
@@ -21,31 +29,50 @@ def _hidden(text: str) -> tuple[int, ...]:
         ) from None
 
 
+def _range(text: str) -> tuple[float, float]:
+    try:
+        low, high = (float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"range must be two numbers separated by a comma, e.g. -2,2, got {text!r}"
+        ) from None
+    return low, high
+
+
 CONFIG_HELP = {
-    "m": "train set size",
-    "n": "test set size",
+    "data": f"data set: {', '.join(DATASETS)}, or a CSV file (header row; features, then the "
+    "target column)",
+    "target": "a CSV file's target column (default: its last)",
+    "test": "a CSV test file with the same columns (default: a seeded split of --data's rows)",
+    "scale": f"input scaling: {', '.join(SCALES)} (default: standard for tables, none for "
+    "generated sets)",
+    "noise": "noise level in [0, 1] of circle, xor, gauss, spiral and moons",
+    "rule": "the formula data set's rule, e.g. 'x1**2 > x2'",
+    "range": "the formula data set's input range",
+    "m": "train set size (default: 1000, or 80%% of a table's rows, or all of a train file's)",
+    "n": "test set size (default: 100, or the rest of a table's rows, or all of a test file's)",
     "hidden": "hidden layer sizes, e.g. 3 or 8,8",
     "lr": "learning rate",
     "batch_size": "mini-batch size (default: m, full batch)",
     "epochs": "passes over the train set",
 }
-PARSERS = {"int": int, "float": float, "int | None": int, "tuple[int, ...]": _hidden}
+PARSERS = {"int": int, "float": float, "int | None": int, "tuple[int, ...]": _hidden,
+           "tuple[float, float]": _range}  # fmt: skip
 
 
 def add_config_options(p: argparse.ArgumentParser, skip: tuple[str, ...] = ()) -> None:
     """One option per Config field, its default and choices read from Config and the registries."""
-    defaults = Config()
     for f in dataclasses.fields(Config):
         if f.name in (*skip, "validation"):
             continue
-        default = getattr(defaults, f.name)
+        default = f.default
         if f.name in REGISTRIES:
             what, registry = REGISTRIES[f.name]
             text = f"{what}: {', '.join(registry)}"
         else:
             text = CONFIG_HELP[f.name]
         shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
-        if default is not None:
+        if default not in (None, "") and "default:" not in text:
             text += f" (default: {shown})"
         flag = "--" + f.name.replace("_", "-")
         p.add_argument(flag, type=PARSERS.get(str(f.type), str), default=default, help=text)
@@ -58,7 +85,7 @@ EXAMPLES = {
     "agree": "mlpbench agree --engines numpy,numba,keras --optimizer rmsprop --lr 0.01",
     "report": "mlpbench report --out results --format latex",
     "export": "mlpbench export --out results --format json --curves",
-    "data": "mlpbench data --data quadratic --seed 3 --out data",
+    "data": "mlpbench data --data breast-cancer --seed 3 --out data  (--list: every data set)",
 }
 OUT_HELP = {
     "run": "folder of the store, report and plots; runs stored there are reused",
@@ -198,7 +225,8 @@ def build_parser(commands: dict[str, Callable]) -> argparse.ArgumentParser:
     export.set_defaults(func=commands["export"])
 
     data = command("data", "write the train and test sets of one seed as CSV")
-    add_config_options(data, skip=CONFIG_FIELDS[3:])  # data, m, n
+    add_config_options(data, skip=tuple(f for f in CONFIG_FIELDS if f not in DATA_FIELDS))
+    data.add_argument("--list", action="store_true", help="list the data sets and stop")
     data.add_argument("--dataset", dest="data", help=argparse.SUPPRESS)  # the old spelling
     data.add_argument("--seed", type=int, default=0, help="the run's seed")
     data.set_defaults(func=commands["data"])

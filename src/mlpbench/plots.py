@@ -11,15 +11,16 @@ import functools
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
-from mlpbench.data import BOUNDARIES, make_dataset
+from mlpbench.data import extent, labels_of, make_dataset
+from mlpbench.data import truth as data_truth
 from mlpbench.files import temporary
-from mlpbench.model import logits, sigmoid
+from mlpbench.model import logits, probabilities
 from mlpbench.stats import median_interval, summarize
 
 if TYPE_CHECKING:
@@ -64,56 +65,116 @@ def _finite(col: ColumnRuns) -> list[StoredRun]:
     return [r for r in col.runs if not r.diverged]
 
 
-def _probability(params: list[np.ndarray], activation: str, x: np.ndarray) -> np.ndarray:
-    """P(y = 1) of one run's network (params with a run axis of 1) at points x (count, 2)."""
-    return sigmoid(logits(params, x[None], activation))[0, :, 0]
+class Plane(NamedTuple):
+    """Where a panel's two axes lie in input space: x = origin + a axes[0] + b axes[1]."""
+
+    origin: np.ndarray
+    axes: np.ndarray  # (2, inputs)
+    names: tuple[str, str]
+
+    def coords(self, x: np.ndarray) -> np.ndarray:
+        """Points (count, inputs) in the plane's coordinates (count, 2)."""
+        return (x - self.origin) @ self.axes.T
+
+    def points(self, coords: np.ndarray) -> np.ndarray:
+        """Plane coordinates (count, 2) back in input space."""
+        return self.origin + coords @ self.axes
+
+
+def plane_of(x_train: np.ndarray) -> Plane:
+    """The inputs themselves for two inputs; for more, the plane of the train inputs' first
+    two principal components through their mean."""
+    inputs = x_train.shape[1]
+    if inputs == 2:
+        return Plane(np.zeros(2), np.eye(2), ("x1", "x2"))
+    mean = x_train.mean(axis=0)
+    _, _, vt = np.linalg.svd(x_train - mean, full_matrices=False)
+    return Plane(mean, vt[:2], ("principal component 1", "principal component 2"))
+
+
+def _limits(config: Config, plane: Plane, shown: list[np.ndarray]) -> tuple[float, ...]:
+    """A generated set's own range, else the points' extent with a margin."""
+    fixed = extent(config) if plane.names == ("x1", "x2") else None
+    if fixed is not None:
+        return (*fixed, *fixed)
+    coords = np.concatenate(shown)
+    low, high = coords.min(axis=0), coords.max(axis=0)
+    margin = 0.08 * np.where(high > low, high - low, 1.0)
+    return low[0] - margin[0], high[0] + margin[0], low[1] - margin[1], high[1] + margin[1]
+
+
+def _panel(ax, col: ColumnRuns, run: StoredRun):
+    """One column's panel; returns the surface's contour set (None for k classes)."""
+    config = col.job.config
+    data = make_dataset(config, run.seed)
+    plane = plane_of(data.x_train)
+    train, test = plane.coords(data.x_train), plane.coords(data.x_test)
+    x0, x1, y0, y1 = _limits(config, plane, [train, test])
+    gx, gy = np.meshgrid(np.linspace(x0, x1, 160), np.linspace(y0, y1, 160))
+    grid = plane.points(np.stack([gx.ravel(), gy.ravel()], axis=1))
+    params = [np.asarray(p, dtype=np.float64)[None] for p in run.params]
+    p_grid = probabilities(logits(params, grid[None], config.activation))[0]
+    p_test = probabilities(logits(params, data.x_test[None], config.activation))[0]
+    classes = config.info.classes
+    truth, predicted = labels_of(data.y_test), labels_of(p_test)
+    shade = None
+    if len(classes) == 2:
+        surface = p_grid[:, 0].reshape(gx.shape)
+        shade = ax.contourf(gx, gy, surface, levels=np.linspace(0, 1, 11), cmap="Greys",
+                            alpha=0.45)  # fmt: skip
+        ax.contour(gx, gy, surface, levels=[0.5], colors="black", linewidths=1.2)
+    else:
+        regions = p_grid.argmax(axis=1).reshape(gx.shape)
+        ax.contourf(gx, gy, regions, levels=np.arange(len(classes) + 1) - 0.5, cmap="tab10",
+                    vmin=-0.5, vmax=9.5, alpha=0.25)  # fmt: skip
+        ax.contour(gx, gy, regions, levels=np.arange(len(classes)) + 0.5, colors="black",
+                   linewidths=0.6)  # fmt: skip
+    ax.scatter(*train.T, s=3, c="0.55", alpha=0.5, label="train", zorder=2)
+    colors = ["tab:blue", "tab:orange"] if len(classes) == 2 else [
+        matplotlib.colormaps["tab10"](i % 10) for i in range(len(classes))]  # fmt: skip
+    for i, name in enumerate(classes):
+        side = truth == i
+        ax.scatter(*test[side].T, s=20, marker=MARKERS[i % len(MARKERS)], color=colors[i],
+                   edgecolors="black", linewidths=0.4, label=f"test, y = {name}",
+                   zorder=3)  # fmt: skip
+    wrong = truth != predicted
+    ax.scatter(*test[wrong].T, s=60, marker="x", c="red", linewidths=1.5,
+               label="misclassified", zorder=4)  # fmt: skip
+    rule = data_truth(config)
+    if rule is not None and plane.names == ("x1", "x2"):
+        ax.contour(gx, gy, rule(grid).reshape(gx.shape).astype(float), levels=[0.5],
+                   colors="tab:green", linestyles="--", linewidths=2, zorder=5)  # fmt: skip
+        ax.plot([], [], "--", color="tab:green", linewidth=2, label="true boundary")
+    ax.set(xlim=(x0, x1), ylim=(y0, y1), xlabel=plane.names[0], ylabel=plane.names[1])
+    ax.set_title(f"{col.column.label}\nseed {run.seed}, test {run.metrics['test_accuracy']:.0f}%,"
+                 f" {int(wrong.sum())} wrong", fontsize=9)  # fmt: skip
+    return shade
+
+
+MARKERS = ("o", "^", "s", "D", "v", "P", "*", "h", "<", ">")
 
 
 @_literal_text
 def decision_boundaries(title: str, columns: list[ColumnRuns]) -> Figure:
-    """One panel per column: the first finite run's probability surface (grey scale), its
-    p = 0.5 contour, the true boundary on top, train points as small dots, test points by
-    class (triangles: y = 1, circles: y = 0), misclassified test points crossed in red."""
+    """One panel per column: the first finite run's output over the inputs' plane (for more
+    than two inputs, their first two principal components), its decision boundary, the
+    true boundary where the data set has one, train points as small dots, test points by
+    class, misclassified test points crossed in red."""
     shown = [c for c in columns if _finite(c)]
     panels = max(1, len(shown))
     fig = Figure(figsize=(PANEL * panels + 1.6, PANEL + 0.9), layout="constrained")
     axes = fig.subplots(1, panels, squeeze=False)
-    for ax, col in zip(axes[0], shown):
-        run = _finite(col)[0]
-        config = col.job.config
-        (lo, hi), boundary = BOUNDARIES[config.data]
-        grid = np.linspace(lo, hi, 160)
-        gx, gy = np.meshgrid(grid, grid)
-        params = [np.asarray(p, dtype=np.float64)[None] for p in run.params]
-
-        grid_points = np.stack([gx.ravel(), gy.ravel()], axis=1)
-        surface = _probability(params, config.activation, grid_points).reshape(gx.shape)
-        shade = ax.contourf(gx, gy, surface, levels=np.linspace(0, 1, 11), cmap="Greys",
-                            alpha=0.45)  # fmt: skip
-        ax.contour(gx, gy, surface, levels=[0.5], colors="black", linewidths=1.2)
-        data = make_dataset(config.data, config.m, config.n, run.seed)
-        ax.scatter(*data.x_train.T, s=3, c="0.55", alpha=0.5, label="train", zorder=2)
-        truth = data.y_test[:, 0] > 0.5
-        wrong = (_probability(params, config.activation, data.x_test) >= 0.5) != truth
-        for side, marker, size, color, label in (
-            (truth, "^", 22, "tab:orange", "test, y = 1"),
-            (~truth, "o", 18, "tab:blue", "test, y = 0"),
-        ):
-            ax.scatter(*data.x_test[side].T, s=size, marker=marker, c=color,
-                       edgecolors="black", linewidths=0.4, label=label, zorder=3)  # fmt: skip
-        ax.scatter(*data.x_test[wrong].T, s=60, marker="x", c="red", linewidths=1.5,
-                   label="misclassified", zorder=4)  # fmt: skip
-        ax.plot(grid, boundary(grid), "--", color="tab:green", linewidth=2,
-                label="true boundary", zorder=5)  # fmt: skip
-        ax.set(xlim=(lo, hi), ylim=(lo, hi), xlabel="x1", ylabel="x2")
-        accuracy = run.metrics["test_accuracy"]
-        ax.set_title(f"{col.column.label}\nseed {run.seed}, test {accuracy:.0f}%, "
-                     f"{int(wrong.sum())} wrong")  # fmt: skip
+    shades = [_panel(ax, col, _finite(col)[0]) for ax, col in zip(axes[0], shown)]
     if shown:
-        fig.legend(*axes[0][0].get_legend_handles_labels(), loc="outside lower center",
-                   ncols=5, fontsize=7)  # fmt: skip
-        fig.colorbar(shade, ax=axes[0].tolist(), shrink=0.8, label="P(y = 1)")
-    fig.suptitle(f"{title}: decision boundaries (black line: p = 0.5)")
+        handles = dict(zip(*reversed(axes[0][0].get_legend_handles_labels())))
+        fig.legend(list(handles.values()), list(handles), loc="outside lower center",
+                   ncols=6, fontsize=7)  # fmt: skip
+    if shown and shades[0] is not None:
+        fig.colorbar(shades[0], ax=axes[0].tolist(), shrink=0.8, label="P(y = 1)")
+    where = ""
+    if shown and shown[0].job.config.info.inputs > 2:
+        where = ", on the plane of the train inputs' first two principal components"
+    fig.suptitle(f"{title}: decision boundaries (black: predicted boundary{where})")
     return fig
 
 

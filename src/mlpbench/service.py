@@ -24,6 +24,7 @@ from mlpbench.config import (
     check_seeds,
     check_size,
 )
+from mlpbench.data import DATASETS
 from mlpbench.env import usable_memory
 from mlpbench.errors import UsageError
 from mlpbench.export import placed_rows, places, write_dataset
@@ -379,3 +380,8 @@ def export_data(config: Config, seed: int, out: str | Path = "results") -> list[
     check_seeds(seed, 1)
     check_size(config.replace(epochs=1), 1, usable_memory())
     return write_dataset(config, seed, output_folder(out))
+
+
+def datasets() -> dict[str, str]:
+    """Every data set by name, with what it is."""
+    return dict(DATASETS)

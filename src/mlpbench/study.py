@@ -41,6 +41,7 @@ from mlpbench.config import (
     check_runs,
     check_seeds,
 )
+from mlpbench.data import is_file
 from mlpbench.engines.registry import spec
 from mlpbench.errors import UsageError
 from mlpbench.results import METRICS
@@ -204,10 +205,13 @@ def _config(where: _Where, fields: dict) -> Config:
         raise (where / e.field if e.field else where).error(str(e)) from None
 
 
-def _column(where: _Where, raw: Any, defaults: dict) -> Column:
+def _column(where: _Where, raw: Any, defaults: dict, base: Path) -> Column:
     raw = _table_of(where, raw, COLUMN_KEYS)
     label = _typed(where / "label", raw.get("label"), str, "a string label")
     fields = {k: v for k, v in {**defaults, **raw}.items() if k in CONFIG_FIELDS}
+    for key in ("data", "test"):  # a CSV file's path is relative to the study file
+        if is_file(fields.get(key)) and not Path(fields[key]).is_absolute():
+            fields[key] = str(base / fields[key])
     tuned = fields.get("lr") == "tuned"
     if tuned:
         fields["lr"] = 1.0  # a stand-in until the tuning protocol chooses
@@ -224,7 +228,7 @@ def _column(where: _Where, raw: Any, defaults: dict) -> Column:
                   raw.get("device", "cpu"), figures, tuned)  # fmt: skip
 
 
-def _table(where: _Where, raw: Any, defaults: dict) -> Table:
+def _table(where: _Where, raw: Any, defaults: dict, base: Path) -> Table:
     raw = _table_of(where, raw, TABLE_KEYS)
     number = _typed(where / "number", raw.get("number"), int, "an integer table number")
     rows = tuple(_typed(where / "rows", raw.get("rows", list(ROWS[:3])), list, "a list of rows"))
@@ -234,7 +238,8 @@ def _table(where: _Where, raw: Any, defaults: dict) -> Table:
     columns = _typed(where / "columns", raw.get("columns"), list, "a list of columns")
     if not columns:
         raise (where / "columns").error("a table needs at least one column")
-    parsed = tuple(_column(where / "columns" / i, c, defaults) for i, c in enumerate(columns))
+    parsed = tuple(_column(where / "columns" / i, c, defaults, base)
+                   for i, c in enumerate(columns))  # fmt: skip
     labels = [c.label for c in parsed]
     if len(set(labels)) != len(labels):
         raise (where / "columns").error(f"column labels must be unique, got {labels}")
@@ -288,7 +293,8 @@ def parse_study(text: str, origin: str = "<study>") -> Study:
     tables = _typed(where / "tables", raw.get("tables"), list, "a list of [[tables]]")
     if not tables:
         raise (where / "tables").error("a study needs at least one [[tables]] entry")
-    parsed = tuple(_table(where / "tables" / i, t, defaults) for i, t in enumerate(tables))
+    base = Path(origin).parent
+    parsed = tuple(_table(where / "tables" / i, t, defaults, base) for i, t in enumerate(tables))
     for key in ("number", "name"):
         values = [getattr(t, key) for t in parsed]
         if len(set(values)) != len(values):
