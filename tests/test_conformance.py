@@ -15,6 +15,10 @@ weights (mlpbench.agree.difference). Tolerances, stated once:
   that to ~5e-6 observed; 1e-4 leaves a margin of 20 and still fails every
   mutation below by orders of magnitude.
 
+Softmax outputs have a grid of their own: 3 classes on 3 inputs read from a
+CSV file (so the file path is under test too), every activation x cce and
+mse x optimizer x batch, on a 3-4-3-3 network, with the same tolerances.
+
 A new engine in engines.ENGINES is under this whole grid with no edit here.
 The mutation tests break each activation's derivative on purpose in each
 compiled or framework engine and check that the suite would fail it.
@@ -25,6 +29,7 @@ from __future__ import annotations
 import functools
 import itertools
 
+import numpy as np
 import pytest
 
 from mlpbench import engines
@@ -40,6 +45,21 @@ TOLERANCE = {"float64": 1e-10, "float32": 1e-4}
 GRID = list(itertools.product(
     ("sigmoid", "tanh", "relu"), ((3,), (4, 3)), ("bce", "mse"), tuple(RATES), (None, 8)
 ))  # fmt: skip
+SOFTMAX_GRID = list(itertools.product(
+    ("sigmoid", "tanh", "relu"), ("cce", "mse"), tuple(RATES), (None, 8)
+))  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def three_classes(tmp_path_factory) -> str:
+    """40 rows of 3 inputs and a 3-class target given as strings."""
+    rng = np.random.default_rng(4)
+    x = rng.normal(0, 1, (40, 3))
+    label = np.array(["a", "b", "c"])[(x[:, 0] > 0).astype(int) + (x[:, 1] + x[:, 2] > 0.5)]
+    path = tmp_path_factory.mktemp("conformance") / "three.csv"
+    rows = [",".join([*(f"{v:.6f}" for v in point), c]) for point, c in zip(x, label)]
+    path.write_text("\n".join(["u,v,w,class", *rows]) + "\n")
+    return str(path)
 
 
 def engines_here() -> list[tuple[str, str]]:
@@ -48,9 +68,9 @@ def engines_here() -> list[tuple[str, str]]:
             for device in engines.load(name).devices()]  # fmt: skip
 
 
-def config_for(activation, hidden, loss, optimizer, batch) -> Config:
+def config_for(activation, hidden, loss, optimizer, batch, data="quadratic") -> Config:
     """12 updates: 12 full-batch epochs, or 4 epochs of 3 batches."""
-    return Config(m=20, n=8, hidden=hidden, activation=activation, loss=loss,
+    return Config(data=data, m=20, n=8, hidden=hidden, activation=activation, loss=loss,
                   optimizer=optimizer, lr=RATES[optimizer], batch_size=batch,
                   epochs=12 if batch is None else 4)  # fmt: skip
 
@@ -76,11 +96,26 @@ def test_engine_conforms(name, device, activation, hidden, loss, optimizer, batc
     assert curve <= tolerance and weights <= tolerance, (curve, weights)
 
 
+@pytest.mark.parametrize(("activation", "loss", "optimizer", "batch"), SOFTMAX_GRID)
+@pytest.mark.parametrize(("name", "device"), engines_here())
+def test_engine_conforms_on_softmax_outputs(
+    name, device, activation, loss, optimizer, batch, three_classes
+):
+    config = config_for(activation, (4, 3), loss, optimizer, batch, three_classes)
+    assert config.layer_sizes == (3, 4, 3, 3)
+    tolerance = TOLERANCE[engines.default_dtype(name)]
+    curve, weights = distance(name, device, config)
+    assert curve <= tolerance and weights <= tolerance, (curve, weights)
+
+
 def test_the_grid_covers_what_the_issue_asks():
     assert len(GRID) == 3 * 2 * 2 * 3 * 2
-    assert {a for a, *_ in GRID} == set(ACTIVATIONS)
-    assert {loss for _, _, loss, _, _ in GRID} == set(LOSSES)
-    assert {o for *_, o, _ in GRID} == set(OPTIMIZERS)
+    assert len(SOFTMAX_GRID) == 3 * 2 * 3 * 2
+    assert {a for a, *_ in GRID} == {a for a, *_ in SOFTMAX_GRID} == set(ACTIVATIONS)
+    losses = {loss for _, _, loss, _, _ in GRID} | {loss for _, loss, _, _ in SOFTMAX_GRID}
+    assert losses == set(LOSSES)
+    assert {loss for _, loss, _, _ in SOFTMAX_GRID} == {"cce", "mse"}
+    assert {o for *_, o, _ in GRID} == {o for *_, o, _ in SOFTMAX_GRID} == set(OPTIMIZERS)
 
 
 def test_every_engine_declares_the_whole_registry():
