@@ -75,3 +75,48 @@ def test_epoch_orders_are_permutations_and_reproducible():
     )
     np.testing.assert_array_equal(orders[1], epoch_orders([2], 20, 4)[0])
     assert not np.array_equal(orders[0, 0], orders[0, 1])
+
+
+@pytest.mark.parametrize("name", ["circle", "xor"])
+def test_playground_labels_follow_the_true_boundary_without_noise(name):
+    from mlpbench.data import truth
+
+    c = config(name, 400, 50)
+    d = make_dataset(c, 2)
+    np.testing.assert_array_equal(d.y_train[:, 0], truth(c)(d.x_train))
+    noisy = make_dataset(config(name, 400, 50, noise=0.5), 2)
+    flipped = noisy.y_train[:, 0] != truth(c)(noisy.x_train)
+    assert 0 < flipped.mean() < 0.5  # noise moves some labels, not most
+
+
+def test_playground_shapes():
+    circle = draw("circle", 400, 10, 0)
+    r, inside = np.hypot(*circle.x_train.T), circle.y_train[:, 0] == 1
+    assert (r[inside] <= 2.5).all() and (r[~inside] >= 3.5).all()
+    gauss = draw("gauss", 2000, 10, 0)
+    np.testing.assert_allclose(gauss.x_train[gauss.y_train[:, 0] == 1].mean(axis=0), [2, 2],
+                               atol=0.1)  # fmt: skip
+    spiral = draw("spiral", 400, 10, 0)
+    assert np.hypot(*spiral.x_train.T).max() <= 5 and spiral.y_train.mean() == 0.5
+    moons = draw("moons", 400, 10, 0)
+    upper = moons.x_train[moons.y_train[:, 0] == 0]
+    np.testing.assert_allclose(np.hypot(*upper.T), 1.0)  # the upper moon, without noise
+
+
+def test_noise_is_checked():
+    from mlpbench.errors import UsageError
+
+    with pytest.raises(UsageError, match="noise must be a number in \\[0, 1\\], got 2"):
+        Config(data="circle", noise=2)
+    with pytest.raises(UsageError, match="noise applies to data sets circle, xor"):
+        Config(noise=0.1)
+
+
+def test_shipped_tables_keep_their_rows_and_split_by_seed():
+    c = config("iris", 120, 30)
+    a, b = make_dataset(c, 0), make_dataset(c, 1)
+    assert a.x_train.shape == (120, 4) and a.y_train.shape == (120, 3)
+    assert not np.array_equal(a.x_train, b.x_train)  # another split
+    every = np.concatenate([a.x_train, a.x_test])
+    assert len(np.unique(every.round(12), axis=0)) == len(np.unique(
+        np.concatenate([b.x_train, b.x_test]).round(12), axis=0))  # fmt: skip

@@ -87,9 +87,9 @@ def test_accuracy_takes_the_largest_output():
 
 def test_loss_and_class_count_must_fit():
     pytest.importorskip("sklearn")
-    with pytest.raises(UsageError, match="'bce' is for two classes; the data have 3: use cce"):
+    with pytest.raises(UsageError, match="'bce' is for two classes; data 'iris' have 3: use cce"):
         Config(data="iris", loss="bce")
-    with pytest.raises(UsageError, match="'cce' is for 3 or more classes; the data have 2"):
+    with pytest.raises(UsageError, match="'cce' is for 3 or more classes; data 'quadratic' have 2"):
         Config(loss="cce")
     with pytest.raises(ValueError, match="one sigmoid output unit"):
         LOSSES["bce"].value(Z, Y)

@@ -219,13 +219,13 @@ def _validate_sizes(c: Config, info: DataInfo) -> None:
 
 
 def _validate_loss(c: Config, info: DataInfo) -> None:
-    k = len(info.classes)
+    k, name = len(info.classes), os.path.basename(c.data)
     if c.loss == "bce" and k > 2:
-        raise UsageError(f"loss 'bce' is for two classes; the data have {k}: use cce (or mse)",
-                         "loss")  # fmt: skip
-    if c.loss == "cce" and k == 2:
-        raise UsageError("loss 'cce' is for 3 or more classes; the data have 2: use bce (or "
+        raise UsageError(f"loss 'bce' is for two classes; data {name!r} have {k}: use cce (or "
                          "mse)", "loss")  # fmt: skip
+    if c.loss == "cce" and k == 2:
+        raise UsageError(f"loss 'cce' is for 3 or more classes; data {name!r} have 2: use bce "
+                         "(or mse)", "loss")  # fmt: skip
 
 
 def _validate(c: Config, info: DataInfo) -> None:

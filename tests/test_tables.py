@@ -1,0 +1,176 @@
+"""A user's own data: CSV files in, the same tables out; every bad file is one line."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from mlpbench import cli
+from mlpbench.config import Config
+from mlpbench.data import make_dataset
+from mlpbench.study import parse_study
+
+
+def _csv(path, header, rows):
+    path.write_text("\n".join([",".join(header), *(",".join(map(str, r)) for r in rows)]) + "\n")
+    return path
+
+
+def _binary(path, count=60, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-2, 2, (count, 3))
+    label = np.where(x[:, 0] ** 2 > x[:, 1], "yes", "no")
+    return _csv(path, ["a", "b", "c", "answer"], [[*p, c] for p, c in zip(x.round(4), label)])
+
+
+def _three(path, count=60, seed=1):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0, 1, (count, 4))
+    label = (x[:, 0] > 0).astype(int) + (x[:, 1] > 0.3) * 1 + 1  # classes 1, 2, 3
+    return _csv(path, ["label", "p", "q", "r", "s"], [[c, *p] for p, c in zip(x.round(4), label)])
+
+
+def _train(argv, capsys):
+    code = cli.main(["train", "--epochs", "30", "--runs", "2", "--json", *argv])
+    captured = capsys.readouterr()
+    return code, captured
+
+
+def test_binary_csv_trains_and_reports(tmp_path, capsys):
+    path = _binary(tmp_path / "mine.csv")
+    code, captured = _train(["--data", str(path), "--optimizer", "adam", "--lr", "0.05",
+                             "--out", str(tmp_path / "out")], capsys)  # fmt: skip
+    assert code == 0, captured.err
+    result = json.loads(captured.out)
+    assert result["config"]["m"] == 48 and result["config"]["n"] == 12  # 80/20 of 60 rows
+    assert len(result["config"]["file_sha256"]) == 64
+    assert 50 <= result["metrics"]["test_accuracy"]["mean"] <= 100
+
+
+def test_multiclass_csv_with_a_named_target_and_a_test_file(tmp_path, capsys):
+    train, test = _three(tmp_path / "train.csv"), _three(tmp_path / "test.csv", 20, seed=9)
+    argv = ["--data", str(train), "--test", str(test), "--target", "label", "--loss", "cce",
+            "--optimizer", "adam", "--lr", "0.05", "--hidden", "8", "--out", str(tmp_path / "o")]
+    code, captured = _train(argv, capsys)
+    assert code == 0, captured.err
+    result = json.loads(captured.out)
+    assert (result["config"]["m"], result["config"]["n"]) == (60, 20)  # every row of each file
+    config = Config(data=str(train), test=str(test), target="label", loss="cce")
+    assert config.layer_sizes == (4, 3, 3) and config.info.classes == ("1", "2", "3")
+    # a fixed file: every seed sees the same rows (only the weights and order change)
+    a, b = make_dataset(config, 0), make_dataset(config, 5)
+    for u, v in zip(a, b):
+        np.testing.assert_array_equal(u, v)
+    assert a.y_train.shape == (60, 3) and set(a.y_train.sum(axis=1)) == {1.0}
+
+
+def test_inputs_are_standardised_on_the_train_part_unless_asked_not_to(tmp_path):
+    path = _binary(tmp_path / "d.csv")
+    scaled = make_dataset(Config(data=str(path)), 3)
+    np.testing.assert_allclose(scaled.x_train.mean(axis=0), 0, atol=1e-12)
+    np.testing.assert_allclose(scaled.x_train.std(axis=0), 1, atol=1e-12)
+    raw = make_dataset(Config(data=str(path), scale="none"), 3)
+    assert raw.x_train.min() >= -2 and raw.x_train.max() <= 2
+    # the split is seeded: another seed, other rows for training
+    assert not np.array_equal(raw.x_train, make_dataset(Config(data=str(path), scale="none"),
+                                                        4).x_train)  # fmt: skip
+
+
+def test_a_changed_file_is_another_configuration(tmp_path, capsys):
+    path, out = _binary(tmp_path / "d.csv"), str(tmp_path / "out")
+    before = Config(data=str(path)).key()
+    assert _train(["--data", str(path), "--out", out], capsys)[0] == 0
+    _binary(path, seed=5)  # same name, other rows
+    assert Config(data=str(path)).key() != before
+    assert _train(["--data", str(path), "--out", out], capsys)[0] == 0
+    exported = cli.main(["export", "--out", out, "--format", "json"])
+    assert exported == 0
+    runs = json.loads(capsys.readouterr().out)
+    assert len(runs) == 4  # two runs per file content, never mixed
+    assert sum(r["data_sha256"] is None for r in runs) == 2  # the old file's points are gone
+
+
+BAD = [
+    ("missing.csv", None, [], "cannot read data file"),
+    ("empty.csv", "", [], "is empty"),
+    ("header.csv", "a,b,y\n", [], "has a header but no data rows"),
+    ("word.csv", "a,b,y\n1,2,0\n3,x,1\n", [], "line 3, column 'b': 'x' is not a number"),
+    ("nan.csv", "a,b,y\n1,nan,0\n3,4,1\n", [], "line 2, column 'b': 'nan' is not a finite"),
+    ("inf.csv", "a,b,y\n1,2,0\n-inf,4,1\n", [], "line 3, column 'a': '-inf' is not a finite"),
+    ("short.csv", "a,b,y\n1,2,0\n3,1\n", [], "line 3: 2 cells, the header has 3"),
+    ("target.csv", "a,b,y\n1,2,0\n3,4,1\n", ["--target", "z"], "has no column 'z'; columns: a"),
+    ("one.csv", "a,b,y\n1,2,0\n3,4,0\n", [], "holds one class only ('0')"),
+    ("many.csv", "a,y\n" + "".join(f"{i},c{i}\n" for i in range(101)), [],
+     "holds 101 classes; at most 100"),
+    ("rows.csv", "a,y\n1,0\n2,1\n3,0\n4,1\n", ["--m", "4"], "m + n = 4 + 1 is more than the 4"),
+    ("binary.csv", "a,y\n1,0\n2,1\n3,2\n4,1\n", ["--loss", "bce"], "'bce' is for two classes"),
+    ("bytes.csv", b"a,y\n\xff\xfe,1\n", [], "is not UTF-8 text"),
+]
+
+
+@pytest.mark.parametrize(("name", "text", "extra", "message"), BAD, ids=[b[0] for b in BAD])
+def test_bad_csv_is_one_line_and_exit_2_and_nothing_written(
+    tmp_path, capsys, name, text, extra, message
+):
+    path = tmp_path / name
+    if text is not None:
+        path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    out = tmp_path / "out"
+    code = cli.main(["train", "--data", str(path), "--epochs", "2", "--out", str(out), *extra])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert message in err and name in err, err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_test_file_with_other_columns_or_classes_is_refused(tmp_path, capsys):
+    train = _csv(tmp_path / "train.csv", ["a", "b", "y"], [[1, 2, 0], [2, 3, 1], [3, 1, 0]])
+    other = _csv(tmp_path / "other.csv", ["a", "c", "y"], [[1, 2, 0], [2, 3, 1]])
+    novel = _csv(tmp_path / "novel.csv", ["a", "b", "y"], [[1, 2, 0], [2, 3, 7]])
+    for test, message in ((other, "has columns a, c, y; the train file"),
+                          (novel, "class '7' is not a class of the train file (0, 1)"),
+                          (train, "n = 5 is larger than the 3 rows of 'train.csv'")):  # fmt: skip
+        extra = ["--n", "5"] if test == train else []
+        code = cli.main(["train", "--data", str(train), "--test", str(test), "--epochs", "2",
+                         "--out", str(tmp_path / "out"), *extra])  # fmt: skip
+        err = capsys.readouterr().err
+        assert code == 2 and message in err, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_target_and_test_apply_to_files_only(capsys, tmp_path):
+    assert cli.main(["train", "--target", "y", "--out", str(tmp_path / "o")]) == 2
+    assert "target applies to a CSV data file only" in capsys.readouterr().err
+
+
+def test_a_study_reads_csv_relative_to_its_own_folder(tmp_path):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    _three(folder / "three.csv")
+    text = """
+name = "mine"
+runs = 2
+[defaults]
+data = "three.csv"
+target = "label"
+epochs = 5
+[[tables]]
+number = 1
+name = "loss"
+  [[tables.columns]]
+  label = "CCE"
+  loss = "cce"
+  lr = 0.5
+  [[tables.columns]]
+  label = "MSE"
+  loss = "mse"
+  lr = 0.5
+"""
+    study = parse_study(text, str(folder / "mine.toml"))
+    config = study.tables[0].columns[0].config
+    assert config.data == str(folder / "three.csv") and config.layer_sizes == (4, 3, 3)
+    with pytest.raises(Exception, match=r"tables\[0\]\.columns\[1\]\.loss: loss 'bce'"):
+        parse_study(text.replace('loss = "mse"', 'loss = "bce"'), str(folder / "mine.toml"))
