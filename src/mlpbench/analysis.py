@@ -105,11 +105,18 @@ def compare_columns(
 
 
 class Verdict(NamedTuple):
-    """A claim, what the data say about it, and the numbers behind that."""
+    """A claim, what the data say about it, the numbers behind that, and each check's
+    effect size in short (a mean difference, or a ratio)."""
 
     claim: Claim
     verdict: str
     details: tuple[str, ...]
+    effects: tuple[str, ...] = ()
+
+
+def _effect(metric: str, diff: float) -> str:
+    unit = " pts" if metric.endswith("_accuracy") else ""
+    return f"{diff:+.3g}{unit}"
 
 
 def _ratio(a: list, b: list) -> tuple[float, float, float]:
@@ -149,7 +156,7 @@ def judge(claim: Claim, table: Table, columns: list[ColumnRuns]) -> Verdict:
     if missing:
         return Verdict(claim, NOT_TESTABLE, tuple(missing))
 
-    outcomes, details, greater = [], [], []
+    outcomes, details, greater, effects = [], [], [], []
     for check in claim.checks:
         a, b = paired_values(by_label[check.a], by_label[check.b], check.metric)
         if len(a) < 2:
@@ -159,6 +166,7 @@ def judge(claim: Claim, table: Table, columns: list[ColumnRuns]) -> Verdict:
             outcome, text = _judge_ratio(check, a, b)
             outcomes.append(outcome)
             details.append(text)
+            effects.append(f"{_ratio(a, b)[0]:.3g}x")
         else:
             greater.append((check, paired(a, b)))
     adjusted = holm([r.p for _, r in greater])
@@ -170,6 +178,7 @@ def judge(claim: Claim, table: Table, columns: list[ColumnRuns]) -> Verdict:
             outcomes.append(CONTRADICTED)
         else:
             outcomes.append(NOT_SUPPORTED)
+        effects.append(_effect(check.metric, r.mean_diff))
         test = "paired t" if r.normal else "Wilcoxon"
         details.append(
             f"{check.metric}: {check.a} - {check.b} = {r.mean_diff:+.4g}, 95% CI "
@@ -184,4 +193,17 @@ def judge(claim: Claim, table: Table, columns: list[ColumnRuns]) -> Verdict:
         verdict = SUPPORTED
     else:
         verdict = NOT_SUPPORTED
-    return Verdict(claim, verdict, tuple(details))
+    return Verdict(claim, verdict, tuple(details), tuple(effects))
+
+
+def claim_grid(
+    tables: list[tuple[Table, list[ColumnRuns]]],
+) -> tuple[list[str], list[tuple[str, dict[str, Verdict]]]]:
+    """Claims as rows and table groups as columns: the groups in order, then each claim
+    text with its verdict in every group whose tables state it."""
+    groups = list(dict.fromkeys(t.group for t, _ in tables if t.group))
+    rows: dict[str, dict[str, Verdict]] = {}
+    for table, columns in tables:
+        for claim in table.claims if table.group else ():
+            rows.setdefault(claim.text, {})[table.group] = judge(claim, table, columns)
+    return groups, list(rows.items())

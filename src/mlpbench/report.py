@@ -19,6 +19,7 @@ from mlpbench.analysis import (
     MAX_ALL_PAIRS,
     ColumnRuns,
     baseline_of,
+    claim_grid,
     compare_columns,
     judge,
 )
@@ -35,7 +36,7 @@ from mlpbench.document import (
 from mlpbench.env import ENV_KEYS
 from mlpbench.files import remove_stray, write_text
 from mlpbench.formatting import ROW_METRICS, format_cell, format_value, human, time_cell
-from mlpbench.html_report import to_html
+from mlpbench.html_report import BADGES, to_html
 from mlpbench.plots import PLOT_ROWS, PLOTS, save, sensitivity
 from mlpbench.stats import summarize
 
@@ -161,6 +162,31 @@ def environment_block(runs: list[StoredRun]) -> TableBlock | None:
     return TableBlock(("", ""), tuple((Cell.of(k), Cell.of(v)) for k, v in env.items()))
 
 
+SUMMARY_NOTE = (
+    "Each cell is the verdict on the claim in the tables of that group, then each check's "
+    "effect: for a check that one column beats another, the mean paired difference (test "
+    "accuracy in percentage points); for a ratio, the geometric-mean ratio. The tables below "
+    "give every figure, test and interval."
+)
+
+
+def summary_section(study: Study, tables: list[tuple[Table, list[ColumnRuns]]]) -> Section | None:
+    """The claims x groups table a study with table groups opens with; None without groups."""
+    groups, rows = claim_grid(tables)
+    if not groups:
+        return None
+    body = []
+    for text, verdicts in rows:
+        cells = [Cell.of(text)]
+        for group in groups:
+            v = verdicts.get(group)
+            cells.append(Cell.of("not stated") if v is None else
+                         Cell.of(v.verdict, ", ".join(v.effects), kind=BADGES[v.verdict]))
+        body.append(tuple(cells))
+    block = TableBlock(("Claim", *groups), tuple(body))
+    return Section(study.summary or "Claims across groups", 2, [Paragraph(SUMMARY_NOTE), block])
+
+
 def build_report(
     study: Study,
     tables: list[tuple[Table, list[ColumnRuns]]],
@@ -180,6 +206,9 @@ def build_report(
     seeds = study.seeds
     doc = Document(study.title or study.name,
                    INTRO.format(runs=study.runs, first=seeds[0], last=seeds[-1]))  # fmt: skip
+    summary = summary_section(study, tables)
+    if summary is not None:
+        doc.sections.append(summary)
     env = environment_block(environment)
     if env is not None:
         doc.sections.append(Section("Environment", 2, [env]))

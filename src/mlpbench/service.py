@@ -52,7 +52,7 @@ from mlpbench.tune import (
     grid_summary,
 )
 
-BUNDLED = ("seed", "seed-tuned")
+BUNDLED = ("seed", "seed-tuned", "beyond-seed")
 LAST_STUDY = "last_study"
 Tuned = dict[tuple[int, str], TuneResult | None]
 

@@ -23,6 +23,10 @@ A study file looks like
 
 A column may also name its `engine`, `dtype` and `device` ("cpu" or "gpu");
 `reported` holds the seed report's figures, shown beside ours.
+
+A table may name a `group` (a data set, say): the report then opens with one
+table of claims x groups, each cell the verdict on the claims of that text
+in the tables of that group, with its effect size; `summary` titles it.
 """
 
 from __future__ import annotations
@@ -48,9 +52,10 @@ from mlpbench.results import METRICS
 from mlpbench.tune import TUNING_SEED_OFFSET, TuneSpec, log_grid
 
 ROWS = ("accuracy", "loss", "time", "compile")
-STUDY_KEYS = ("name", "title", "runs", "seed", "defaults", "tables", "tuning")
+STUDY_KEYS = ("name", "title", "runs", "seed", "defaults", "tables", "tuning", "summary")
 TUNING_KEYS = ("runs", "score", "validation", "lr_grid")
-TABLE_KEYS = ("number", "name", "title", "note", "rows", "columns", "claims", "baseline")
+TABLE_KEYS = ("number", "name", "title", "note", "rows", "columns", "claims", "baseline",
+              "group")  # fmt: skip
 COLUMN_KEYS = ("label", "engine", "dtype", "device", "reported", *CONFIG_FIELDS)
 CLAIM_KEYS = ("text", "checks")
 CHECK_KEYS = ("kind", "metric", "a", "b", "low", "high")
@@ -112,6 +117,7 @@ class Table:
     columns: tuple[Column, ...]
     claims: tuple[Claim, ...] = ()
     baseline: str | None = None  # compare every column with this one instead of all pairs
+    group: str = ""  # its column in the study's summary of claims (a data set, say)
 
     def column(self, label: str) -> Column:
         """The column with this label."""
@@ -129,6 +135,7 @@ class Study:
     tables: tuple[Table, ...]
     source: str
     tuning: TuneSpec = field(default_factory=TuneSpec)
+    summary: str = ""  # the title of the claims x groups table the report opens with
 
     @property
     def seeds(self) -> list[int]:
@@ -256,6 +263,7 @@ def _table(where: _Where, raw: Any, defaults: dict, base: Path) -> Table:
         columns=parsed,
         claims=tuple(_claim(where / "claims" / i, c, labels) for i, c in enumerate(claims)),
         baseline=baseline,
+        group=_typed(where / "group", raw.get("group", ""), str, "a string group"),
     )
 
 
@@ -314,6 +322,7 @@ def parse_study(text: str, origin: str = "<study>") -> Study:
         tables=parsed,
         source=text,
         tuning=_tuning(where / "tuning", raw.get("tuning", {}), seed),
+        summary=_typed(where / "summary", raw.get("summary", ""), str, "a string title"),
     )
 
 

@@ -8,8 +8,16 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table as RichTable
+from rich.text import Text
 
-from mlpbench.analysis import CONTRADICTED, NOT_SUPPORTED, SUPPORTED, ColumnRuns, judge
+from mlpbench.analysis import (
+    CONTRADICTED,
+    NOT_SUPPORTED,
+    SUPPORTED,
+    ColumnRuns,
+    claim_grid,
+    judge,
+)
 from mlpbench.report import cell
 
 if TYPE_CHECKING:
@@ -35,11 +43,34 @@ def table_summary(table: Table, columns: list[ColumnRuns]) -> RichTable:
     return out
 
 
+def claims_summary(tables: list[tuple[Table, list[ColumnRuns]]]) -> RichTable | None:
+    """Claims x table groups, each cell a verdict and its effects; None without groups."""
+    groups, rows = claim_grid(tables)
+    if not groups:
+        return None
+    out = RichTable(title="Claims across groups", title_justify="left", show_lines=True)
+    for name in ("claim", *groups):
+        out.add_column(name)
+    for text, verdicts in rows:
+        cells = [Text(text)]  # Text, not markup: a claim's brackets are shown as typed
+        for group in groups:
+            v = verdicts.get(group)
+            style = STYLES.get(v.verdict, "dim") if v else "dim"
+            figure = "not stated" if v is None else f"{v.verdict}\n{', '.join(v.effects)}"
+            cells.append(Text(figure, style=style))
+        out.add_row(*cells)
+    return out
+
+
 def render(tables: list[tuple[Table, list[ColumnRuns]]], color: bool | None) -> str:
     """The summary as text; color None means: colour when stdout is a terminal."""
     buffer = io.StringIO()
     console = Console(file=buffer, force_terminal=color, no_color=color is False, width=100,
                       highlight=False, emoji=False, markup=False)  # fmt: skip
+    grid = claims_summary(tables)
+    if grid is not None:
+        console.print(grid)
+        console.print()
     for table, columns in tables:
         console.print(table_summary(table, columns))
         for claim in table.claims:
