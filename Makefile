@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-stamp
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[fast,tf,jax,dask,pandas,parquet,mlflow,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[fast,tf,jax,dask,pandas,parquet,mlflow,datasets,dev]'
 	touch $(STAMP)
 
 run: $(STAMP)

@@ -3,7 +3,8 @@
     python benchmarks/engines.py [--budget 20] [--no-study]
 
 For each configuration (Table 4's MSE + Adam lr 0.01 at full batch, B = 128,
-32 and 1, 1000 epochs) and each installed engine, trains 1 run and 20 runs in
+32 and 1, 1000 epochs; and digits: 64 inputs, 10 softmax classes, CCE, hidden
+[32], B = 32, 100 epochs) and each installed engine, trains 1 run and 20 runs in
 this one process and prints training time (compile and data preparation
 excluded), the first-call compile cost, and each time's ratio to the numba
 engine's (float64, its default; a float32 row is shown too, as Keras and
@@ -19,6 +20,7 @@ say "extrapolated". Last, it times the whole seed study from the shell
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import statistics
 import subprocess
@@ -36,6 +38,8 @@ CONFIGS = {
     "B=32": Config(loss="mse", optimizer="adam", lr=0.01, batch_size=32, epochs=EPOCHS),
     "B=1": Config(loss="mse", optimizer="adam", lr=0.01, batch_size=1, epochs=EPOCHS),
 }
+DIGITS = ("digits", dict(data="digits", loss="cce", optimizer="adam", lr=0.001, hidden=(32,),
+                         activation="tanh", batch_size=32, epochs=100))  # fmt: skip
 # (row label, engine, dtype); ratios are to the first row
 ROWS = (
     ("numba", "numba", "float64"),
@@ -56,20 +60,21 @@ def train_time(engine: str, config: Config, runs: int, dtype: str | None) -> tup
 
 
 def timed(engine: str, config: Config, runs: int, dtype: str | None, budget: float):
-    """Training time for EPOCHS epochs, compile time, and the epochs actually run."""
+    """Training time for the config's epochs, compile time, and the epochs actually run."""
+    full = config.epochs
     one, compile_s = train_time(engine, config.replace(epochs=1), runs, dtype)
     two, _ = train_time(engine, config.replace(epochs=2), runs, dtype)
     per_epoch = max(two - one, 1e-9)
     fixed = max(one - per_epoch, 0.0)
-    if fixed + per_epoch * EPOCHS <= budget:
+    if fixed + per_epoch * full <= budget:
         seconds, _ = train_time(engine, config, runs, dtype)
         if seconds < 1.0:
             more = [train_time(engine, config, runs, dtype)[0] for _ in range(REPEATS - 1)]
             seconds = statistics.median([seconds, *more])
-        return seconds, compile_s, EPOCHS
+        return seconds, compile_s, full
     epochs = max(2, int((budget - fixed) / per_epoch))
     seconds, _ = train_time(engine, config.replace(epochs=epochs), runs, dtype)
-    return fixed + (seconds - fixed) * EPOCHS / epochs, compile_s, epochs
+    return fixed + (seconds - fixed) * full / epochs, compile_s, epochs
 
 
 def study_wall_time(cache_dir: str | None) -> float:
@@ -91,16 +96,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--budget", type=float, default=20.0, help="seconds per measurement")
     parser.add_argument("--no-study", action="store_true", help="skip the whole-study timing")
+    parser.add_argument("--only", choices=("seed", "digits"), help="time one set of rows")
     args = parser.parse_args()
+    configs = dict(CONFIGS)
+    if importlib.util.find_spec("sklearn") is not None:  # digits ships with scikit-learn
+        configs[DIGITS[0]] = Config(**DIGITS[1])
+    if args.only:
+        configs = {k: v for k, v in configs.items() if (k == "digits") == (args.only == "digits")}
 
     rows = [row for row in ROWS if row[1] in engines.ENGINES and engines.available(row[1])]
     labels = ", ".join(label for label, _, _ in rows)
-    print(f"engines: {labels}; {os.cpu_count()} cores; {EPOCHS} epochs per run")
+    print(f"engines: {labels}; {os.cpu_count()} cores; {EPOCHS} epochs per run (digits: 100)")
     header = f"{'config':<11} {'engine':<12} {'1 run':>10} {'20 runs':>10} {'per run':>10}"
     first = rows[0][0]
     header += f" {'compile':>9} {'x ' + first + '(1)':>11} {'x ' + first + '(20)':>12}  note"
     print(header)
-    for label, config in CONFIGS.items():
+    for label, config in configs.items():
         times = {}
         for row, name, dtype in rows:
             one, compile_s, e1 = timed(name, config, 1, dtype, args.budget)
@@ -109,7 +120,7 @@ def main() -> None:
         base = times[rows[0][0]]
         for row, (one, twenty, compile_s, epochs) in times.items():
             r1, r20 = f"{one / base[0]:.1f}x", f"{twenty / base[1]:.1f}x"
-            note = "" if epochs == EPOCHS else f"extrapolated from {epochs} epochs"
+            note = "" if epochs == config.epochs else f"extrapolated from {epochs} epochs"
             print(
                 f"{label:<11} {row:<12} {one:>9.3f}s {twenty:>9.3f}s {twenty / 20:>9.4f}s"
                 f" {compile_s:>8.2f}s {r1:>11} {r20:>12}  {note}"

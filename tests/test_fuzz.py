@@ -24,7 +24,15 @@ OUTCOMES: Counter = Counter()
 FUZZ_EXAMPLES = int(os.environ.get("MLPBENCH_FUZZ_EXAMPLES", "120"))
 SIZES = ["1", "2", "3", "0", "-1", "2.5", "abc", "", "1000000000", "1000000000000"]
 VALUES = {
-    "--data": ["quadratic", "linear", "spiral", "iris", "", "../etc", "x.csv", "/dev/null.csv"],
+    "--data": ["quadratic", "linear", "spiral", "iris", "formula", "", "../etc", "x.csv",
+               "/dev/null.csv", "/"],
+    "--rule": ["x1**2 > x2", "x1 +", "__import__('os')", "x1 > 0 and x2 < 1", "", "x9 > 0",
+               "x1 ** 1e300 > 1", "exp(x1) == x2"],
+    "--range": ["-2,2", "2,-2", "a,b", "0,0", "-1e308,1e308", "-inf,0", "1"],
+    "--noise": ["0.1", "0", "1", "2", "-0.1", "nan"],
+    "--scale": ["standard", "none", "minmax", ""],
+    "--target": ["y", "z", ""],
+    "--test": ["t.csv", "", "x"],
     "--m": [*SIZES, "20", "40"],
     "--n": [*SIZES, "5"],
     "--hidden": ["3", "2,2", "0", "3,x", "", "1000000000", "-1"],
@@ -50,12 +58,12 @@ VALUES = {
 COMMANDS = {
     "train": ["--data", "--m", "--n", "--hidden", "--activation", "--loss", "--optimizer",
               "--lr", "--batch-size", "--epochs", "--runs", "--seed", "--engine", "--dtype",
-              "--executor"],
+              "--executor", "--rule", "--range", "--noise", "--scale", "--target", "--test"],
     "run": ["--tables", "--runs", "--seed", "--engine", "--dtype", "--executor"],
     "tune": ["--m", "--n", "--epochs", "--tune", "--lr-grid", "--batch-grid", "--validation",
              "--runs", "--seed", "--engine", "--loss", "--optimizer"],
     "agree": ["--m", "--n", "--epochs", "--lr", "--engines", "--runs", "--seed", "--dtype"],
-    "data": ["--data", "--m", "--n", "--seed"],
+    "data": ["--data", "--m", "--n", "--seed", "--rule", "--range", "--noise", "--scale"],
     "report": ["--tables"],
     "export": ["--format"],
 }  # fmt: skip
@@ -143,7 +151,7 @@ KEYS = st.sampled_from([
     "columns", "claims", "label", "engine", "dtype", "device", "reported", "lr", "loss",
     "optimizer", "m", "n", "epochs", "hidden", "batch_size", "text", "checks", "kind", "metric",
     "a", "b", "low", "high", "validation", "lr_grid", "score", "baseline", "test_accuracy",
-    "colour",
+    "colour", "group", "summary", "data", "rule", "noise", "target", "range",
 ])  # fmt: skip
 VALUES_TREE = st.recursive(
     SCALARS,
@@ -171,7 +179,9 @@ def toml_value(value: object) -> str:
 COLUMN = st.fixed_dictionaries(
     {"label": st.sampled_from(["a", "b", "![x](/etc/hostname)", "$x$", "a|b"])},
     optional={k: st.sampled_from(v) for k, v in {
-        "lr": [0.5, 10, -1, "tuned", "fast"], "loss": ["bce", "mse", "hinge", 3],
+        "lr": [0.5, 10, -1, "tuned", "fast"], "loss": ["bce", "mse", "cce", "hinge", 3],
+        "data": ["circle", "iris", "formula", "no.csv", 7], "rule": ["x1 > x2", "x1 >", 1],
+        "noise": [0.1, 5, "x"],
         "optimizer": ["sgd", "adam"], "hidden": [[2], 3, [], [0]],
         "batch_size": [4, 0, 100], "engine": ["numpy", "cuda", 5], "device": ["cpu", "tpu"],
         "reported": [{"test_accuracy": 99.0}, {"test_accuracy": "high"}, "x"],
@@ -184,10 +194,10 @@ STUDIES = st.fixed_dictionaries(
      "tables": st.lists(st.fixed_dictionaries(
          {"number": st.sampled_from([1, 2, "1"]), "columns": st.lists(COLUMN, max_size=3)},
          optional={"claims": st.lists(VALUES_TREE, max_size=2), "rows": VALUES_TREE,
-                   "name": SCALARS, "note": SCALARS, "baseline": SCALARS}),
+                   "name": SCALARS, "note": SCALARS, "baseline": SCALARS, "group": SCALARS}),
          max_size=2)},
     optional={"seed": st.sampled_from([0, -5, 2**63 - 1]), "tuning": VALUES_TREE,
-              "title": SCALARS, "colour": SCALARS},
+              "title": SCALARS, "colour": SCALARS, "summary": SCALARS},
 )  # fmt: skip
 
 
@@ -209,4 +219,24 @@ def test_study_files_of_random_bytes(data):
         path, out = Path(tmp) / "study.toml", Path(tmp) / "out"
         path.write_bytes(data)
         code, _, err = invoke(["run", str(path), "--out", str(out), "--engine", "numpy"])
+        check_outcome(code, err, out)
+
+
+# CSV files: cells drawn from numbers, words, non-finite values and CSV's own punctuation
+CELLS = st.sampled_from(["1", "0", "-2.5", "1e308", "1e309", "nan", "inf", "", "a", "b",
+                         '"x,y"', '"', "3", " 4 ", "\ufeff1"])  # fmt: skip
+
+
+@settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+@given(header=st.lists(st.sampled_from(["a", "b", "y", "", "a"]), min_size=0, max_size=4),
+       rows=st.lists(st.lists(CELLS, min_size=0, max_size=4), max_size=8),
+       extra=st.lists(st.sampled_from(["--target", "y", "--loss", "mse", "--m", "3", "--n",
+                                       "2", "--scale", "none"]), max_size=4))  # fmt: skip
+def test_csv_files_never_crash(header, rows, extra):
+    text = "\n".join(",".join(r) for r in [header, *rows])
+    with tempfile.TemporaryDirectory() as tmp:
+        path, out = Path(tmp) / "data.csv", Path(tmp) / "out"
+        path.write_text(text)
+        code, _, err = invoke(["train", "--data", str(path), "--epochs", "2", "--engine",
+                               "numpy", "--out", str(out), *extra])  # fmt: skip
         check_outcome(code, err, out)

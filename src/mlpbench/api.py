@@ -114,7 +114,8 @@ def train(
 ) -> Result:
     """Train R runs of one configuration (seeds seed .. seed + R - 1); with out, they are
     stored there and reused, without it they live in a temporary store."""
-    unknown = set(fields) - {"m", "n", "hidden", "activation", "validation"}
+    unknown = set(fields) - {"m", "n", "hidden", "activation", "validation", "target", "test",
+                             "scale", "noise", "rule", "range"}  # fmt: skip
     if unknown:
         raise UsageError(f"unknown configuration field(s): {', '.join(sorted(unknown))}")
     config = Config(data=data, loss=loss, optimizer=optimizer, lr=lr, batch_size=batch_size,

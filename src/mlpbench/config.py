@@ -190,9 +190,10 @@ def _validate_data(c: Config) -> None:
         raise UsageError(f"noise applies to data sets {', '.join(noisy)} only; got data set "
                          f"{c.data!r}", "noise")  # fmt: skip
     if not isinstance(c.range, (list, tuple)) or len(c.range) != 2 or not all(
-            _finite(v) for v in c.range) or not c.range[0] < c.range[1]:  # fmt: skip
-        raise UsageError(f"range must be two finite numbers low < high, got {c.range!r}",
-                         "range")  # fmt: skip
+            _finite(v) for v in c.range) or not c.range[0] < c.range[1] or not math.isfinite(
+            c.range[1] - c.range[0]):  # fmt: skip
+        raise UsageError(f"range must be two finite numbers low < high, a finite width apart,"
+                         f" got {c.range!r}", "range")  # fmt: skip
     object.__setattr__(c, "range", (float(c.range[0]), float(c.range[1])))
     if c.data == FORMULA:
         rule(c.rule)  # checked: one line on a rule that cannot be read

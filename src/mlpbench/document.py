@@ -16,9 +16,14 @@ MARKUP = re.compile(r"[\\`*\[\]!|<>]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
 LEADING = "#+->"
 
 
+def md_inline(text: str) -> str:
+    """Plain text as Markdown inside a line (a table cell), shown as typed."""
+    return MARKUP.sub(r"\\\g<0>", " ".join(text.split()))
+
+
 def md_escape(text: str) -> str:
-    """Plain text as Markdown that shows it as typed, on one line."""
-    out = MARKUP.sub(r"\\\g<0>", " ".join(text.split()))
+    """Plain text as Markdown that shows it as typed, on a line of its own."""
+    out = md_inline(text)
     if out[:1] in LEADING:
         return "\\" + out
     ordered = re.match(r"^\d+(?=[.)](\s|$))", out)  # "1. " would start a numbered list
@@ -103,10 +108,10 @@ class Document:
 
 
 def _md_table(block: TableBlock) -> str:
-    def cell(c: Cell) -> str:
-        return "<br>".join(md_escape(line) for line in c.lines)
+    def cell(c: Cell) -> str:  # inside a row no text starts a block: "-0.75" stays as it is
+        return "<br>".join(md_inline(line) for line in c.lines)
 
-    header = [md_escape(h) for h in block.header]
+    header = [md_inline(h) for h in block.header]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in block.rows]
     return "\n".join(lines)

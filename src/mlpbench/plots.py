@@ -82,9 +82,11 @@ class Plane(NamedTuple):
 
 
 def plane_of(x_train: np.ndarray) -> Plane:
-    """The inputs themselves for two inputs; for more, the plane of the train inputs' first
-    two principal components through their mean."""
+    """The inputs themselves for one or two inputs; for more, the plane of the train inputs'
+    first two principal components through their mean."""
     inputs = x_train.shape[1]
+    if inputs == 1:  # the one input across, nothing up: the boundary is a vertical line
+        return Plane(np.zeros(1), np.array([[1.0], [0.0]]), ("x1", ""))
     if inputs == 2:
         return Plane(np.zeros(2), np.eye(2), ("x1", "x2"))
     mean = x_train.mean(axis=0)

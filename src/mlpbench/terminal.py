@@ -43,21 +43,29 @@ def table_summary(table: Table, columns: list[ColumnRuns]) -> RichTable:
     return out
 
 
+SHORT = {NOT_SUPPORTED: "not shown"}  # the grid's cells are narrow
+
+
 def claims_summary(tables: list[tuple[Table, list[ColumnRuns]]]) -> RichTable | None:
-    """Claims x table groups, each cell a verdict and its effects; None without groups."""
+    """Each claim's verdict and effects per table group, one row per group (claims as columns
+    fit a terminal's width); None without groups."""
     groups, rows = claim_grid(tables)
     if not groups:
         return None
-    out = RichTable(title="Claims across groups", title_justify="left", show_lines=True)
-    for name in ("claim", *groups):
-        out.add_column(name)
-    for text, verdicts in rows:
-        cells = [Text(text)]  # Text, not markup: a claim's brackets are shown as typed
-        for group in groups:
+    out = RichTable(title='Claims across groups ("not shown": not supported at this sample '
+                    "size)", title_justify="left", show_lines=True)  # fmt: skip
+    out.add_column("group")
+    for text, _ in rows:
+        out.add_column(Text(text))  # Text, not markup: a claim's brackets are shown as typed
+    for group in groups:
+        cells = [Text(group)]
+        for _, verdicts in rows:
             v = verdicts.get(group)
-            style = STYLES.get(v.verdict, "dim") if v else "dim"
-            figure = "not stated" if v is None else f"{v.verdict}\n{', '.join(v.effects)}"
-            cells.append(Text(figure, style=style))
+            if v is None:
+                cells.append(Text("not stated", style="dim"))
+                continue
+            figure = f"{SHORT.get(v.verdict, v.verdict)}\n{', '.join(v.effects)}"
+            cells.append(Text(figure, style=STYLES.get(v.verdict, "dim")))
         out.add_row(*cells)
     return out
 
