@@ -22,10 +22,8 @@ Numerical conventions (numpy_engine.py is the reference):
 - the sigmoid's e^-|z| and BCE's log(1 + e^-|z|) come from numba_math: exp
   within 1 ulp, log1p within 2 ulp (NumPy's own exp is within 1 ulp too);
   nothing else is approximated;
-- the softmax is e^(z - max z) / sum, its exponentials from numba_math's exp
-  (the argument is never positive), CCE's log-sum-exp max z + log(sum) with
-  the C library's log, as losses.py; softmax MSE's gradient goes through the
-  softmax's Jacobian, p (g - sum(p g)), in that order;
+- softmax outputs (CCE, and MSE through the softmax's Jacobian) are in
+  numba_softmax.py, with their conventions;
 - a batch gradient is summed in sample order when sample by sample, and in
   LANES interleaved partial sums when by rows (numba_math.lane_dot), where
   NumPy's matmul uses its own order: float64 results agree with the NumPy
@@ -41,15 +39,16 @@ import numpy as np
 from numba import njit
 
 from mlpbench.engines.numba_math import LANES, exp_neg, lane_dot, log1p_unit
+from mlpbench.engines.numba_softmax import CCE, ONE, TWO, ZERO, softmax_rows, softmax_sample
 from mlpbench.optimizers import ADAM_BETA_1, ADAM_BETA_2, EPSILON, RMSPROP_RHO
 
 ACTIVATION_CODES = {"sigmoid": 0, "tanh": 1, "relu": 2}
-LOSS_CODES = {"bce": 0, "mse": 1, "cce": 2}  # on a sigmoid unit; softmax codes below
+LOSS_CODES = {"bce": 0, "mse": 1, "cce": CCE}  # bce and mse on a sigmoid unit, cce on k
 SOFTMAX_MSE = 3  # mse on a softmax output
 OPTIMIZER_CODES = {"sgd": 0, "rmsprop": 1, "adam": 2}
 ROWS_FROM = 8  # batches this large or larger are computed by rows (measured crossover)
-# indices into the constants array `k`
-ZERO, ONE, TWO, RHO, ONE_M_RHO, BETA_1, ONE_M_B1, BETA_2, ONE_M_B2, EPS = range(10)
+# indices into the constants array `k` (the first three are numba_softmax's)
+RHO, ONE_M_RHO, BETA_1, ONE_M_B1, BETA_2, ONE_M_B2, EPS = range(3, 10)
 
 
 def constants(dtype: str) -> np.ndarray:
@@ -112,82 +111,6 @@ def _mse(z, y, nbf, k, c):
 def loss_code(loss: str, outputs: int) -> int:
     """The kernels' code for a loss on this many output units."""
     return SOFTMAX_MSE if loss == "mse" and outputs > 1 else LOSS_CODES[loss]
-
-
-@njit(cache=True, error_model="numpy")
-def _softmax_rows(zs, acts, ds, targets, values, o0, ko, nb, loss, k, c):
-    """Softmax CCE (loss 2) or MSE (3) of the batch's samples, whose logits are in rows
-    o0..o0+ko-1 of zs: each sample's loss in values[0], dL/dz / nb in ds; the
-    probabilities land in acts' output rows, values[1:4] hold per-sample scratch."""
-    nbf, kf = k[ONE] * nb, k[ONE] * ko
-    for b in range(nb):
-        values[1, b] = zs[o0, b]
-    for j in range(1, ko):
-        for b in range(nb):
-            v = zs[o0 + j, b]
-            values[1, b] = v if v > values[1, b] else values[1, b]  # the max, vectorised
-    for b in range(nb):
-        values[2, b] = k[ZERO]
-    for j in range(ko):
-        for b in range(nb):
-            e = exp_neg(zs[o0 + j, b] - values[1, b], c)
-            acts[o0 + j, b] = e
-            values[2, b] += e
-    for j in range(ko):
-        for b in range(nb):
-            acts[o0 + j, b] = acts[o0 + j, b] / values[2, b]
-    if loss == 2:
-        for b in range(nb):
-            values[0, b] = np.log(values[2, b]) + values[1, b]
-        for j in range(ko):
-            for b in range(nb):
-                values[0, b] -= targets[j, b] * zs[o0 + j, b]
-                ds[o0 + j, b] = (acts[o0 + j, b] - targets[j, b]) / nbf
-        return
-    for b in range(nb):
-        values[0, b], values[3, b] = k[ZERO], k[ZERO]
-    for j in range(ko):
-        for b in range(nb):
-            d = acts[o0 + j, b] - targets[j, b]
-            values[0, b] += d * d
-            g = k[TWO] * d / kf
-            ds[o0 + j, b] = g
-            values[3, b] += acts[o0 + j, b] * g
-    for b in range(nb):
-        values[0, b] = values[0, b] / kf
-    for j in range(ko):
-        for b in range(nb):
-            ds[o0 + j, b] = acts[o0 + j, b] * (ds[o0 + j, b] - values[3, b]) / nbf
-
-
-@njit(cache=True, error_model="numpy")
-def _softmax_sample(z, a, d, targets, b, o0, ko, nb, loss, k, c):
-    """_softmax_rows for one sample, whose logits are z[o0:o0+ko]; returns its loss."""
-    nbf, kf = k[ONE] * nb, k[ONE] * ko
-    top = z[o0]
-    for j in range(1, ko):
-        top = z[o0 + j] if z[o0 + j] > top else top
-    total = k[ZERO]
-    for j in range(ko):
-        a[o0 + j] = exp_neg(z[o0 + j] - top, c)
-        total += a[o0 + j]
-    for j in range(ko):
-        a[o0 + j] = a[o0 + j] / total
-    if loss == 2:
-        value = np.log(total) + top
-        for j in range(ko):
-            value -= targets[j, b] * z[o0 + j]
-            d[o0 + j] = (a[o0 + j] - targets[j, b]) / nbf
-        return value
-    value, dot = k[ZERO], k[ZERO]
-    for j in range(ko):
-        diff = a[o0 + j] - targets[j, b]
-        value += diff * diff
-        d[o0 + j] = k[TWO] * diff / kf
-        dot += a[o0 + j] * d[o0 + j]
-    for j in range(ko):
-        d[o0 + j] = a[o0 + j] * (d[o0 + j] - dot) / nbf
-    return value / kf
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -288,7 +211,7 @@ def _batch_by_rows(theta, grad, nb, net, zs, acts, ds, targets, values, ones, k,
             values[0, b], ds[out, b] = _mse(zs[out, b], targets[0, b], nbf, k, c)
     else:
         ko = sizes[-1]
-        _softmax_rows(zs, acts, ds, targets, values, uoff[-1], ko, nb, loss, k, c)
+        softmax_rows(zs, acts, ds, targets, values, uoff[-1], ko, nb, loss, k, c)
     _backward_rows(theta, grad, nb, sizes, woff, boff, uoff, act, zs, acts, ds, ones, k)
     return _dot(values, 0, ones, 0, nb, k)
 
@@ -316,7 +239,7 @@ def _batch_by_samples(theta, grad, nb, net, acts, targets, z, a, d, k, c):
         elif loss == 1:
             value, d[out] = _mse(z[out], targets[0, b], nbf, k, c)
         else:
-            value = _softmax_sample(z, a, d, targets, b, uoff[-1], sizes[-1], nb, loss, k, c)
+            value = softmax_sample(z, a, d, targets, b, uoff[-1], sizes[-1], nb, loss, k, c)
         total += value
         for layer in range(n_layers - 1, -1, -1):
             fan_in, fan_out = sizes[layer], sizes[layer + 1]
