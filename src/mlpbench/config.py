@@ -37,6 +37,7 @@ DTYPE_NAMES = ("float64", "float32")
 MAX_EPOCHS = 10_000_000  # per run; more would take hours even on the smallest problem
 DASK_WAIT_S = 60.0  # how long to wait for a Dask scheduler's first worker
 DEVICE_NAMES = ("cpu", "gpu")
+FORMULA_RANGE = (-2.0, 2.0)
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ class Config:
     scale: str | None = None  # standard or none (None: standard for tables, none otherwise)
     noise: float = 0.0  # Playground's and moons' noise level, in [0, 1]
     rule: str = ""  # the formula data set's rule
-    range: tuple[float, float] = (-2.0, 2.0)  # the formula data set's input range
+    range: tuple[float, float] = FORMULA_RANGE  # the formula data set's input range
     m: int | None = None  # train points (None: 1000, or a table's rows less the test part)
     n: int | None = None  # test points (None: 100, or the rest of a table's rows)
     hidden: tuple[int, ...] = (3,)
@@ -129,8 +130,9 @@ class Config:
 
 CONFIG_FIELDS = tuple(f.name for f in dataclasses.fields(Config))
 DATA_FIELDS = ("data", "target", "test", "scale", "noise", "rule", "range", "m", "n")
-DATA_DEFAULTS = {"target": "", "test": "", "scale": None, "noise": 0.0, "rule": "",
-                 "range": [-2.0, 2.0]}  # fmt: skip
+# the data fields a configuration leaves out of its canonical form while at their default
+DATA_DEFAULTS = {f.name: list(f.default) if isinstance(f.default, tuple) else f.default
+                 for f in dataclasses.fields(Config) if f.name in DATA_FIELDS[1:7]}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -173,8 +175,8 @@ def _validate_data(c: Config) -> None:
                              "path (name.csv)", "data")  # fmt: skip
         for name in ("target", "test"):
             if getattr(c, name):
-                raise UsageError(f"{name} applies to a CSV data file only; data set {c.data!r}"
-                                 f" is one of: {names}", name)  # fmt: skip
+                raise UsageError(f"{name} applies to a CSV data file only, not to data set "
+                                 f"{c.data!r}", name)  # fmt: skip
     else:
         object.__setattr__(c, "data", os.path.abspath(c.data))
     if c.test:
@@ -197,7 +199,7 @@ def _validate_data(c: Config) -> None:
     object.__setattr__(c, "range", (float(c.range[0]), float(c.range[1])))
     if c.data == FORMULA:
         rule(c.rule)  # checked: one line on a rule that cannot be read
-    elif c.rule or c.range != (-2.0, 2.0):
+    elif c.rule or c.range != FORMULA_RANGE:
         raise UsageError(f"rule and range apply to data set 'formula' only; got data set "
                          f"{c.data!r}", "rule")  # fmt: skip
 

@@ -10,7 +10,7 @@ import io
 from pathlib import Path
 from typing import NamedTuple
 
-from mlpbench.config import CONFIG_FIELDS, DATA_DEFAULTS, Config
+from mlpbench.config import CONFIG_FIELDS, DATA_DEFAULTS, FORMULA_RANGE, Config
 from mlpbench.data import is_file, labels_of, make_dataset
 from mlpbench.errors import UsageError
 from mlpbench.files import make_folder, write_text
@@ -45,7 +45,7 @@ def stored_config(fields: dict) -> Config | None:
     """A stored run's configuration, or None where its data file is gone or has changed."""
     kwargs = {k: v for k, v in fields.items() if k in CONFIG_FIELDS}
     kwargs["hidden"] = tuple(kwargs.get("hidden", ()))
-    kwargs["range"] = tuple(kwargs.get("range", (-2.0, 2.0)))
+    kwargs["range"] = tuple(kwargs.get("range", FORMULA_RANGE))
     try:
         config = Config(**kwargs)
     except UsageError:
