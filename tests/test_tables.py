@@ -174,3 +174,42 @@ name = "loss"
     assert config.data == str(folder / "three.csv") and config.layer_sizes == (4, 3, 3)
     with pytest.raises(Exception, match=r"tables\[0\]\.columns\[1\]\.loss: loss 'bce'"):
         parse_study(text.replace('loss = "mse"', 'loss = "bce"'), str(folder / "mine.toml"))
+
+
+def test_a_csv_study_runs_and_reports_from_anywhere(tmp_path, monkeypatch, capsys):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    _three(folder / "three.csv")
+    _csv(folder / "one.csv", ["v", "label"], [[i, "ab"[i % 3 == 0]] for i in range(12)])
+    study = folder / "mine.toml"
+    study.write_text("""
+name = "mine"
+runs = 2
+[defaults]
+epochs = 5
+[[tables]]
+number = 1
+name = "three"
+  [[tables.columns]]
+  label = "CCE"
+  data = "three.csv"
+  target = "label"
+  loss = "cce"
+  lr = 0.5
+[[tables]]
+number = 2
+name = "one"
+  [[tables.columns]]
+  label = "one input"
+  data = "one.csv"
+  lr = 0.5
+""")
+    out = tmp_path / "out"
+    monkeypatch.chdir(folder)
+    assert cli.main(["run", "mine.toml", "--out", str(out), "--engine", "numpy"]) == 0
+    for table in (1, 2):  # 4 inputs on principal components; one input along x1
+        assert (out / "plots" / f"table-{table}-boundary.png").stat().st_size > 5000
+    monkeypatch.chdir(tmp_path)  # the study's CSV paths stay relative to the study file
+    capsys.readouterr()
+    assert cli.main(["report", "--out", str(out)]) == 0, capsys.readouterr().err
+    assert "### Table 2: one" in (out / "report.md").read_text()

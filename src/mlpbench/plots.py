@@ -148,6 +148,8 @@ def _panel(ax, col: ColumnRuns, run: StoredRun):
                    colors="tab:green", linestyles="--", linewidths=2, zorder=5)  # fmt: skip
         ax.plot([], [], "--", color="tab:green", linewidth=2, label="true boundary")
     ax.set(xlim=(x0, x1), ylim=(y0, y1), xlabel=plane.names[0], ylabel=plane.names[1])
+    if not plane.names[1]:  # one input: the vertical axis means nothing
+        ax.set_yticks([])
     ax.set_title(f"{col.column.label}\nseed {run.seed}, test {run.metrics['test_accuracy']:.0f}%,"
                  f" {int(wrong.sum())} wrong", fontsize=9)  # fmt: skip
     return shade
@@ -172,7 +174,8 @@ def decision_boundaries(title: str, columns: list[ColumnRuns]) -> Figure:
         fig.legend(list(handles.values()), list(handles), loc="outside lower center",
                    ncols=6, fontsize=7)  # fmt: skip
     if shown and shades[0] is not None:
-        fig.colorbar(shades[0], ax=axes[0].tolist(), shrink=0.8, label="P(y = 1)")
+        positive = shown[0].job.config.info.classes[1]
+        fig.colorbar(shades[0], ax=axes[0].tolist(), shrink=0.8, label=f"P(y = {positive})")
     where = ""
     if shown and shown[0].job.config.info.inputs > 2:
         where = ", on the plane of the train inputs' first two principal components"

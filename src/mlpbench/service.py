@@ -217,7 +217,7 @@ def run_study(
                          "engine or a GPU it lacks); nothing was run")  # fmt: skip
     with Store(out, readonly=True) as store:  # start only the engines with runs to train
         start_engines([job for job in runnable if pending(job, study.seeds, store, fresh)])
-    last = {"source": study.source, "engine": engine, "dtype": dtype}
+    last = {"source": study.source, "folder": study.folder, "engine": engine, "dtype": dtype}
     with Store(out) as store, open_executor(executor, wait_s) as ex:
         store.set_meta(LAST_STUDY, last)
         study, tuned = resolve_tuned(study, engine, dtype, store, True, ex)
@@ -238,7 +238,8 @@ def stored_study(
         last = store.get_meta(LAST_STUDY)
         if not isinstance(last, dict):
             raise UsageError(f"no study has been run in {str(out)!r}; run `mlpbench run` first")
-        whole = resolve_study(spec) if spec else parse_study(last["source"])
+        whole = resolve_study(spec) if spec else parse_study(
+            last["source"], folder=last.get("folder"))  # fmt: skip
         study, name = _chosen(whole, tables, runs, seed)
         engine, dtype = last["engine"], last["dtype"]
         study, tuned = resolve_tuned(study, engine, dtype, store, train=False)

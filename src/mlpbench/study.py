@@ -136,6 +136,7 @@ class Study:
     source: str
     tuning: TuneSpec = field(default_factory=TuneSpec)
     summary: str = ""  # the title of the claims x groups table the report opens with
+    folder: str = "."  # where the study file lies: its CSV paths are relative to it
 
     @property
     def seeds(self) -> list[int]:
@@ -289,8 +290,9 @@ def _check(where: _Where, raw: Any, labels: list[str]) -> Check:
     return Check(kind, metric, raw["a"], raw["b"], **bounds)
 
 
-def parse_study(text: str, origin: str = "<study>") -> Study:
-    """Parse and validate a study, or raise UsageError naming the file and the key path."""
+def parse_study(text: str, origin: str = "<study>", folder: str | None = None) -> Study:
+    """Parse and validate a study, or raise UsageError naming the file and the key path;
+    CSV paths are relative to folder (by default, origin's)."""
     where = _Where(origin)
     try:
         raw = tomllib.loads(text)
@@ -301,7 +303,7 @@ def parse_study(text: str, origin: str = "<study>") -> Study:
     tables = _typed(where / "tables", raw.get("tables"), list, "a list of [[tables]]")
     if not tables:
         raise (where / "tables").error("a study needs at least one [[tables]] entry")
-    base = Path(origin).parent
+    base = Path(origin).parent if folder is None else Path(folder)
     parsed = tuple(_table(where / "tables" / i, t, defaults, base) for i, t in enumerate(tables))
     for key in ("number", "name"):
         values = [getattr(t, key) for t in parsed]
@@ -323,6 +325,7 @@ def parse_study(text: str, origin: str = "<study>") -> Study:
         source=text,
         tuning=_tuning(where / "tuning", raw.get("tuning", {}), seed),
         summary=_typed(where / "summary", raw.get("summary", ""), str, "a string title"),
+        folder=str(base.resolve()),
     )
 
 
