@@ -141,6 +141,18 @@ def test_test_file_with_other_columns_or_classes_is_refused(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+def test_a_fifo_or_a_folder_is_refused_without_blocking(tmp_path, capsys):
+    import os
+
+    fifo, folder = tmp_path / "pipe.csv", tmp_path / "dir.csv"
+    os.mkfifo(fifo)
+    folder.mkdir()
+    for path in (fifo, folder):
+        assert cli.main(["train", "--data", str(path), "--out", str(tmp_path / "o")]) == 2
+        assert "is not a regular file" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
 def test_target_and_test_apply_to_files_only(capsys, tmp_path):
     assert cli.main(["train", "--target", "y", "--out", str(tmp_path / "o")]) == 2
     assert "target applies to a CSV data file only" in capsys.readouterr().err

@@ -15,6 +15,7 @@ import functools
 import hashlib
 import io
 import math
+import stat
 from pathlib import Path
 from typing import NamedTuple
 
@@ -23,6 +24,7 @@ import numpy as np
 from mlpbench.errors import UsageError
 
 MAX_CLASSES = 100
+MAX_FILE_BYTES = 2**30  # a CSV file is read whole; past this, use a sample of it
 SKLEARN = "pip install 'mlpbench[datasets]'"
 
 
@@ -123,10 +125,17 @@ def read_bytes(path: str) -> bytes:
 
 
 def _stat_key(path: str) -> tuple[int, int]:
+    """Size and modification time of a regular file of at most MAX_FILE_BYTES (a FIFO or a
+    device would block or never end)."""
     try:
         s = Path(path).stat()
     except OSError as e:
         raise UsageError(f"cannot read data file {path!r}: {e.strerror or e}") from None
+    if not stat.S_ISREG(s.st_mode):
+        raise UsageError(f"data file {path!r} is not a regular file")
+    if s.st_size > MAX_FILE_BYTES:
+        raise UsageError(f"data file {path!r} is {s.st_size / 2**30:.3g} GiB; at most "
+                         f"{MAX_FILE_BYTES // 2**30} GiB")  # fmt: skip
     return s.st_size, s.st_mtime_ns
 
 
