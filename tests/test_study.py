@@ -142,3 +142,32 @@ def test_a_study_file_that_is_not_utf8_is_one_line(tmp_path):
     path.write_bytes("name = 'café'\n".encode("latin-1"))
     with pytest.raises(UsageError, match=r"latin1.toml' is not UTF-8 text: invalid .* at byte 11"):
         load_study(path)
+
+
+def test_bundled_studies_are_the_repository_copies_and_parse():
+    import importlib.util
+    from pathlib import Path
+
+    from mlpbench.service import BUNDLED
+
+    root = Path(__file__).parents[1]
+    shipped = {p.name for p in (root / "src" / "mlpbench" / "studies").glob("*.toml")}
+    assert shipped == {f"{name}.toml" for name in BUNDLED}
+    for name in BUNDLED:
+        copy = root / "studies" / f"{name}.toml"
+        assert copy.read_text() == (root / "src" / "mlpbench" / "studies" / f"{name}.toml"
+                                    ).read_text(), name  # fmt: skip
+        if name != "beyond-seed" or importlib.util.find_spec("sklearn"):  # its tables need it
+            assert bundled_study(name).tables
+
+
+def test_beyond_seed_states_four_claims_on_seven_data_sets():
+    import pytest
+
+    pytest.importorskip("sklearn")
+    study = bundled_study("beyond-seed")
+    groups = list(dict.fromkeys(t.group for t in study.tables))
+    assert groups == ["seed", "circle", "xor", "spiral", "moons", "breast-cancer", "digits"]
+    claims = {c.text for t in study.tables for c in t.claims}
+    assert len(claims) == 4
+    assert all(col.tuned for t in study.tables for col in t.columns)
