@@ -130,9 +130,11 @@ class Config:
 
 CONFIG_FIELDS = tuple(f.name for f in dataclasses.fields(Config))
 DATA_FIELDS = ("data", "target", "test", "scale", "noise", "rule", "range", "m", "n")
-# the data fields a configuration leaves out of its canonical form while at their default
+# the fields a configuration leaves out of its canonical form while at their default (they
+# came with user data, after stores had keys without them)
+OPTIONAL_FIELDS = ("target", "test", "scale", "noise", "rule", "range")
 DATA_DEFAULTS = {f.name: list(f.default) if isinstance(f.default, tuple) else f.default
-                 for f in dataclasses.fields(Config) if f.name in DATA_FIELDS[1:7]}  # fmt: skip
+                 for f in dataclasses.fields(Config) if f.name in OPTIONAL_FIELDS}  # fmt: skip
 
 
 @dataclass(frozen=True)
