@@ -281,3 +281,14 @@ def test_labels_with_dollar_signs_are_drawn_as_typed(tmp_path):
     argv = ["run", str(study), "--out", str(tmp_path / "out"), "--engine", "numpy"]
     assert cli.main(argv) == 0
     assert (tmp_path / "out" / "plots" / "table-1-spread.png").exists()
+
+
+def test_time_plot_of_columns_on_other_data_sets_and_a_one_point_plane():
+    from mlpbench.plots import _only_batch_differs, plane_of
+
+    seed, circle = Config(), Config(data="circle", noise=0.1)
+    assert not _only_batch_differs([seed, circle])  # fields one config leaves out count too
+    assert not _only_batch_differs([circle, seed])
+    assert _only_batch_differs([circle, circle.replace(batch_size=32)])
+    plane = plane_of(np.ones((1, 4)))  # one train point: one component, the other axis 0
+    assert plane.coords(np.zeros((3, 4))).shape == (3, 2)

@@ -91,7 +91,9 @@ def plane_of(x_train: np.ndarray) -> Plane:
         return Plane(np.zeros(2), np.eye(2), ("x1", "x2"))
     mean = x_train.mean(axis=0)
     _, _, vt = np.linalg.svd(x_train - mean, full_matrices=False)
-    return Plane(mean, vt[:2], ("principal component 1", "principal component 2"))
+    axes = np.zeros((2, inputs))
+    axes[: len(vt[:2])] = vt[:2]  # a single train point has one component: the other is 0
+    return Plane(mean, axes, ("principal component 1", "principal component 2"))
 
 
 def _limits(config: Config, plane: Plane, shown: list[np.ndarray]) -> tuple[float, ...]:
@@ -212,7 +214,8 @@ def learning_curves(title: str, columns: list[ColumnRuns]) -> Figure:
 
 def _only_batch_differs(configs: list[Config]) -> bool:
     first = configs[0].as_dict()
-    differs = {k for c in configs for k, v in c.as_dict().items() if v != first[k]}
+    differs = {k for d in (c.as_dict() for c in configs) for k in {*first, *d}
+               if d.get(k) != first.get(k)}  # fmt: skip
     return len(configs) > 1 and differs == {"batch_size"}
 
 
