@@ -11,7 +11,8 @@ from mlpbench.engines import accuracy
 from mlpbench.engines.numpy_engine import loss_and_grads
 from mlpbench.errors import UsageError
 from mlpbench.losses import LOSSES
-from mlpbench.model import init_params, logits, softmax
+from mlpbench.model import init_params, softmax
+from test_numerics import _numeric_grads
 
 # one sample, three classes, logits (1, 2, 3), true class 2
 Z = np.array([[[1.0, 2.0, 3.0]]])
@@ -44,21 +45,6 @@ def test_softmax_mse_by_hand():
     grad = LOSSES["mse"].grad(Z, Y)[0, 0]
     np.testing.assert_allclose(grad, [0.0146887, 0.06516734, -0.07985603], rtol=1e-6)
     assert abs(grad.sum()) < 1e-15
-
-
-def _numeric_grads(params, x, y, activation, loss, h=1e-6):
-    grads = []
-    for k, p in enumerate(params):
-        g = np.zeros_like(p)
-        for idx in np.ndindex(p.shape):
-            plus, minus = [q.copy() for q in params], [q.copy() for q in params]
-            plus[k][idx] += h
-            minus[k][idx] -= h
-            up = LOSSES[loss].value(logits(plus, x, activation), y)
-            down = LOSSES[loss].value(logits(minus, x, activation), y)
-            g[idx] = (up - down)[idx[0]] / (2 * h)
-        grads.append(g)
-    return grads
 
 
 @pytest.mark.parametrize("loss", ["cce", "mse"])
