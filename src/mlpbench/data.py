@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
-from mlpbench.datasets import GENERATED, NO_TRUTH, Points
+from mlpbench.datasets import GENERATED, Points
 from mlpbench.errors import UsageError
 from mlpbench.formula import Rule
 from mlpbench.streams import DATA_STREAM, ORDER_STREAM, rng_for
@@ -154,9 +154,8 @@ def _draw(config: Config, seed: int) -> tuple[np.ndarray, ...]:
         generate = GENERATED[config.data].generate
         return (*generate(rng, config.m, config.noise), *generate(rng, config.n, config.noise))
     if config.data == FORMULA:
-        extent = tuple(config.range)
-        return (*formula_points(rng, config.m, config.rule, extent),
-                *formula_points(rng, config.n, config.rule, extent))  # fmt: skip
+        return (*formula_points(rng, config.m, config.rule, config.range),
+                *formula_points(rng, config.n, config.rule, config.range))  # fmt: skip
     train, test = tables(config)
     if test is not None:
         m, n = slice(config.m), slice(config.n)
@@ -186,15 +185,13 @@ def truth(config: Config) -> Callable[[np.ndarray], np.ndarray] | None:
     """The noise-free label at any 2-D point, where the data set has one, for plots."""
     if config.data == FORMULA and rule(config.rule).inputs == 2:
         return rule(config.rule).labels
-    if config.data in GENERATED and config.data not in NO_TRUTH:
-        return GENERATED[config.data].truth
-    return None
+    return GENERATED[config.data].truth if config.data in GENERATED else None
 
 
 def extent(config: Config) -> tuple[float, float] | None:
     """The plotting range of a generated set's inputs; None: take it from the points."""
     if config.data == FORMULA:
-        return tuple(config.range)
+        return config.range
     return GENERATED[config.data].extent if config.data in GENERATED else None
 
 

@@ -21,10 +21,11 @@ RADIUS = 5.0  # Playground's circle radius, and the extent of xor and spiral
 
 
 class Generated(NamedTuple):
-    """A generated binary data set: its points, the noise-free label, and its plot range."""
+    """A generated binary data set: its points, the noise-free label (None: no closed form
+    to draw), and its plot range."""
 
     generate: Callable[[np.random.Generator, int, float], Points]
-    truth: Callable[[np.ndarray], np.ndarray]
+    truth: Callable[[np.ndarray], np.ndarray] | None
     extent: tuple[float, float]
     description: str
     noisy: bool = False  # takes a noise level
@@ -119,10 +120,6 @@ def _moons(rng: np.random.Generator, count: int, noise: float) -> Points:
     return x + rng.normal(0.0, noise, x.shape) if noise else x, np.arange(count) >= first
 
 
-def _no_truth(x: np.ndarray) -> np.ndarray:
-    raise NotImplementedError
-
-
 GENERATED: dict[str, Generated] = {
     "quadratic": Generated(_quadratic, lambda x: x[:, 0] ** 2 > x[:, 1], (-2.0, 2.0),
                            "x ~ U(-2, 2)^2, y = [x1^2 > x2] (the seed study)"),
@@ -135,7 +132,6 @@ GENERATED: dict[str, Generated] = {
     "xor": Generated(_xor, _xor_truth, (-6.0, 6.0), "Playground: y = [x1 x2 >= 0]", True),
     "gauss": Generated(_gauss, _gauss_truth, (-6.0, 6.0),
                        "Playground: two Gaussians at (2, 2) and (-2, -2)", True),
-    "spiral": Generated(_spiral, _no_truth, (-6.0, 6.0), "Playground: two spiral arms", True),
-    "moons": Generated(_moons, _no_truth, (-1.5, 2.5), "two interleaved half circles", True),
+    "spiral": Generated(_spiral, None, (-6.0, 6.0), "Playground: two spiral arms", True),
+    "moons": Generated(_moons, None, (-1.5, 2.5), "two interleaved half circles", True),
 }  # fmt: skip
-NO_TRUTH = ("spiral", "moons")  # no closed-form boundary to draw
