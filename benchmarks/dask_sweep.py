@@ -18,7 +18,7 @@ import time
 import numpy as np
 
 from mlpbench.config import Config, Job
-from mlpbench.engines import numba_engine
+from mlpbench.engines import train
 from mlpbench.runner import open_executor, run_jobs
 from mlpbench.store import Store
 
@@ -48,7 +48,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=200)
     parser.add_argument("--runs", type=int, default=20)
     args = parser.parse_args()
-    numba_engine.warm_up("float64")
+    train("numba", Config(m=2, n=1, epochs=1), [0])  # compile or load the kernels
     jobs, seeds = sweep(args.epochs), list(range(args.runs))
     print(f"sweep: {len(jobs)} configurations x {len(seeds)} runs, full batch, "
           f"{args.epochs} epochs, numba engine; one Dask task per configuration")  # fmt: skip

@@ -13,6 +13,11 @@ its 8 lanes.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -110,3 +115,38 @@ def test_learning_actually_happens(name):
         assert r.loss_curve[-1] < 0.3 * r.loss_curve[0]
         assert r.metrics["test_accuracy"] >= 90.0
         assert r.metrics["train_time_s"] > 0
+
+
+VARIANTS_SCRIPT = """
+import json, sys
+from mlpbench import engines
+from mlpbench.config import Config
+from mlpbench.engines import numba_kernels, numba_softmax
+
+def compiled():  # signatures of the softmax code, compiled or loaded in this process
+    return len(numba_softmax.softmax_rows.signatures + numba_softmax.softmax_sample.signatures)
+
+unit = engines.train("numba", Config(m=20, n=4, epochs=2, batch_size=4), [0])
+after_unit = compiled()
+soft = engines.train("numba", Config(data=sys.argv[1], loss="cce", epochs=2, batch_size=8), [0])
+stats = [numba_kernels.kernels(*v).train.stats for v in (("sigmoid", False), ("sigmoid", True))]
+print(json.dumps({"after_unit": after_unit, "after_softmax": compiled(),
+                  "hits": [sum(s.cache_hits.values()) for s in stats],
+                  "curves": [unit[0].loss_curve.tolist(), soft[0].loss_curve.tolist()]}))
+"""
+
+
+@pytest.mark.skipif("numba" not in ENGINE_NAMES, reason="numba not installed")
+def test_numba_compiles_only_the_variant_a_config_uses(tmp_path):
+    """With an empty compile cache, a sigmoid-output config leaves the softmax code
+    uncompiled; a softmax config then compiles it. A second process loads both
+    variants from the cache (none overwrites the other) and trains the same."""
+    rows = ["a,b,c,y"] + [f"{i % 7},{i % 5},{i % 3},{'pqr'[i % 3]}" for i in range(30)]
+    (tmp_path / "three.csv").write_text("\n".join(rows) + "\n")
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+    argv = [sys.executable, "-c", VARIANTS_SCRIPT, str(tmp_path / "three.csv")]
+    cold, warm = (json.loads(subprocess.run(argv, env=env, capture_output=True, text=True,
+                                            check=True).stdout) for _ in range(2))  # fmt: skip
+    assert (cold["after_unit"], cold["after_softmax"]) == (0, 2)
+    assert cold["hits"] == [0, 0] and min(warm["hits"]) >= 1
+    assert warm["curves"] == cold["curves"]

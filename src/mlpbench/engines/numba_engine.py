@@ -3,8 +3,8 @@
 The kernels and their numerical conventions are in numba_kernels.py and
 numba_math.py; this module lays out the parameters, calls the kernels and
 times them. Compiled code is cached on disk; compile_time_s is the first
-call's cost (compile or cache load) in this process, measured apart from
-training."""
+call's cost (compile or cache load) of the configuration's kernel variant in
+this process, measured apart from training."""
 
 from __future__ import annotations
 
@@ -19,15 +19,12 @@ import numpy as np
 
 from mlpbench.config import Config
 from mlpbench.engines.base import Engine, EpochCallback, Fit, Problem, Trainer
-from mlpbench.engines.harness import prepare
 from mlpbench.engines.numba_kernels import (
-    ACTIVATION_CODES,
     OPTIMIZER_CODES,
     adam_corrections,
     constants,
+    kernels,
     loss_code,
-    predict_kernel,
-    train_kernel,
 )
 from mlpbench.engines.numba_math import math_constants
 from mlpbench.model import Params
@@ -77,20 +74,8 @@ def _in_threads(kernel, per_run: tuple[np.ndarray, ...], shared: tuple) -> np.nd
     return seconds
 
 
-_first_call_s: dict[str, float] = {}
-
-
-def warm_up(dtype: str) -> float:
-    """Compile or load the kernels for a dtype once per process; return what that cost."""
-    if dtype not in _first_call_s:
-        start = time.perf_counter()
-        tiny = Config(m=2, n=1, epochs=1, batch_size=1)
-        problem = prepare(tiny, [0], dtype)
-        trainer = NumbaTrainer(tiny, problem, np.ones(1), dtype)
-        trainer.fit(None)
-        trainer.logits(problem.data.x_test)
-        _first_call_s[dtype] = time.perf_counter() - start
-    return _first_call_s[dtype]
+# a variant's first call in this process: what compiling or loading its kernels cost
+_first_call_s: dict[tuple, float] = {}
 
 
 class NumbaTrainer(Trainer):
@@ -105,7 +90,7 @@ class NumbaTrainer(Trainer):
         runs = len(lrs)
         k, c = constants(dtype), math_constants(dtype)
         self.shape, self.k, self.c = layout(config.layer_sizes), k, c
-        self.act = ACTIVATION_CODES[config.activation]
+        self.kernels = kernels(config.activation, config.layer_sizes[-1] > 1)
         self.like = params
         self.theta = flatten(params)
         self.curve = np.zeros((runs, config.epochs), dtype=dtype)
@@ -116,13 +101,30 @@ class NumbaTrainer(Trainer):
         lr = np.asarray(lrs, dtype=dtype)
         self.per_run = (data.x_train, data.y_train, order_arg, self.theta, lr, self.curve)
         codes = (loss_code(config.loss, config.layer_sizes[-1]), OPTIMIZER_CODES[config.optimizer])
-        loop = (config.batch, config.epochs, *adam_corrections(steps, k))
-        self.shared = (shuffled, *self.shape, self.act, *codes, *loop, k, c)
+        loop = (config.batch, *adam_corrections(steps, k))
+        self.shared = (shuffled, *self.shape, *codes, *loop, k, c)
         self.epochs = config.epochs
+
+    def warm_up(self, x_test: np.ndarray) -> float:
+        """Compile or load this variant's kernels once per process; return what that cost.
+
+        The first call trains one epoch of a copy of run 0 and predicts its
+        test points, with arguments of the same types as the real calls.
+        """
+        key = (self.theta.dtype.name, self.kernels)
+        if key not in _first_call_s:
+            start = time.perf_counter()
+            x, y, orders, theta, lr, curve = (a[:1] for a in self.per_run)
+            theta = theta.copy()
+            self.kernels.train(x, y, orders, theta, lr, curve.copy(), 1, *self.shared)
+            z = np.zeros((1, x_test.shape[1], self.shape[0][-1]), dtype=theta.dtype)
+            self.kernels.predict(x_test[:1], theta, z, *self.shape, self.k, self.c)
+            _first_call_s[key] = time.perf_counter() - start
+        return _first_call_s[key]
 
     def fit(self, on_epoch: EpochCallback | None) -> Fit:
         """All runs, spread over the cores."""
-        seconds = _in_threads(train_kernel, self.per_run, self.shared)
+        seconds = _in_threads(self.kernels.train, self.per_run, (self.epochs, *self.shared))
         if on_epoch:
             on_epoch(len(seconds) * self.epochs)
         return Fit(self.curve, unflatten(self.theta, self.like), seconds)
@@ -130,7 +132,7 @@ class NumbaTrainer(Trainer):
     def logits(self, x: np.ndarray) -> np.ndarray:
         """The compiled forward pass, runs spread over the cores."""
         z = np.zeros((*x.shape[:2], self.shape[0][-1]), dtype=self.theta.dtype)
-        _in_threads(predict_kernel, (x, self.theta, z), (*self.shape, self.act, self.k, self.c))
+        _in_threads(self.kernels.predict, (x, self.theta, z), (*self.shape, self.k, self.c))
         return z
 
 
@@ -140,9 +142,10 @@ class NumbaEngine(Engine):
     def compile(
         self, config: Config, problem: Problem, lrs: np.ndarray, dtype: str, device: str
     ) -> Trainer:
-        """Load the process-wide kernels (their first-call cost is compile_time_s)."""
+        """Load the process-wide kernels of the config's variant (their first-call cost is
+        compile_time_s)."""
         trainer = NumbaTrainer(config, problem, lrs, dtype)
-        trainer.compile_time_s = warm_up(dtype)
+        trainer.compile_time_s = trainer.warm_up(problem.data.x_test)
         return trainer
 
     def versions(self) -> dict[str, str]:

@@ -1,11 +1,16 @@
-"""The numba engine's compiled kernels: one training loop for every configuration.
+"""The numba engine's compiled kernels: one training loop, compiled per variant.
 
-Loss, optimizer, activation, batch size, epochs and a per-run learning rate
-are runtime arguments; the output is one sigmoid unit or a softmax over k
-units (loss codes 0-1 and 2-3). The kernels release the GIL, and numba_engine.py
-spreads runs over the cores by giving each thread a slice of the run axis
-(numba's prange did the same, but compiling took 8.8 s instead of 5.3 s).
-Parameters are flattened per run as [W1 (row-major, in x out), b1, W2, b2, ...].
+A variant is a hidden activation and an output kind: one sigmoid unit (loss
+codes 0-1) or a softmax over k units (2-3). kernels() compiles a variant's
+own copies of the functions in SPECIALISED, which read ACTIVATION and SOFTMAX
+as constants; numba drops the branches they rule out, so a study compiles
+only the code it runs (cold, the seed study's one variant compiles in 6.1 s;
+one kernel with runtime codes for every variant took 9.7 s). Loss,
+optimizer, batch size, epochs and a per-run learning rate stay runtime
+arguments. The kernels release the GIL, and numba_engine.py spreads runs
+over the cores by giving each thread a slice of the run axis (numba's prange
+did the same, but compiling took 8.8 s instead of 5.3 s). Parameters are
+flattened per run as [W1 (row-major, in x out), b1, W2, b2, ...].
 
 A batch is computed one of two ways, with the same arithmetic per sample:
 - by rows (batches of ROWS_FROM samples or more): activations are stored unit
@@ -35,6 +40,10 @@ Numerical conventions (numpy_engine.py is the reference):
 
 from __future__ import annotations
 
+import types
+from functools import cache
+from typing import Any, NamedTuple
+
 import numpy as np
 from numba import njit
 
@@ -49,6 +58,9 @@ OPTIMIZER_CODES = {"sgd": 0, "rmsprop": 1, "adam": 2}
 ROWS_FROM = 8  # batches this large or larger are computed by rows (measured crossover)
 # indices into the constants array `k` (the first three are numba_softmax's)
 RHO, ONE_M_RHO, BETA_1, ONE_M_B1, BETA_2, ONE_M_B2, EPS = range(3, 10)
+# what a variant is compiled for: each of kernels()' copies sees its own values
+ACTIVATION = ACTIVATION_CODES["sigmoid"]
+SOFTMAX = False
 
 
 def constants(dtype: str) -> np.ndarray:
@@ -123,13 +135,13 @@ def _dot(p, i, q, j, nb, k):
     return total
 
 
-@njit(cache=True, error_model="numpy")
-def _forward_rows(theta, nb, sizes, woff, boff, uoff, act, zs, acts, k, c):
+def _forward_rows(theta, nb, sizes, woff, boff, uoff, zs, acts, k, c):
     """Layer by layer over the batch's nb samples, whose inputs are in acts[:d, :nb].
 
     Each logit is sum_i a_i * w_ij (i in order), then + bias, as the NumPy
-    engine computes it; the output logits land in zs[-1, :nb]. Each
-    activation has its own loop, so the code test stays out of the loop body.
+    engine computes it; the output logits land in zs[-1, :nb]. ACTIVATION is
+    a constant, so the activation's code test folds away and the loop
+    vectorises.
     """
     n_layers = sizes.shape[0] - 1
     for layer in range(n_layers):
@@ -149,19 +161,11 @@ def _forward_rows(theta, nb, sizes, woff, boff, uoff, act, zs, acts, k, c):
                 zs[u, b] = zs[u, b] + bias
             if layer == n_layers - 1:
                 continue
-            if act == 0:
-                for b in range(nb):
-                    acts[u, b] = _sigmoid(zs[u, b], k, c)
-            elif act == 1:
-                for b in range(nb):
-                    acts[u, b] = np.tanh(zs[u, b])
-            else:
-                for b in range(nb):
-                    acts[u, b] = _relu(zs[u, b], k)
+            for b in range(nb):
+                acts[u, b] = _activation(ACTIVATION, zs[u, b], k, c)
 
 
-@njit(cache=True, error_model="numpy")
-def _backward_rows(theta, grad, nb, sizes, woff, boff, uoff, act, zs, acts, ds, ones, k):
+def _backward_rows(theta, grad, nb, sizes, woff, boff, uoff, zs, acts, ds, ones, k):
     """Set grad to the batch's gradient, given each sample's dL/dz of the output in ds[-1, :nb]."""
     n_layers = sizes.shape[0] - 1
     for layer in range(n_layers - 1, -1, -1):
@@ -183,43 +187,33 @@ def _backward_rows(theta, grad, nb, sizes, woff, boff, uoff, act, zs, acts, ds, 
                 u = uoff[layer + 1] + j
                 for b in range(nb):
                     ds[v, b] += ds[u, b] * w
-            if act == 0:
-                for b in range(nb):
-                    ds[v, b] = ds[v, b] * _derivative(0, zs[v, b], acts[v, b], k)
-            elif act == 1:
-                for b in range(nb):
-                    ds[v, b] = ds[v, b] * _derivative(1, zs[v, b], acts[v, b], k)
-            else:
-                for b in range(nb):
-                    ds[v, b] = ds[v, b] * _derivative(2, zs[v, b], acts[v, b], k)
+            for b in range(nb):
+                ds[v, b] = ds[v, b] * _derivative(ACTIVATION, zs[v, b], acts[v, b], k)
 
 
-@njit(cache=True, error_model="numpy")
 def _batch_by_rows(theta, grad, nb, net, zs, acts, ds, targets, values, ones, k, c):
     """Set grad to the gradient of the batch in acts[:d, :nb]; return the summed loss.
 
-    net = (sizes, woff, boff, uoff, activation code, loss code).
+    net = (sizes, woff, boff, uoff, loss code).
     """
-    sizes, woff, boff, uoff, act, loss = net
+    sizes, woff, boff, uoff, loss = net
     nbf, out = k[ONE] * nb, zs.shape[0] - 1
-    _forward_rows(theta, nb, sizes, woff, boff, uoff, act, zs, acts, k, c)
-    if loss == 0:
+    _forward_rows(theta, nb, sizes, woff, boff, uoff, zs, acts, k, c)
+    if SOFTMAX:
+        softmax_rows(zs, acts, ds, targets, values, uoff[-1], sizes[-1], nb, loss, k, c)
+    elif loss == 0:
         for b in range(nb):
             values[0, b], ds[out, b] = _bce(zs[out, b], targets[0, b], nbf, k, c)
-    elif loss == 1:
+    else:
         for b in range(nb):
             values[0, b], ds[out, b] = _mse(zs[out, b], targets[0, b], nbf, k, c)
-    else:
-        ko = sizes[-1]
-        softmax_rows(zs, acts, ds, targets, values, uoff[-1], ko, nb, loss, k, c)
-    _backward_rows(theta, grad, nb, sizes, woff, boff, uoff, act, zs, acts, ds, ones, k)
+    _backward_rows(theta, grad, nb, sizes, woff, boff, uoff, zs, acts, ds, ones, k)
     return _dot(values, 0, ones, 0, nb, k)
 
 
-@njit(cache=True, error_model="numpy")
 def _batch_by_samples(theta, grad, nb, net, acts, targets, z, a, d, k, c):
     """As _batch_by_rows, one sample after another; z, a, d hold the sample's units."""
-    sizes, woff, boff, uoff, act, loss = net
+    sizes, woff, boff, uoff, loss = net
     grad[:] = k[ZERO]
     nbf, n_layers, out = k[ONE] * nb, sizes.shape[0] - 1, z.shape[0] - 1
     total = k[ZERO]
@@ -233,13 +227,13 @@ def _batch_by_samples(theta, grad, nb, net, acts, targets, z, a, d, k, c):
                 for i in range(fan_in):
                     s += a[uoff[layer] + i] * theta[woff[layer] + i * fan_out + j]
                 z[u] = s + theta[boff[layer] + j]
-                a[u] = _activation(act, z[u], k, c)
-        if loss == 0:
-            value, d[out] = _bce(z[out], targets[0, b], nbf, k, c)
-        elif loss == 1:
-            value, d[out] = _mse(z[out], targets[0, b], nbf, k, c)
-        else:
+                a[u] = _activation(ACTIVATION, z[u], k, c)
+        if SOFTMAX:
             value = softmax_sample(z, a, d, targets, b, uoff[-1], sizes[-1], nb, loss, k, c)
+        elif loss == 0:
+            value, d[out] = _bce(z[out], targets[0, b], nbf, k, c)
+        else:
+            value, d[out] = _mse(z[out], targets[0, b], nbf, k, c)
         total += value
         for layer in range(n_layers - 1, -1, -1):
             fan_in, fan_out = sizes[layer], sizes[layer + 1]
@@ -254,7 +248,7 @@ def _batch_by_samples(theta, grad, nb, net, acts, targets, z, a, d, k, c):
                 v, s = uoff[layer] + i, k[ZERO]
                 for j in range(fan_out):
                     s += d[uoff[layer + 1] + j] * theta[woff[layer] + i * fan_out + j]
-                d[v] = s * _derivative(act, z[v], a[v], k)
+                d[v] = s * _derivative(ACTIVATION, z[v], a[v], k)
     return total
 
 
@@ -294,9 +288,8 @@ def adam_corrections(steps, k):
     return root, denominator
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
-def train_kernel(x, y, orders, theta, lr, curve, shuffled, sizes, woff, boff, uoff,
-                 act, loss, opt, batch, epochs, root, denominator, k, c):  # fmt: skip
+def train_kernel(x, y, orders, theta, lr, curve, epochs, shuffled, sizes, woff, boff, uoff,
+                 loss, opt, batch, root, denominator, k, c):  # fmt: skip
     """Train runs r = 0..R-1 in turn; theta (R, P) is updated in place, curve (R, E) filled.
 
     The arguments up to curve have a leading run axis: callers give each
@@ -307,7 +300,7 @@ def train_kernel(x, y, orders, theta, lr, curve, shuffled, sizes, woff, boff, uo
     units = uoff[-1] + sizes[-1]
     # built once: made for every batch, this tuple's reference counting alone
     # made batch size 1 take twice as long
-    net = (sizes, woff, boff, uoff, act, loss)
+    net = (sizes, woff, boff, uoff, loss)
     for r in range(runs):
         th = theta[r]
         grad, m1, m2 = np.zeros_like(th), np.zeros_like(th), np.zeros_like(th)
@@ -342,8 +335,7 @@ def train_kernel(x, y, orders, theta, lr, curve, shuffled, sizes, woff, boff, uo
             curve[r, e] = total / m
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
-def predict_kernel(x, theta, out, sizes, woff, boff, uoff, act, k, c):
+def predict_kernel(x, theta, out, sizes, woff, boff, uoff, k, c):
     """Output logits out (R, n, k) of every run on its own inputs x (R, n, d)."""
     units = uoff[-1] + sizes[-1]
     n, dim = x.shape[1], x.shape[2]
@@ -353,7 +345,37 @@ def predict_kernel(x, theta, out, sizes, woff, boff, uoff, act, k, c):
         for b in range(n):
             for j in range(dim):
                 acts[j, b] = x[r, b, j]
-        _forward_rows(theta[r], n, sizes, woff, boff, uoff, act, zs, acts, k, c)
+        _forward_rows(theta[r], n, sizes, woff, boff, uoff, zs, acts, k, c)
         for j in range(sizes[-1]):
             for b in range(n):
                 out[r, b, j] = zs[uoff[-1] + j, b]
+
+
+class Kernels(NamedTuple):
+    """One variant's compiled entry points (numba dispatchers)."""
+
+    train: Any
+    predict: Any
+
+
+# the functions whose code reads ACTIVATION or SOFTMAX, or calls one that does
+SPECIALISED = ("_forward_rows", "_backward_rows", "_batch_by_rows", "_batch_by_samples",
+               "train_kernel", "predict_kernel")  # fmt: skip
+
+
+@cache
+def kernels(activation: str, softmax: bool) -> Kernels:
+    """A variant's kernels, compiled (or loaded from numba's disk cache) on their first call.
+
+    Each copy shares its code with the function above of the same name, but
+    looks its globals up in the variant's own namespace: there ACTIVATION and
+    SOFTMAX hold the variant's values, and the names in SPECIALISED the
+    variant's copies. A copy's own name keeps its cache file apart.
+    """
+    scope = dict(globals(), ACTIVATION=ACTIVATION_CODES[activation], SOFTMAX=softmax)
+    variant = f"{activation}_{'softmax' if softmax else 'unit'}"
+    for name in SPECIALISED:
+        copy = types.FunctionType(globals()[name].__code__, scope, f"{name}_{variant}")
+        copy.__qualname__ = copy.__name__
+        scope[name] = njit(cache=True, nogil=True, error_model="numpy")(copy)
+    return Kernels(scope["train_kernel"], scope["predict_kernel"])
