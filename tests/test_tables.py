@@ -10,7 +10,9 @@ import pytest
 from mlpbench import cli
 from mlpbench.config import Config
 from mlpbench.data import make_dataset
+from mlpbench.errors import UsageError
 from mlpbench.study import parse_study
+from mlpbench.tables import parse_csv
 
 
 def _csv(path, header, rows):
@@ -225,3 +227,25 @@ name = "one"
     capsys.readouterr()
     assert cli.main(["report", "--out", str(out)]) == 0, capsys.readouterr().err
     assert "### Table 2: one" in (out / "report.md").read_text()
+
+
+@pytest.mark.parametrize(("labels", "classes", "index"), [
+    (["1", "1.0", "01", "2", "2.00", "+1"], ("1", "2"), [0, 0, 0, 1, 1, 0]),
+    (["10", "9", "-1", ".5", "9.0"], ("-1", "0.5", "9", "10"), [3, 2, 0, 1, 2]),
+    (["1", "1.0", "a"], ("1", "1.0", "a"), [0, 1, 2]),  # not all numbers: labels as written
+    (["nan", "1"], ("1", "nan"), [1, 0]),
+])  # fmt: skip
+def test_numeric_labels_are_classes_by_value(labels, classes, index):
+    raw = "x,y\n" + "".join(f"{i},{label}\n" for i, label in enumerate(labels))
+    table = parse_csv(raw.encode(), "t.csv", "")
+    assert table.classes == classes
+    assert table.labels.tolist() == index
+
+
+def test_a_test_files_numeric_labels_match_the_train_files_by_value():
+    train = parse_csv(b"x,y\n0,0\n1,1\n2,2\n", "train.csv", "")
+    test = parse_csv(b"x,y\n0,2.0\n1,0.0\n2,1e0\n", "test.csv", "", train.classes)
+    assert test.classes == ("0", "1", "2") and test.labels.tolist() == [2, 0, 1]
+    words = parse_csv(b"x,y\n0,a\n1,1\n", "train.csv", "")
+    with pytest.raises(UsageError, match=r"class '1\.0' is not a class of the train file"):
+        parse_csv(b"x,y\n0,1.0\n", "test.csv", "", words.classes)

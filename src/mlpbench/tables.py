@@ -2,7 +2,9 @@
 
 A CSV file has a header row; its feature columns are numbers, its target
 column (the last, unless named) holds class labels, numbers or strings.
-Classes are sorted: numerically when every label is a number, else by name.
+When every label is a number, a class is its value (1, 1.0 and 01 are one
+class, named 1) and classes are sorted by value; else labels are classes as
+written, sorted by name.
 Every fault of a file is one UsageError naming the file, and the line and
 column where it applies (line 1 is the header). A file is read once per
 process for each (path, target, size, mtime), and its sha256 identifies it.
@@ -38,16 +40,34 @@ class Table(NamedTuple):
     sha256: str
 
 
-def _class_order(names: list[str]) -> list[str]:
-    """Distinct labels, numerically sorted when all are numbers, else by name."""
-    distinct = list(dict.fromkeys(names))
+def _values(labels: list[str]) -> list[float] | None:
+    """Each label's value when every label is a finite number, else None."""
     try:
-        values = {n: float(n) for n in distinct}
+        values = [float(label) for label in labels]
     except ValueError:
+        return None
+    return values if all(math.isfinite(v) for v in values) else None
+
+
+def _value_name(value: float) -> str:
+    """A numeric class's one spelling: 1 for 1, 1.0 and 01; 0.5 for .5."""
+    return str(int(value)) if value.is_integer() and abs(value) < 2**53 else repr(value)
+
+
+def _classes_of(labels: list[str], numeric: bool) -> list[str]:
+    """Each row's class: its label, or the label's value named once when numeric."""
+    values = _values(labels) if numeric else None
+    return labels if values is None else [_value_name(v) for v in values]
+
+
+def _class_order(names: list[str]) -> list[str]:
+    """Distinct classes, sorted by value when all are numbers, else by name."""
+    distinct = list(dict.fromkeys(names))
+    values = _values(distinct)
+    if values is None:
         return sorted(distinct)
-    if not all(math.isfinite(v) for v in values.values()):
-        return sorted(distinct)
-    return sorted(distinct, key=lambda n: (values[n], n))
+    value = dict(zip(distinct, values))
+    return sorted(distinct, key=lambda n: (value[n], n))
 
 
 def _number(text: str, where: str) -> float:
@@ -99,6 +119,8 @@ def parse_csv(raw: bytes, name: str, target: str, classes: tuple[str, ...] = ())
     if not rows:
         raise UsageError(f"data file {name!r} has a header but no data rows")
     columns = (*[h for j, h in enumerate(header) if j != t], header[t])
+    # a test file's numeric labels are read as values when the train file's were
+    labels = _classes_of(labels, not classes or _values(list(classes)) is not None)
     order = list(classes) or _class_order(labels)
     if not classes and len(order) < 2:
         raise UsageError(f"data file {name!r}: column {header[t]!r} holds one class only "
