@@ -27,7 +27,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     outcome = service.run_study(args.study, args.tables, args.runs, args.seed, args.engine,
                                 args.dtype, args.out, args.fresh, args.executor,
                                 args.dask_timeout)  # fmt: skip
-    print(f"{outcome.trained} runs trained; the rest were in the store", file=sys.stderr)
+    tuning = service.tuning_runs(outcome.tuned)
+    of_them = f" ({tuning} of them tuning learning rates)" if tuning else ""
+    print(f"{outcome.trained} runs trained{of_them}; the rest were in the store",
+          file=sys.stderr)  # fmt: skip
     code = _print_report(outcome, service.report(outcome, _figures(args)), args.format)
     if tracker is not None:
         logged = service.track_study(tracker, outcome)

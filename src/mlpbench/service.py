@@ -108,9 +108,9 @@ def tune(
     Returns None when train is False and some grid point has no stored runs.
     """
     grid = grid_jobs(config, spec, engine, dtype)
-    if train:
-        run_jobs(grid, spec.seeds, store, executor=executor)
-    return choose(config, spec, [store.runs(job, spec.seeds) for job in grid])
+    trained = run_jobs(grid, spec.seeds, store, executor=executor) if train else 0
+    result = choose(config, spec, [store.runs(job, spec.seeds) for job in grid])
+    return None if result is None else result._replace(trained=trained)
 
 
 def resolve_tuned(
@@ -145,6 +145,11 @@ def resolve_tuned(
     return study._with(tables=tuple(tables)), results
 
 
+def tuning_runs(tuned: Tuned) -> int:
+    """Runs trained to tune learning rates (on their grids' validation splits)."""
+    return sum(result.trained for result in tuned.values() if result is not None)
+
+
 def load_columns(
     table: Table, study: Study, store: Store, engine: str, dtype: str | None
 ) -> list[ColumnRuns]:
@@ -164,7 +169,7 @@ class StudyOutcome(NamedTuple):
     tuned: Tuned
     environment: list[StoredRun]  # every run in the store, for the machine and versions
     out: Path
-    trained: int  # runs this call trained (0 when only read)
+    trained: int  # runs this call trained, tuning grids' included (0 when only read)
     name: str = "report"  # report-tables-1-runs-5 for a part of the study: its own files
 
 
@@ -222,6 +227,7 @@ def run_study(
         store.set_meta(LAST_STUDY, last)
         study, tuned = resolve_tuned(study, engine, dtype, store, True, ex)
         trained = run_jobs(jobs(study, engine, dtype), study.seeds, store, fresh, ex)
+        trained += tuning_runs(tuned)
         return _outcome(study, store, engine, dtype, Path(out), tuned, trained, name)
 
 

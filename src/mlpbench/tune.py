@@ -84,6 +84,7 @@ class TuneResult(NamedTuple):
     grid: list[GridPoint]
     best: GridPoint
     config: Config
+    trained: int = 0  # grid runs this call trained; the rest came from the store
 
 
 def tuning_config(config: Config, validation: float, **values: object) -> Config:
