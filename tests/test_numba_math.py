@@ -4,8 +4,9 @@ exp_neg is checked against the C library's exp (math.exp), which is correctly
 rounded in all but rare cases: exp_neg must be within 1 ulp everywhere and
 equal in at least 85% of cases (it is in about 90%; a polynomial one term
 short or a reduction without ln2's low part is off by more). log1p_unit must
-be within 2 ulp of NumPy's. lane_dot must add in exactly the order its
-docstring gives.
+be within 2 ulp of NumPy's, tanh within 3 ulp of math.tanh (2 in float32).
+lane_dot and weighted_rows must add in exactly the order their docstrings
+give.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from mlpbench.engines.numba_math import (  # noqa: E402
     lane_dot,
     log1p_unit,
     math_constants,
+    tanh,
+    weighted_rows,
 )
 
 
@@ -44,9 +47,18 @@ def _log1p_all(x, c):
     return _map(log1p_unit, x, c)
 
 
+def _tanh_all(x, c):
+    return _map(tanh, x, c)
+
+
 @numba.njit
 def _dot(p, i, q, j, n):
     return lane_dot(p, i, q, j, n)
+
+
+@numba.njit
+def _weighted(a, v, w, at, stride, count, z, u, n):
+    weighted_rows(a, v, w, at, stride, count, z, u, n)
 
 
 def _ulps(got: np.ndarray, want: np.ndarray) -> np.ndarray:
@@ -117,3 +129,41 @@ def test_lane_dot_adds_in_its_documented_order(dtype, n):
     got = _dot(rows, 0, rows, 2, n)
     assert got == want
     np.testing.assert_allclose(got, rows[0, :n] @ rows[2, :n], rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("n", [0, 3, LANES, 4 * LANES, 5 * LANES + 3, 13 * LANES + 5, 110])
+@pytest.mark.parametrize("count", [1, 2, 9])
+def test_weighted_rows_adds_in_its_documented_order(dtype, n, count):
+    rng = np.random.default_rng(3)
+    rows, w = rng.normal(size=(24, 110)).astype(dtype), rng.normal(size=100).astype(dtype)
+    v, at, stride, u = 2, 5, 7, 20
+    want = rows[v, :n] * w[at]  # elementwise, so NumPy rounds each column as a scalar would
+    for i in range(1, count):
+        want = want + rows[v + i, :n] * w[at + i * stride]
+    out = rows.copy()
+    _weighted(rows, v, w, at, stride, count, out, u, n)
+    assert np.array_equal(out[u, :n], want)
+    out[u, :n] = rows[u, :n]
+    assert np.array_equal(out, rows)  # nothing else is written
+
+
+@pytest.mark.parametrize(("dtype", "most"), [("float64", 3), ("float32", 2)])
+def test_tanh_within_three_ulp_of_the_c_library(dtype, most):
+    rng = np.random.default_rng(4)
+    tiny_to_flat = np.geomspace(1e-30, 30, 20_000)
+    x = np.concatenate([rng.normal(0, 3, 200_000), tiny_to_flat, -tiny_to_flat]).astype(dtype)
+    got = _tanh_all(x, math_constants(dtype))
+    want = np.array([math.tanh(v) for v in x.astype(float)]).astype(dtype)
+    assert _ulps(got, want).max() <= most
+    assert np.mean(got == want) > 0.45  # about half are the C library's to the bit
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_tanh_edges(dtype):
+    x = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 20.0, -1e6, 1e-30], dtype=dtype)
+    got = _tanh_all(x, math_constants(dtype))
+    assert list(np.signbit(got[:2])) == [False, True] and got[0] == 0.0
+    assert list(got[[2, 3, 5, 6]]) == [1.0, -1.0, 1.0, -1.0]
+    assert np.isnan(got[4])
+    assert got[7] == x[7]  # tanh x = x to the last bit for tiny x

@@ -1,15 +1,16 @@
-"""exp, log1p and a dot product that compile to SIMD code, for the numba engine.
+"""exp, log1p, tanh and two sums that compile to SIMD code, for the numba engine.
 
-numba calls the C library's scalar exp and log1p, one element at a time
-(PyPI's llvmlite has no SVML), and a sample needs four of them: over half of
-the engine's time went there. exp_neg and log1p_unit are straight-line
-arithmetic with selects instead of branches, so a loop over samples that
-calls them is vectorised by LLVM; lane_dot is written as vector instructions
-because LLVM will not vectorise a float sum on its own. exp_neg is within
-1 ulp of the C library's exp and equal to it in about 9 cases in 10 (NumPy's
-own SIMD exp differs from the C library's in 1 case in 20), log1p_unit
-within 2 ulp of NumPy's (tests/test_numba_math.py); both work in float32
-with float32 constants. A correctly rounded variant (a double-double tail)
+numba calls the C library's scalar exp, log1p and tanh, one element at a
+time (PyPI's llvmlite has no SVML), and a sample needs four of them: over
+half of the engine's time went there. exp_neg, log1p_unit and tanh are
+straight-line arithmetic with selects instead of branches, so a loop over
+samples that calls them is vectorised by LLVM; lane_dot and weighted_rows
+are written as vector instructions because LLVM will not vectorise a float
+sum on its own. exp_neg is within 1 ulp of the C library's exp and equal to
+it in about 9 cases in 10 (NumPy's own SIMD exp differs from the C
+library's in 1 case in 20), log1p_unit within 2 ulp of NumPy's, tanh within
+3 ulp of the C library's (2 in float32; tests/test_numba_math.py); all work
+in float32 with float32 constants. A correctly rounded variant (a double-double tail)
 made the full-batch benchmark 16% slower; results agree with NumPy's to
 rounding either way.
 
@@ -18,7 +19,8 @@ kernels that inline these do not notice an edit here: run `make clean-cache`
 after one.
 
 Only the domains the engine needs are covered: exp_neg(x) for x <= 0 (the
-sigmoid's e^-|z|) and log1p_unit(e) for 0 <= e <= 1 (BCE's log(1 + e^-|z|)).
+sigmoid's e^-|z|) and log1p_unit(e) for 0 <= e <= 1 (BCE's log(1 + e^-|z|));
+tanh takes any x.
 NaN propagates; below the normal range results flush to 0 (for every x <
 -708.74 in float64, -87.68 in float32), as does -inf.
 
@@ -33,6 +35,9 @@ Method (Cody and Waite's, as in most C libraries):
   |s| <= 0.172, by its series to s^21 (error below 1e-18), as 2s + 2s s^2 q
   with q summed likewise;
   s is formed from e without computing 1 + e, so small e keeps its precision.
+- tanh: tanh |x| = -m / (2 + m) with m = e^(-2|x|) - 1 from exp's own parts,
+  2^n (e^r - 1) + (2^n - 1), so m keeps its precision as x -> 0; the sign
+  is copied from x (tanh(-0) = -0). Large |x| give m = -1 and 1 exactly.
 """
 
 from __future__ import annotations
@@ -151,9 +156,83 @@ def lane_dot(typingctx, p, i, q, j, n):
     return p.dtype(p, i, q, j, n), codegen
 
 
+BLOCK = 4 * LANES  # samples weighted_rows keeps in registers at once
+
+
+@intrinsic
+def weighted_rows(typingctx, a, v, w, at, stride, count, z, u, n):
+    """z[u, :n] = sum over i < count of a[v + i, :n] * w[at + i * stride].
+
+    Each column's sum is the first product, then each next product added in
+    order of i (a multiply, then an add; no fusing): the arithmetic of a
+    scalar loop, held in vector registers BLOCK columns at a time, then
+    LANES, then one, so a row of z is written once instead of loaded and
+    stored count times. For a layer, z[u] is unit j's logits over the batch:
+    its inputs' rows weighted by column j of the layer's weights.
+    """
+    array = isinstance(a, types.Array) and a.ndim == 2 and a.layout == "C" and a == z
+    if not (array and isinstance(w, types.Array) and w.ndim == 1 and w.dtype == a.dtype):
+        return None
+    if not all(isinstance(t, types.Integer) for t in (v, at, stride, count, u, n)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        args = [arg if isinstance(t, types.Array) else context.cast(builder, arg, t, types.intp)
+                for arg, t in zip(args, signature.args)]  # fmt: skip
+        a_arr, v, w_arr, at, stride, count, z_arr, u, n = args
+        scalar, zero = context.get_value_type(a.dtype), ir.Constant(cgutils.intp_t, 0)
+        one = ir.Constant(cgutils.intp_t, 1)
+        rows = context.make_array(a)(context, builder, a_arr)
+        weights = context.make_array(w)(context, builder, w_arr)
+        first = cgutils.get_item_pointer(context, builder, a, rows, [v, zero])
+        out = cgutils.get_item_pointer(
+            context, builder, a, context.make_array(z)(context, builder, z_arr), [u, zero]
+        )
+        columns = builder.extract_value(rows.shape, 1)
+        align = a.dtype.bitwidth // 8
+
+        def columns_of(start, width):
+            """Columns from start in groups of width, as many as fit in n; returns where
+            the groups end."""
+            lanes = scalar if width == 1 else ir.VectorType(scalar, width)
+            size = ir.Constant(cgutils.intp_t, width)
+            groups = builder.sdiv(builder.sub(n, start), size)
+            acc = cgutils.alloca_once(builder, lanes)
+
+            def weight(i):
+                index = builder.add(at, builder.mul(i, stride))
+                at_weight = cgutils.get_item_pointer(context, builder, w, weights, [index])
+                value = builder.load(at_weight)
+                if width == 1:
+                    return value
+                vector = builder.insert_element(ir.Constant(lanes, None), value, zero)
+                everywhere = ir.Constant(ir.VectorType(ir.IntType(32), width), [0] * width)
+                return builder.shuffle_vector(vector, vector, everywhere)
+
+            with cgutils.for_range(builder, groups) as group:
+                offset = builder.add(start, builder.mul(group.index, size))
+
+                def row(i):
+                    at_row = builder.gep(first, [builder.add(builder.mul(i, columns), offset)])
+                    return builder.load(builder.bitcast(at_row, lanes.as_pointer()), align=align)
+
+                builder.store(builder.fmul(row(zero), weight(zero)), acc)
+                with cgutils.for_range_slice(builder, one, count, one) as (i, _):
+                    builder.store(builder.fadd(builder.load(acc), builder.fmul(row(i), weight(i))),
+                                  acc)  # fmt: skip
+                target = builder.bitcast(builder.gep(out, [offset]), lanes.as_pointer())
+                builder.store(builder.load(acc), target, align=align)
+            return builder.add(start, builder.mul(groups, size))
+
+        columns_of(columns_of(columns_of(zero, BLOCK), LANES), 1)
+        return context.get_dummy_value()
+
+    return types.none(a, v, w, at, stride, count, z, u, n), codegen
+
+
 @njit(cache=True, error_model="numpy", inline="always")
-def exp_neg(x, c):
-    """e^x for x <= 0, c = math_constants(dtype)."""
+def _exp_parts(x, c):
+    """e^r - 1 and 2^n, where x = n ln2 + r and e^x = 2^n (1 + (e^r - 1)), for x <= 0."""
     x = c[EXP_MIN] if x < c[EXP_MIN] else x  # keeps NaN, and n within int range
     n = (x * c[LOG2E] + c[ROUNDER]) - c[ROUNDER]  # round to nearest, in floats
     r = (x - n * c[LN2_HI]) - n * c[LN2_LO]
@@ -163,8 +242,26 @@ def exp_neg(x, c):
     q0 = fma(fma(c[e + 5], r, c[e + 4]), r2, fma(c[e + 3], r, c[e + 2]))
     q1 = fma(fma(c[e + 9], r, c[e + 8]), r2, fma(c[e + 7], r, c[e + 6]))
     q2 = fma(fma(c[e + 13], r, c[e + 12]), r2, fma(c[e + 11], r, c[e + 10]))
-    p = c[ONE] + fma(r2, fma(fma(q2, r4, q1), r4, q0), r)
-    return p * _pow2(n, x)
+    return fma(r2, fma(fma(q2, r4, q1), r4, q0), r), _pow2(n, x)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def exp_neg(x, c):
+    """e^x for x <= 0, c = math_constants(dtype)."""
+    s, scale = _exp_parts(x, c)
+    return (c[ONE] + s) * scale
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def tanh(x, c):
+    """tanh(x) = -m / (2 + m), m = e^(-2|x|) - 1, signed as x; c = math_constants(dtype).
+
+    m is 2^n (e^r - 1) + (2^n - 1): a power of two times exp's polynomial, so
+    small |x| keep their precision (tanh x -> x), then one rounded add.
+    """
+    s, scale = _exp_parts(-c[TWO] * abs(x), c)
+    m = scale * s + (scale - c[ONE])
+    return np.copysign(abs(m) / (c[TWO] + m), x)
 
 
 @njit(cache=True, error_model="numpy", inline="always")
