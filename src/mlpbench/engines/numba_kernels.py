@@ -4,7 +4,7 @@ A variant is a hidden activation and an output kind: one sigmoid unit (loss
 codes 0-1) or a softmax over k units (2-3). kernels() compiles a variant's
 own copies of the functions in SPECIALISED, which read ACTIVATION and SOFTMAX
 as constants; numba drops the branches they rule out, so a study compiles
-only the code it runs (cold, the seed study's one variant compiles in 6.1 s;
+only the code it runs (cold, the seed study's one variant compiles in 6.5 s;
 one kernel with runtime codes for every variant took 9.7 s). Loss,
 optimizer, batch size, epochs and a per-run learning rate stay runtime
 arguments. The kernels release the GIL, and numba_engine.py spreads runs
