@@ -234,6 +234,9 @@ name = "one"
     (["10", "9", "-1", ".5", "9.0"], ("-1", "0.5", "9", "10"), [3, 2, 0, 1, 2]),
     (["1", "1.0", "a"], ("1", "1.0", "a"), [0, 1, 2]),  # not all numbers: labels as written
     (["nan", "1"], ("1", "nan"), [1, 0]),
+    # beyond 2^53 integers stay exact; a decimal is the float it parses to (...992)
+    (["9007199254740993", "9007199254740992", "9007199254740993.0"],
+     ("9007199254740992", "9007199254740993"), [1, 0, 0]),
 ])  # fmt: skip
 def test_numeric_labels_are_classes_by_value(labels, classes, index):
     raw = "x,y\n" + "".join(f"{i},{label}\n" for i, label in enumerate(labels))

@@ -49,15 +49,22 @@ def _values(labels: list[str]) -> list[float] | None:
     return values if all(math.isfinite(v) for v in values) else None
 
 
-def _value_name(value: float) -> str:
-    """A numeric class's one spelling: 1 for 1, 1.0 and 01; 0.5 for .5."""
-    return str(int(value)) if value.is_integer() and abs(value) < 2**53 else repr(value)
+def _value_name(label: str, value: float) -> str:
+    """A numeric class's one spelling: 1 for 1, 1.0 and 01; 0.5 for .5.
+
+    Integers are read exactly, so IDs beyond 2^53 that round to one float
+    stay apart; a decimal is the float it parses to.
+    """
+    exact = _exact(label, value)
+    if isinstance(exact, int):
+        return str(exact)
+    return str(int(value)) if value.is_integer() and abs(value) < 1e21 else repr(value)
 
 
 def _classes_of(labels: list[str], numeric: bool) -> list[str]:
     """Each row's class: its label, or the label's value named once when numeric."""
     values = _values(labels) if numeric else None
-    return labels if values is None else [_value_name(v) for v in values]
+    return labels if values is None else [_value_name(t, v) for t, v in zip(labels, values)]
 
 
 def _class_order(names: list[str]) -> list[str]:
@@ -66,8 +73,16 @@ def _class_order(names: list[str]) -> list[str]:
     values = _values(distinct)
     if values is None:
         return sorted(distinct)
-    value = dict(zip(distinct, values))
+    value = {n: _exact(n, v) for n, v in zip(distinct, values)}
     return sorted(distinct, key=lambda n: (value[n], n))
+
+
+def _exact(label: str, value: float) -> int | float:
+    """An integer label's exact value (Python compares it with floats exactly), else value."""
+    try:
+        return int(label)
+    except ValueError:
+        return value
 
 
 def _number(text: str, where: str) -> float:
