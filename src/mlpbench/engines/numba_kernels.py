@@ -17,7 +17,9 @@ A batch is computed one of two ways, with the same arithmetic per sample:
   by unit (rows) over the batch's samples (columns), so every loop runs over
   contiguous samples, from 0, without calls or branches, and compiles to SIMD
   instructions (LLVM vectorises only loops whose indices it can see are not
-  negative; a loop from an offset stays scalar);
+  negative; a loop from an offset stays scalar); a layer's products are
+  numba_math.weighted_rows, which keeps a unit's row of logits in vector
+  registers while its inputs are added;
 - sample by sample (smaller batches): a short scalar loop per sample, which
   below ROWS_FROM is faster than setting up vector loops.
 
