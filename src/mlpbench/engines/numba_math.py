@@ -112,6 +112,13 @@ def fma(typingctx, a, b, c):
 LANES = 8
 
 
+def _row_start(context, builder, array_type, array, row):
+    """A pointer to array[row, 0] of a 2-D C array, for the intrinsics below."""
+    zero = ir.Constant(cgutils.intp_t, 0)
+    view = context.make_array(array_type)(context, builder, array)
+    return cgutils.get_item_pointer(context, builder, array_type, view, [row, zero])
+
+
 @intrinsic
 def lane_dot(typingctx, p, i, q, j, n):
     """sum(p[i, :n] * q[j, :n]) for n a multiple of LANES, as LANES interleaved sums.
@@ -127,16 +134,11 @@ def lane_dot(typingctx, p, i, q, j, n):
         return None
 
     def codegen(context, builder, signature, args):
-        (p_arr, p_row, q_arr, q_row, count), zero = args, ir.Constant(cgutils.intp_t, 0)
+        p_arr, p_row, q_arr, q_row, count = args
         vector = ir.VectorType(context.get_value_type(p.dtype), LANES)
         acc = cgutils.alloca_once_value(builder, ir.Constant(vector, None))
-
-        def row_start(arr, row):
-            return cgutils.get_item_pointer(
-                context, builder, p, context.make_array(p)(context, builder, arr), [row, zero]
-            )
-
-        p_ptr, q_ptr = row_start(p_arr, p_row), row_start(q_arr, q_row)
+        p_ptr = _row_start(context, builder, p, p_arr, p_row)
+        q_ptr = _row_start(context, builder, p, q_arr, q_row)
         chunks = builder.sdiv(count, ir.Constant(count.type, LANES))
         with cgutils.for_range(builder, chunks) as loop:
             offset = builder.mul(loop.index, ir.Constant(loop.index.type, LANES))
@@ -182,13 +184,10 @@ def weighted_rows(typingctx, a, v, w, at, stride, count, z, u, n):
         a_arr, v, w_arr, at, stride, count, z_arr, u, n = args
         scalar, zero = context.get_value_type(a.dtype), ir.Constant(cgutils.intp_t, 0)
         one = ir.Constant(cgutils.intp_t, 1)
-        rows = context.make_array(a)(context, builder, a_arr)
         weights = context.make_array(w)(context, builder, w_arr)
-        first = cgutils.get_item_pointer(context, builder, a, rows, [v, zero])
-        out = cgutils.get_item_pointer(
-            context, builder, a, context.make_array(z)(context, builder, z_arr), [u, zero]
-        )
-        columns = builder.extract_value(rows.shape, 1)
+        first = _row_start(context, builder, a, a_arr, v)
+        out = _row_start(context, builder, z, z_arr, u)
+        columns = builder.extract_value(context.make_array(a)(context, builder, a_arr).shape, 1)
         align = a.dtype.bitwidth // 8
 
         def columns_of(start, width):
