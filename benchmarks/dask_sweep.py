@@ -17,10 +17,10 @@ import time
 
 import numpy as np
 
-from mlpbench.config import Config, Job
+from mlpbench.config.core import Config, Job
 from mlpbench.engines import train
-from mlpbench.runner import open_executor, run_jobs
-from mlpbench.store import Store
+from mlpbench.experiment.runner import open_executor, run_jobs
+from mlpbench.experiment.store import Store
 
 
 def sweep(epochs: int) -> list[Job]:

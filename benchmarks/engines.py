@@ -29,7 +29,7 @@ import tempfile
 import time
 
 from mlpbench import engines
-from mlpbench.config import Config
+from mlpbench.config.core import Config
 
 EPOCHS = 1000
 CONFIGS = {

@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 
 from mlpbench import engines
-from mlpbench.config import Config
+from mlpbench.config.core import Config
 from mlpbench.engines import harness
 
 EPSILONS = (1e-16, -1e-16, 3e-16, -3e-16, 1e-15, -1e-15)

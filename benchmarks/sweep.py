@@ -27,7 +27,7 @@ import time
 import numpy as np
 
 from mlpbench import engines
-from mlpbench.config import Config
+from mlpbench.config.core import Config
 
 SEED_BATCHES = {"full": None, "128": 128, "32": 32, "1": 1}
 

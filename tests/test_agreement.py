@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 
 from mlpbench import engines
-from mlpbench import optimizers as opt_rules
-from mlpbench.agree import CURVE_TOLERANCE, WEIGHT_TOLERANCE, difference
-from mlpbench.config import Config
+from mlpbench.analysis.agree import CURVE_TOLERANCE, WEIGHT_TOLERANCE, difference
+from mlpbench.config.core import Config
 from mlpbench.engines import numpy_engine
+from mlpbench.nn import optimizers as opt_rules
 from mlpbench.service import agree
 
 pytest.importorskip("tensorflow")

@@ -341,7 +341,8 @@ def test_run_prints_a_compact_summary_and_colours_verdicts(tiny_study, tmp_path,
     assert f"report: {out / 'report'}.md and .html" in printed
     assert "\x1b[" not in printed  # not a terminal: no colour codes
     assert len(printed.splitlines()) < 30
-    from mlpbench import service, terminal
+    from mlpbench import service
+    from mlpbench.report import terminal
 
     coloured = terminal.render(service.stored_study(out).tables, color=True)
     assert "\x1b[33mnot supported at this sample size" in coloured  # yellow

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mlpbench.config import (
+from mlpbench.config.core import (
     CONFIG_FIELDS,
     REGISTRIES,
     Config,

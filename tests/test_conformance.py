@@ -4,7 +4,7 @@ the NumPy float64 reference, over activation x depth x loss x optimizer x batch.
 Each case trains 2 runs of a small problem (m = 20, n = 8) for 12 updates, at
 full batch and with B = 8 (batches of 8, 8 and a short 4), from the same
 initial weights and batch order, and compares the loss curves and the final
-weights (mlpbench.agree.difference). Tolerances, stated once:
+weights (mlpbench.analysis.agree.difference). Tolerances, stated once:
 
 - float64 engines: 1e-10. They do the reference's arithmetic in another
   summation order and with their own exp (within 1 ulp), so they differ by
@@ -33,11 +33,11 @@ import numpy as np
 import pytest
 
 from mlpbench import engines
-from mlpbench.agree import difference
-from mlpbench.config import Config
-from mlpbench.losses import LOSSES
-from mlpbench.model import ACTIVATIONS
-from mlpbench.optimizers import OPTIMIZERS
+from mlpbench.analysis.agree import difference
+from mlpbench.config.core import Config
+from mlpbench.nn.losses import LOSSES
+from mlpbench.nn.model import ACTIVATIONS
+from mlpbench.nn.optimizers import OPTIMIZERS
 
 SEEDS = [0, 1]
 RATES = {"sgd": 0.5, "rmsprop": 0.01, "adam": 0.05}

@@ -11,9 +11,9 @@ import time
 import pytest
 
 from mlpbench import cli
-from mlpbench.config import Config, Job
-from mlpbench.runner import open_executor, run_jobs
-from mlpbench.store import Store
+from mlpbench.config.core import Config, Job
+from mlpbench.experiment.runner import open_executor, run_jobs
+from mlpbench.experiment.store import Store
 
 distributed = pytest.importorskip("distributed")
 pytest.importorskip("numba")  # the study below trains on the numba engine

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlpbench.config import Config
-from mlpbench.data import DATASETS, epoch_orders, make_dataset, stack_datasets
+from mlpbench.config.core import Config
+from mlpbench.data.dataset import DATASETS, epoch_orders, make_dataset, stack_datasets
 
 SHIPPED = ("breast-cancer", "iris", "wine", "digits")
 
@@ -79,7 +79,7 @@ def test_epoch_orders_are_permutations_and_reproducible():
 
 @pytest.mark.parametrize("name", ["circle", "xor"])
 def test_playground_labels_follow_the_true_boundary_without_noise(name):
-    from mlpbench.data import truth
+    from mlpbench.data.dataset import truth
 
     c = config(name, 400, 50)
     d = make_dataset(c, 2)

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 from mlpbench import engines
-from mlpbench.config import Config
+from mlpbench.config.core import Config
 
 ENGINE_NAMES = [name for name in ("numpy", "numba") if engines.available(name)]
 # (loss, optimizer, lr) settings that train stably at every batch size below
@@ -120,7 +120,7 @@ def test_learning_actually_happens(name):
 VARIANTS_SCRIPT = """
 import json, sys
 from mlpbench import engines
-from mlpbench.config import Config
+from mlpbench.config.core import Config
 from mlpbench.engines import numba_kernels, numba_softmax
 
 def compiled():  # signatures of the softmax code, compiled or loaded in this process

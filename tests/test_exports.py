@@ -13,10 +13,10 @@ import textwrap
 import pytest
 
 from mlpbench import cli
-from mlpbench.config import Config
-from mlpbench.data import make_dataset
-from mlpbench.export import data_sha256
-from mlpbench.latex import escape
+from mlpbench.config.core import Config
+from mlpbench.data.dataset import make_dataset
+from mlpbench.exports.tidy import data_sha256
+from mlpbench.report.latex import escape
 
 SHARED = textwrap.dedent("""
     name = "shared"

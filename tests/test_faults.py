@@ -16,9 +16,10 @@ import time
 
 import pytest
 
-from mlpbench import cli, engines, store
-from mlpbench.config import Config
+from mlpbench import cli, engines
+from mlpbench.config.core import Config
 from mlpbench.engines.harness import diverged
+from mlpbench.experiment import store
 
 MLPBENCH = [sys.executable, "-m", "mlpbench.cli"]
 
@@ -236,7 +237,7 @@ def test_a_killed_process_claim_lapses(tmp_path):
     first.send_signal(signal.SIGKILL)
     first.wait()
     with store.Store(out) as s:
-        from mlpbench.config import Job
+        from mlpbench.config.core import Job
 
         job = Job(Config(m=200, n=20, batch_size=1, epochs=100000), "numpy")
         assert s.claim([job])  # the dead owner's lease does not hold

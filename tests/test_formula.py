@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from mlpbench import cli
-from mlpbench.config import Config
-from mlpbench.data import make_dataset
+from mlpbench.config.core import Config
+from mlpbench.data.dataset import make_dataset
+from mlpbench.data.formula import Rule
 from mlpbench.errors import UsageError
-from mlpbench.formula import Rule
 
 POINTS = np.array([[0.5, 0.1, -1.0], [-1.5, 3.0, 2.0], [0.0, 0.0, 0.0], [2.0, -0.5, 1.0]])
 

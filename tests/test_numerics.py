@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from mlpbench.engines.numpy_engine import loss_and_grads
-from mlpbench.losses import LOSSES
-from mlpbench.model import glorot_params, init_params, sigmoid
-from mlpbench.optimizers import apply_updates, sgd
+from mlpbench.nn.losses import LOSSES
+from mlpbench.nn.model import glorot_params, init_params, sigmoid
+from mlpbench.nn.optimizers import apply_updates, sgd
 
 
 def _numeric_grads(params, x, y, activation, loss, h=1e-6):
@@ -29,7 +29,7 @@ def _numeric_grads(params, x, y, activation, loss, h=1e-6):
 
 
 def _logit(params, x, activation):
-    from mlpbench.model import logits
+    from mlpbench.nn.model import logits
 
     return logits(params, x, activation)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mlpbench.optimizers import OPTIMIZERS, adam, apply_updates, rmsprop, sgd
+from mlpbench.nn.optimizers import OPTIMIZERS, adam, apply_updates, rmsprop, sgd
 
 
 def _trajectory(opt, params, grads_seq):

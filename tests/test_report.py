@@ -16,14 +16,14 @@ import numpy as np
 import pytest
 
 from mlpbench import cli
-from mlpbench.analysis import CONTRADICTED, NOT_TESTABLE, SUPPORTED, judge
-from mlpbench.config import Config
-from mlpbench.data import make_dataset
+from mlpbench.analysis.compare import CONTRADICTED, NOT_TESTABLE, SUPPORTED, judge
+from mlpbench.config.core import Config
+from mlpbench.data.dataset import make_dataset
 from mlpbench.errors import UsageError
-from mlpbench.plots import PLOTS
+from mlpbench.experiment.store import Store
+from mlpbench.experiment.study import parse_study
+from mlpbench.report.plots import PLOTS
 from mlpbench.service import load_columns
-from mlpbench.store import Store
-from mlpbench.study import parse_study
 
 STUDY = """
 name = "claims"
@@ -215,7 +215,7 @@ def test_bad_claims_are_rejected(claim, message):
 
 
 def test_durations_keep_the_mean_unit_without_exponents():
-    from mlpbench.formatting import format_duration
+    from mlpbench.report.formatting import format_duration
 
     assert format_duration(0.076) == "76ms"
     assert format_duration(905.0) == "15m 5s"
@@ -226,7 +226,7 @@ def test_durations_keep_the_mean_unit_without_exponents():
 def test_plots_follow_the_rows_shown_and_are_redrawn_only_when_their_runs_change(
     tiny_study, tmp_path, monkeypatch
 ):
-    from mlpbench import report
+    from mlpbench.report import build as report
 
     out = tmp_path / "out"
     argv = ["run", str(tiny_study), "--out", str(out), "--engine", "numpy"]
@@ -243,8 +243,8 @@ def test_plots_follow_the_rows_shown_and_are_redrawn_only_when_their_runs_change
 
 
 def test_html_embeds_only_drawn_figures_and_svg_where_smaller(tmp_path):
-    from mlpbench.document import Document, Figure, Section
-    from mlpbench.html_report import to_html
+    from mlpbench.report.document import Document, Figure, Section
+    from mlpbench.report.html import to_html
 
     plots = tmp_path / "plots"
     plots.mkdir()
@@ -266,7 +266,7 @@ def test_labels_with_dollar_signs_are_drawn_as_typed(tmp_path):
     """Broken mathtext in a column label ($\\frac{) would fail the drawing if it were parsed."""
     from matplotlib.figure import Figure
 
-    from mlpbench.plots import _literal_text
+    from mlpbench.report.plots import _literal_text
 
     @_literal_text
     def draw() -> Figure:
@@ -284,7 +284,7 @@ def test_labels_with_dollar_signs_are_drawn_as_typed(tmp_path):
 
 
 def test_time_plot_of_columns_on_other_data_sets_and_a_one_point_plane():
-    from mlpbench.plots import _only_batch_differs, plane_of
+    from mlpbench.report.plots import _only_batch_differs, plane_of
 
     seed, circle = Config(), Config(data="circle", noise=0.1)
     assert not _only_batch_differs([seed, circle])  # fields one config leaves out count too

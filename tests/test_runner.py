@@ -6,10 +6,11 @@ import dataclasses
 
 import pytest
 
-from mlpbench import engines, runner
-from mlpbench.config import Config, Job
+from mlpbench import engines
+from mlpbench.config.core import Config, Job
 from mlpbench.errors import UsageError
-from mlpbench.store import Store
+from mlpbench.experiment import runner
+from mlpbench.experiment.store import Store
 
 CONFIG = Config(m=30, n=10, epochs=4)
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mlpbench.config import Config
+from mlpbench.config.core import Config
 from mlpbench.engines import accuracy
 from mlpbench.engines.numpy_engine import loss_and_grads
 from mlpbench.errors import UsageError
-from mlpbench.losses import LOSSES
-from mlpbench.model import init_params, softmax
+from mlpbench.nn.losses import LOSSES
+from mlpbench.nn.model import init_params, softmax
 from test_numerics import _numeric_grads
 
 # one sample, three classes, logits (1, 2, 3), true class 2

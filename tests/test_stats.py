@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from mlpbench.stats import holm, median_interval, paired, summarize
+from mlpbench.analysis.stats import holm, median_interval, paired, summarize
 
 VALUES = [99.0, 98.0, 100.0, 97.0, 99.0, 98.5, 99.5, 96.0]
 
@@ -82,8 +82,8 @@ def test_median_interval_is_inside_the_data_and_never_negative():
 
 
 def test_time_cells_say_when_runs_shared_one_wall_time():
-    from mlpbench.formatting import time_cell
-    from mlpbench.results import StoredRun
+    from mlpbench.engines.results import StoredRun
+    from mlpbench.report.formatting import time_cell
 
     def run(t, group):
         return StoredRun(0, "k", {}, "numba", "float64", "cpu", 0, False,

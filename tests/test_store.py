@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mlpbench.config import Config, Job
-from mlpbench.results import METRICS, RunResult, StoredRun
-from mlpbench.store import DB_NAME, Store
+from mlpbench.config.core import Config, Job
+from mlpbench.engines.results import METRICS, RunResult, StoredRun
+from mlpbench.experiment.store import DB_NAME, Store
 
 JOB = Job(Config(m=20, n=5, epochs=3), "numpy")
 

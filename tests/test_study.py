@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from conftest import TINY_STUDY
-from mlpbench.config import Config
+from mlpbench.config.core import Config
 from mlpbench.errors import UsageError
+from mlpbench.experiment.study import load_study, parse_study
 from mlpbench.service import bundled_study, jobs, resolve_study
-from mlpbench.study import load_study, parse_study
 
 T = "[[tables]]\nnumber = 1\n"
 COL = T + "[[tables.columns]]\nlabel = 'a'\n"

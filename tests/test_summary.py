@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from mlpbench import cli
-from mlpbench.analysis import CONTRADICTED, SUPPORTED, claim_grid
+from mlpbench.analysis.compare import CONTRADICTED, SUPPORTED, claim_grid
+from mlpbench.experiment.study import parse_study
 from mlpbench.service import stored_study
-from mlpbench.study import parse_study
 
 TABLE = """
 [[tables]]

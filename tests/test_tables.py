@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from mlpbench import cli
-from mlpbench.config import Config
-from mlpbench.data import make_dataset
+from mlpbench.config.core import Config
+from mlpbench.data.dataset import make_dataset
+from mlpbench.data.tables import parse_csv
 from mlpbench.errors import UsageError
-from mlpbench.study import parse_study
-from mlpbench.tables import parse_csv
+from mlpbench.experiment.study import parse_study
 
 
 def _csv(path, header, rows):

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 
 from mlpbench import cli, engines
-from mlpbench.config import Config
-from mlpbench.data import make_dataset
+from mlpbench.config.core import Config
+from mlpbench.data.dataset import make_dataset
 from mlpbench.engines import prepare
+from mlpbench.experiment.store import Store
+from mlpbench.experiment.tune import TuneSpec, log_grid
 from mlpbench.service import tune
-from mlpbench.store import Store
-from mlpbench.tune import TuneSpec, log_grid
 
 
 def test_log_grid():

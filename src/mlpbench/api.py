@@ -19,17 +19,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mlpbench import service
-from mlpbench.analysis import ColumnRuns, Verdict, judge
-from mlpbench.config import Config, Job
-from mlpbench.document import Cell, TableBlock
+from mlpbench.analysis.compare import ColumnRuns, Verdict, judge
+from mlpbench.analysis.stats import Summary, summarize
+from mlpbench.config.core import Config, Job
+from mlpbench.engines.results import METRICS, StoredRun
 from mlpbench.errors import UsageError
-from mlpbench.formatting import format_cell, human
-from mlpbench.html_report import table_html
-from mlpbench.plots import decision_boundaries, learning_curves
-from mlpbench.report import table_block
-from mlpbench.results import METRICS, StoredRun
-from mlpbench.stats import Summary, summarize
-from mlpbench.study import Column, Table
+from mlpbench.experiment.study import Column, Table
+from mlpbench.report.build import table_block
+from mlpbench.report.document import Cell, TableBlock
+from mlpbench.report.formatting import format_cell, human
+from mlpbench.report.html import table_html
+from mlpbench.report.plots import decision_boundaries, learning_curves
 
 if TYPE_CHECKING:
     import pandas
@@ -188,7 +188,7 @@ class StudyResult:
 class Study:
     """A study file, parsed: its tables and columns, ready to run."""
 
-    schema: Any  # mlpbench.study.Study
+    schema: Any  # mlpbench.experiment.study.Study
 
     @property
     def name(self) -> str:

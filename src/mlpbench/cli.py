@@ -8,7 +8,7 @@ import json
 import os
 import sys
 
-from mlpbench.config import CONFIG_FIELDS, DATA_FIELDS, Config
+from mlpbench.config.core import CONFIG_FIELDS, DATA_FIELDS, Config
 from mlpbench.errors import UsageError
 from mlpbench.options import build_parser
 
@@ -58,7 +58,7 @@ def _print_report(outcome, text: str, fmt: str) -> int:
     if fmt == "markdown":
         print(text.replace("<br>", " "))  # the terminal shows a cell's CI on the same line
     else:
-        from mlpbench import terminal
+        from mlpbench.report import terminal
 
         color = True if sys.stdout.isatty() else None
         print(terminal.render(outcome.tables, color), end="")
@@ -73,8 +73,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     """Print every stored run (or, with --curves, every run's every epoch) as CSV, JSON or
     Parquet."""
     service = _service()
-    from mlpbench.export import CURVE_FIELDS, TIDY_FIELDS, to_parquet
-    from mlpbench.formatting import jsonable
+    from mlpbench.exports.tidy import CURVE_FIELDS, TIDY_FIELDS, to_parquet
+    from mlpbench.report.formatting import jsonable
 
     rows = service.export_rows(args.out, args.curves)
     fields = CURVE_FIELDS if args.curves else TIDY_FIELDS
@@ -124,7 +124,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_tune(args: argparse.Namespace) -> int:
     """Tune learning rate (and batch size or epochs) on a validation split, then confirm."""
     service = _service()
-    from mlpbench.tune import tune_spec
+    from mlpbench.experiment.tune import tune_spec
 
     config, seeds = _config(args, lr=1.0), service.seeds(args.runs, args.seed, 5)
     names = [n.strip() for n in args.tune.split(",") if n.strip()]
@@ -159,7 +159,7 @@ def cmd_agree(args: argparse.Namespace) -> int:
         config, names, seeds, args.dtype, args.executor, args.dask_timeout
     )
     print(f"{len(seeds)} runs of {json.dumps(config.as_dict())}")
-    from mlpbench.agree import format_differences
+    from mlpbench.analysis.agree import format_differences
 
     print(format_differences(reference, rows))
     return 0

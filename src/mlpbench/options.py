@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import NoReturn
 
 from mlpbench import __version__
-from mlpbench.config import (
+from mlpbench.config.core import (
     CONFIG_FIELDS,
     DASK_WAIT_S,
     DATA_FIELDS,
@@ -16,7 +16,7 @@ from mlpbench.config import (
     REGISTRIES,
     Config,
 )
-from mlpbench.data import DATASETS, SCALES
+from mlpbench.data.dataset import DATASETS, SCALES
 from mlpbench.engines.registry import ENGINES
 
 

@@ -13,10 +13,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from mlpbench import engines, latex, tracking
-from mlpbench.agree import Difference, difference
-from mlpbench.analysis import ColumnRuns
-from mlpbench.config import (
+from mlpbench import engines
+from mlpbench.analysis.agree import Difference, difference
+from mlpbench.analysis.compare import ColumnRuns
+from mlpbench.config.core import (
     DASK_WAIT_S,
     Config,
     Job,
@@ -24,16 +24,11 @@ from mlpbench.config import (
     check_seeds,
     check_size,
 )
-from mlpbench.data import DATASETS
-from mlpbench.env import usable_memory
+from mlpbench.data.dataset import DATASETS
+from mlpbench.engines.results import StoredRun
 from mlpbench.errors import UsageError
-from mlpbench.export import placed_rows, places, write_dataset
-from mlpbench.files import output_folder, write_text
-from mlpbench.formatting import jsonable, summary
-from mlpbench.plots import FORMATS, save, sensitivity
-from mlpbench.report import PLOT_DIR, write_report
-from mlpbench.results import StoredRun
-from mlpbench.runner import (
+from mlpbench.experiment.env import usable_memory
+from mlpbench.experiment.runner import (
     Executor,
     check_jobs,
     open_executor,
@@ -42,15 +37,22 @@ from mlpbench.runner import (
     runnable_jobs,
     start_engines,
 )
-from mlpbench.store import Store
-from mlpbench.study import Column, Study, Table, load_study, parse_study
-from mlpbench.tune import (
+from mlpbench.experiment.store import Store
+from mlpbench.experiment.study import Column, Study, Table, load_study, parse_study
+from mlpbench.experiment.tune import (
     TuneResult,
     TuneSpec,
     choose,
     grid_jobs,
     grid_summary,
 )
+from mlpbench.exports import tracking
+from mlpbench.exports.tidy import placed_rows, places, write_dataset
+from mlpbench.files import output_folder, write_text
+from mlpbench.report import latex
+from mlpbench.report.build import PLOT_DIR, write_report
+from mlpbench.report.formatting import jsonable, summary
+from mlpbench.report.plots import FORMATS, save, sensitivity
 
 BUNDLED = ("seed", "seed-tuned", "beyond-seed")
 LAST_STUDY = "last_study"

@@ -1,8 +1,16 @@
 """One interface, several engines in sibling modules, imported only when used.
 
 base.py states the contract an engine implements, registry.py names every
-engine and what it can train, harness.py runs any of them the same way.
-Everything outside this package trains through `engines.train(name, ...)`.
+engine and what it can train, harness.py runs any of them the same way and
+results.py holds what a run produces (RunResult) and what the store keeps of
+it (StoredRun). Everything outside this package trains through
+`engines.train(name, ...)`. The engines: numpy_engine.py (the reference),
+numba_engine.py (compiled: numba_kernels.py, numba_math.py,
+numba_softmax.py), keras_engine.py, tf_function_engine.py, tf_xla_engine.py,
+jax_engine.py; each documents its numerical conventions in its docstring.
+
+May import: mlpbench.errors, mlpbench.data, mlpbench.nn, mlpbench.config;
+a framework only inside the engine module that needs it.
 """
 
 from mlpbench.engines.base import Capabilities, Engine, EngineSpec, Fit, Problem, Trainer

@@ -24,9 +24,9 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 if TYPE_CHECKING:
-    from mlpbench.config import Config
-    from mlpbench.data import Dataset
-    from mlpbench.model import Params
+    from mlpbench.config.core import Config
+    from mlpbench.data.dataset import Dataset
+    from mlpbench.nn.model import Params
 
 EpochCallback = Callable[[int], None]
 

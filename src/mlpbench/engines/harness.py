@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mlpbench.data import Dataset, batch_orders, stack_datasets
+from mlpbench.data.dataset import Dataset, batch_orders, stack_datasets
 from mlpbench.engines.base import EpochCallback, Problem
 from mlpbench.engines.registry import (
     check_engine,
@@ -25,13 +25,13 @@ from mlpbench.engines.registry import (
     load,
     spec,
 )
+from mlpbench.engines.results import METRICS, RunResult
 from mlpbench.errors import UsageError
-from mlpbench.losses import LOSSES
-from mlpbench.model import Params, init_params, probabilities
-from mlpbench.results import METRICS, RunResult
+from mlpbench.nn.losses import LOSSES
+from mlpbench.nn.model import Params, init_params, probabilities
 
 if TYPE_CHECKING:
-    from mlpbench.config import Config
+    from mlpbench.config.core import Config
 
 
 def prepare(config: Config, seeds: Sequence[int], dtype: str) -> Problem:

@@ -34,9 +34,9 @@ import jaxlib
 import numpy as np
 from jax import lax
 
-from mlpbench.config import Config
+from mlpbench.config.core import Config
 from mlpbench.engines.base import Engine, EpochCallback, Fit, Problem, Trainer
-from mlpbench.optimizers import ADAM_BETA_1, ADAM_BETA_2, EPSILON, RMSPROP_RHO
+from mlpbench.nn.optimizers import ADAM_BETA_1, ADAM_BETA_2, EPSILON, RMSPROP_RHO
 
 jax.config.update("jax_enable_x64", True)
 

@@ -34,9 +34,9 @@ import time
 import keras
 import numpy as np
 
-from mlpbench.config import Config
+from mlpbench.config.core import Config
 from mlpbench.engines.base import Engine, EpochCallback, Fit, Problem, Trainer
-from mlpbench.optimizers import ADAM_BETA_1, ADAM_BETA_2, EPSILON, RMSPROP_RHO
+from mlpbench.nn.optimizers import ADAM_BETA_1, ADAM_BETA_2, EPSILON, RMSPROP_RHO
 
 OPTIMIZERS = {
     "sgd": lambda lr: keras.optimizers.SGD(learning_rate=lr),

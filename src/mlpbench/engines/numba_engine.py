@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numba
 import numpy as np
 
-from mlpbench.config import Config
+from mlpbench.config.core import Config
 from mlpbench.engines.base import Engine, EpochCallback, Fit, Problem, Trainer
 from mlpbench.engines.numba_kernels import (
     OPTIMIZER_CODES,
@@ -27,7 +27,7 @@ from mlpbench.engines.numba_kernels import (
     loss_code,
 )
 from mlpbench.engines.numba_math import math_constants
-from mlpbench.model import Params
+from mlpbench.nn.model import Params
 
 
 def layout(sizes: Sequence[int]) -> tuple[np.ndarray, ...]:

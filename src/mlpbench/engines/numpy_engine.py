@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from mlpbench.config import Config
+from mlpbench.config.core import Config
 from mlpbench.engines.base import Engine, EpochCallback, Fit, Problem, Trainer
-from mlpbench.losses import LOSSES
-from mlpbench.model import ACTIVATIONS, Params, forward, logits
-from mlpbench.optimizers import OPTIMIZERS, apply_updates
+from mlpbench.nn.losses import LOSSES
+from mlpbench.nn.model import ACTIVATIONS, Params, forward, logits
+from mlpbench.nn.optimizers import OPTIMIZERS, apply_updates
 
 
 def loss_and_grads(

@@ -17,7 +17,7 @@ from mlpbench.engines.base import Capabilities, Engine, EngineSpec
 from mlpbench.errors import UsageError
 
 if TYPE_CHECKING:
-    from mlpbench.config import Config
+    from mlpbench.config.core import Config
 
 
 _TF = "pip install 'mlpbench[tf]'"

@@ -26,7 +26,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from mlpbench.config import Config
+from mlpbench.config.core import Config
 from mlpbench.engines.base import Engine, EpochCallback, Fit, Problem, Trainer
 from mlpbench.engines.keras_engine import OPTIMIZERS, device_scope
 

@@ -20,7 +20,7 @@ from mlpbench.files import make_folder
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-    from mlpbench.results import StoredRun
+    from mlpbench.engines.results import StoredRun
 
 INSTALL = "pip install 'mlpbench[mlflow]'"
 KEY_TAG = "mlpbench.run"

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from mlpbench.document import Block, Cell, Document, TableBlock
+    from mlpbench.report.document import Block, Cell, Document, TableBlock
 
 STYLE = """
 :root { color-scheme: light; }
@@ -74,7 +74,7 @@ def _verdicts(items) -> str:
 
 
 def _block(block: Block, base: Path, images: set[str]) -> str:
-    from mlpbench.document import Figure, Paragraph, TableBlock
+    from mlpbench.report.document import Figure, Paragraph, TableBlock
 
     if isinstance(block, Paragraph):
         return f"<p>{_text(block.text)}</p>"

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
-from mlpbench.analysis import (
+from mlpbench.analysis.compare import (
     COMPARED,
     MAX_ALL_PAIRS,
     ColumnRuns,
@@ -23,7 +23,10 @@ from mlpbench.analysis import (
     compare_columns,
     judge,
 )
-from mlpbench.document import (
+from mlpbench.analysis.stats import summarize
+from mlpbench.experiment.env import ENV_KEYS
+from mlpbench.files import remove_stray, write_text
+from mlpbench.report.document import (
     Cell,
     Document,
     Figure,
@@ -33,16 +36,13 @@ from mlpbench.document import (
     Verdict,
     to_markdown,
 )
-from mlpbench.env import ENV_KEYS
-from mlpbench.files import remove_stray, write_text
-from mlpbench.formatting import ROW_METRICS, format_cell, format_value, human, time_cell
-from mlpbench.html_report import BADGES, to_html
-from mlpbench.plots import PLOT_ROWS, PLOTS, save, sensitivity
-from mlpbench.stats import summarize
+from mlpbench.report.formatting import ROW_METRICS, format_cell, format_value, human, time_cell
+from mlpbench.report.html import BADGES, to_html
+from mlpbench.report.plots import PLOT_ROWS, PLOTS, save, sensitivity
 
 if TYPE_CHECKING:
-    from mlpbench.results import StoredRun
-    from mlpbench.study import Column, Study, Table
+    from mlpbench.engines.results import StoredRun
+    from mlpbench.experiment.study import Column, Study, Table
 
 REPORT_NAME = "report.md"
 HTML_NAME = "report.html"

@@ -17,16 +17,16 @@ import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
-from mlpbench.data import extent, labels_of, make_dataset
-from mlpbench.data import truth as data_truth
+from mlpbench.analysis.stats import median_interval, summarize
+from mlpbench.data.dataset import extent, labels_of, make_dataset
+from mlpbench.data.dataset import truth as data_truth
 from mlpbench.files import temporary
-from mlpbench.model import logits, probabilities
-from mlpbench.stats import median_interval, summarize
+from mlpbench.nn.model import logits, probabilities
 
 if TYPE_CHECKING:
-    from mlpbench.analysis import ColumnRuns
-    from mlpbench.config import Config
-    from mlpbench.results import StoredRun
+    from mlpbench.analysis.compare import ColumnRuns
+    from mlpbench.config.core import Config
+    from mlpbench.engines.results import StoredRun
 
 
 DPI = 100

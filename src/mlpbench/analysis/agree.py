@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from mlpbench.results import RunResult
+from mlpbench.engines.results import RunResult
 
 CURVE_TOLERANCE = 1e-3
 WEIGHT_TOLERANCE = 1e-2

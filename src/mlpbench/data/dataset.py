@@ -22,14 +22,14 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
-from mlpbench.datasets import GENERATED, Points
+from mlpbench.data.formula import Rule
+from mlpbench.data.generated import GENERATED, Points
+from mlpbench.data.streams import DATA_STREAM, ORDER_STREAM, rng_for
+from mlpbench.data.tables import SHIPPED, Table, load_csv, load_shipped
 from mlpbench.errors import UsageError
-from mlpbench.formula import Rule
-from mlpbench.streams import DATA_STREAM, ORDER_STREAM, rng_for
-from mlpbench.tables import SHIPPED, Table, load_csv, load_shipped
 
 if TYPE_CHECKING:
-    from mlpbench.config import Config
+    from mlpbench.config.core import Config
 
 FORMULA = "formula"
 # every data set by name, with a one-line description

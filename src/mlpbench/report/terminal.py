@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table as RichTable
 from rich.text import Text
 
-from mlpbench.analysis import (
+from mlpbench.analysis.compare import (
     CONTRADICTED,
     NOT_SUPPORTED,
     SUPPORTED,
@@ -18,10 +18,10 @@ from mlpbench.analysis import (
     claim_grid,
     judge,
 )
-from mlpbench.report import cell
+from mlpbench.report.build import cell
 
 if TYPE_CHECKING:
-    from mlpbench.study import Table
+    from mlpbench.experiment.study import Table
 
 STYLES = {SUPPORTED: "bold green", CONTRADICTED: "bold red", NOT_SUPPORTED: "yellow"}
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 if TYPE_CHECKING:
-    from mlpbench.model import Params
+    from mlpbench.nn.model import Params
 
 
 RMSPROP_RHO = 0.9

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlpbench.config import (
+from mlpbench.config.core import (
     CONFIG_FIELDS,
     Config,
     check_device,
@@ -45,11 +45,11 @@ from mlpbench.config import (
     check_runs,
     check_seeds,
 )
-from mlpbench.data import is_file
+from mlpbench.data.dataset import is_file
 from mlpbench.engines.registry import spec
+from mlpbench.engines.results import METRICS
 from mlpbench.errors import UsageError
-from mlpbench.results import METRICS
-from mlpbench.tune import TUNING_SEED_OFFSET, TuneSpec, log_grid
+from mlpbench.experiment.tune import TUNING_SEED_OFFSET, TuneSpec, log_grid
 
 ROWS = ("accuracy", "loss", "time", "compile")
 STUDY_KEYS = ("name", "title", "runs", "seed", "defaults", "tables", "tuning", "summary")

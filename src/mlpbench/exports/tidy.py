@@ -10,11 +10,11 @@ import io
 from pathlib import Path
 from typing import NamedTuple
 
-from mlpbench.config import CONFIG_FIELDS, DATA_DEFAULTS, FORMULA_RANGE, Config
-from mlpbench.data import is_file, labels_of, make_dataset
+from mlpbench.config.core import CONFIG_FIELDS, DATA_DEFAULTS, FORMULA_RANGE, Config
+from mlpbench.data.dataset import is_file, labels_of, make_dataset
+from mlpbench.engines.results import METRICS, StoredRun
 from mlpbench.errors import UsageError
 from mlpbench.files import make_folder, write_text
-from mlpbench.results import METRICS, StoredRun
 
 RUN_FIELDS = ("id", "engine", "dtype", "device", "seed", "diverged", "group_size", "created_at")
 PLACE_FIELDS = ("study", "table", "column", "shared")

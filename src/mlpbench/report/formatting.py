@@ -7,13 +7,13 @@ import math
 import re
 from typing import TYPE_CHECKING
 
-from mlpbench.document import Cell
-from mlpbench.results import METRICS
-from mlpbench.stats import Summary, median_interval, summarize
+from mlpbench.analysis.stats import Summary, median_interval, summarize
+from mlpbench.engines.results import METRICS
+from mlpbench.report.document import Cell
 
 if TYPE_CHECKING:
-    from mlpbench.config import Job
-    from mlpbench.results import StoredRun
+    from mlpbench.config.core import Job
+    from mlpbench.engines.results import StoredRun
 
 # row name -> (label, [(sub-label, metric)])
 ROW_METRICS = {

@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 from scipy import stats as sps
 
+from mlpbench.analysis.stats import ALPHA, CONFIDENCE, Paired, holm, paired
 from mlpbench.engines.registry import unavailable
-from mlpbench.stats import ALPHA, CONFIDENCE, Paired, holm, paired
 
 if TYPE_CHECKING:
-    from mlpbench.config import Job
-    from mlpbench.results import StoredRun
-    from mlpbench.study import Check, Claim, Column, Table
+    from mlpbench.config.core import Job
+    from mlpbench.engines.results import StoredRun
+    from mlpbench.experiment.study import Check, Claim, Column, Table
 
 
 COMPARED = ("test_accuracy", "test_loss")

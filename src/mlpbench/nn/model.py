@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from mlpbench.streams import INIT_STREAM, rng_for
+from mlpbench.data.streams import INIT_STREAM, rng_for
 
 Params = list[np.ndarray]
 OUTPUT_KINDS = ("binary", "softmax")  # one sigmoid unit; k units under a softmax

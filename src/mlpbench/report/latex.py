@@ -11,12 +11,12 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from mlpbench.analysis import ColumnRuns, compare_columns
-from mlpbench.formatting import ROW_METRICS, format_value
-from mlpbench.stats import ALPHA, summarize
+from mlpbench.analysis.compare import ColumnRuns, compare_columns
+from mlpbench.analysis.stats import ALPHA, summarize
+from mlpbench.report.formatting import ROW_METRICS, format_value
 
 if TYPE_CHECKING:
-    from mlpbench.study import Study, Table
+    from mlpbench.experiment.study import Study, Table
 
 SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
            "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",

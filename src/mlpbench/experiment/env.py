@@ -8,7 +8,7 @@ import platform
 import subprocess
 from pathlib import Path
 
-import mlpbench
+from mlpbench import __version__
 
 
 def _cpu_model() -> str:
@@ -64,5 +64,5 @@ def environment() -> dict[str, str]:
         "Memory": _memory(),
         "Python": platform.python_version(),
         "GPU": _gpu(),
-        "mlpbench": mlpbench.__version__,
+        "mlpbench": __version__,
     }

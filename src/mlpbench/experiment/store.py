@@ -25,12 +25,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from mlpbench.engines.results import METRICS, RunResult, StoredRun
 from mlpbench.errors import UsageError
 from mlpbench.files import alive, make_folder, output_folder
-from mlpbench.results import METRICS, RunResult, StoredRun
 
 if TYPE_CHECKING:
-    from mlpbench.config import Job
+    from mlpbench.config.core import Job
 
 
 DB_NAME = "mlpbench.sqlite"

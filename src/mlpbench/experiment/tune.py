@@ -18,9 +18,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from mlpbench.config import SEED_LIMIT, Config, Job, check_runs
+from mlpbench.config.core import SEED_LIMIT, Config, Job, check_runs
+from mlpbench.engines.results import StoredRun
 from mlpbench.errors import UsageError
-from mlpbench.results import StoredRun
 
 SCORES = {"loss": "test_loss", "accuracy": "test_accuracy"}  # measured on the hold-out
 AXES = ("lr", "batch_size", "epochs")

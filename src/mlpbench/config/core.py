@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from mlpbench.data import (
+from mlpbench.data.dataset import (
     DATASETS,
     FORMULA,
     GENERATED,
@@ -23,9 +23,9 @@ from mlpbench.data import (
     rule,
 )
 from mlpbench.errors import UsageError
-from mlpbench.losses import LOSSES
-from mlpbench.model import ACTIVATIONS
-from mlpbench.optimizers import OPTIMIZERS
+from mlpbench.nn.losses import LOSSES
+from mlpbench.nn.model import ACTIVATIONS
+from mlpbench.nn.optimizers import OPTIMIZERS
 
 # Config fields whose values are names in a registry: the registry is the one source
 REGISTRIES: dict[str, tuple[str, dict]] = {

@@ -19,11 +19,11 @@ from collections.abc import Callable, Iterator, Sequence
 from tqdm import tqdm
 
 from mlpbench import engines
-from mlpbench.config import DASK_WAIT_S, Job, check_size
-from mlpbench.env import environment, usable_memory
+from mlpbench.config.core import DASK_WAIT_S, Job, check_size
+from mlpbench.engines.results import RunResult
 from mlpbench.errors import UsageError
-from mlpbench.results import RunResult
-from mlpbench.store import Store
+from mlpbench.experiment.env import environment, usable_memory
+from mlpbench.experiment.store import Store
 
 # At most this many batch-order entries (int32) per engine call: 128 MiB.
 MAX_ORDER_ENTRIES = 2**25

@@ -1,0 +1,10 @@
+"""What a run is: each configuration field defined once, and the Config and Job built from them.
+
+fields.py is the one definition of every field (name, type, default, allowed
+values, help, study-file section) that Config, the command line's options,
+the Python API's keyword arguments, the study schema and the documentation
+are generated from; core.py holds Config (what is trained), Job (how: engine,
+float width, device) and the limits checked before any work starts.
+
+May import: mlpbench.errors, mlpbench.data, mlpbench.nn.
+"""
