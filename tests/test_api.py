@@ -99,3 +99,16 @@ def test_the_readme_python_example_runs(tmp_path, monkeypatch):
     for block in blocks:
         exec(compile(block, "README.md", "exec"), {})
     assert (tmp_path / "results" / "report-tables-1-runs-5.html").exists()
+
+
+def test_train_takes_one_keyword_per_field_with_its_default():
+    import inspect
+
+    from mlpbench.config.fields import FIELDS
+
+    parameters = inspect.signature(mb.train).parameters
+    for f in FIELDS:
+        assert parameters[f.name].default == f.default, f.name
+        assert parameters[f.name].kind is inspect.Parameter.KEYWORD_ONLY
+        assert f"{f.name} ({f.annotation}" in mb.train.__doc__
+    assert {"runs", "engine", "seed", "out", "dtype"} <= set(parameters)

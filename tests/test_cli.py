@@ -346,3 +346,33 @@ def test_run_prints_a_compact_summary_and_colours_verdicts(tiny_study, tmp_path,
 
     coloured = terminal.render(service.stored_study(out).tables, color=True)
     assert "\x1b[33mnot supported at this sample size" in coloured  # yellow
+
+
+def test_every_field_is_an_option_of_train_in_its_section_with_its_default(capsys):
+    from mlpbench.config.fields import FIELDS, SECTIONS
+    from mlpbench.options import build_parser
+
+    args = build_parser(cli.COMMANDS).parse_args(["train"])
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--help"])
+    text = capsys.readouterr().out
+    headings = {s: text.index(f"{s} options:") for s in SECTIONS}
+    assert sorted(headings, key=headings.get) == list(SECTIONS)  # in the sections' order
+    for f in FIELDS:
+        if not f.flag:
+            assert not hasattr(args, f.name), f.name
+            continue
+        assert getattr(args, f.name) == f.default, f.name
+        later = [at for at in headings.values() if at > headings[f.section]]
+        at = text.index(f"  {f.flag_name} ", headings[f.section])  # its line, not the usage
+        assert at < min(later, default=len(text)), f.name
+
+
+def test_a_field_option_reads_its_kind():
+    from mlpbench.options import build_parser
+
+    parser = build_parser(cli.COMMANDS)
+    args = parser.parse_args(["train", "--hidden", "8,4", "--range=-1,3", "--batch-size", "32"])
+    assert (args.hidden, args.range, args.batch_size) == ((8, 4), (-1.0, 3.0), 32)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["train", "--hidden", "8,x"])

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+from pathlib import Path
+
 import pytest
 
 from mlpbench.config.core import (
-    CONFIG_FIELDS,
     REGISTRIES,
     Config,
     Job,
@@ -13,6 +16,7 @@ from mlpbench.config.core import (
     check_dtype,
     check_runs,
 )
+from mlpbench.config.fields import CONFIG_FIELDS, FIELDS, KINDS, SECTION_KEYS, SECTIONS, Field
 from mlpbench.errors import UsageError
 
 BAD = [
@@ -89,3 +93,70 @@ def test_checks(check, value, message):
     with pytest.raises(UsageError) as e:
         check(value)
     assert str(e.value) == message
+
+
+# The fields every configuration key holds: the seed's own, from before the field table. A
+# field added since is left out of the key while at its default, so no stored run's key moves.
+SEED_FIELDS = ("data", "m", "n", "hidden", "activation", "loss", "batch_size", "epochs",
+               "validation", "optimizer", "lr")  # fmt: skip
+
+
+def test_the_seed_configuration_keeps_its_key():
+    assert Config().key() == "b1e142657acbe4af"
+    assert sorted(Config().as_dict()) == sorted(SEED_FIELDS)
+
+
+def test_every_bundled_column_keeps_its_key():
+    from mlpbench.service import bundled_study
+
+    expected = json.loads((Path(__file__).parent / "bundled_keys.json").read_text())
+    for name, keys in expected.items():
+        study = bundled_study(name)
+        found = {f"{t.number}/{c.label}": c.config.key() for t in study.tables for c in t.columns}
+        assert found == keys, name
+
+
+def test_only_the_seed_fields_are_keyed_and_a_field_at_its_default_changes_no_key():
+    assert tuple(f.name for f in FIELDS if f.keyed) == SEED_FIELDS
+    for f in FIELDS:
+        assert Config(**{f.name: f.default}).key() == Config().key(), f.name
+        if not f.keyed:
+            assert f.name not in Config().as_dict()
+
+
+def test_a_field_away_from_its_default_is_in_the_key():
+    assert "noise" in Config(data="circle", noise=0.1).as_dict()
+    assert Config(data="circle", noise=0.1).key() != Config(data="circle").key()
+
+
+def test_config_has_one_attribute_per_field_in_order_with_its_default():
+    assert tuple(f.name for f in dataclasses.fields(Config)) == CONFIG_FIELDS
+    for f in FIELDS:
+        value = getattr(Config(), f.name)
+        assert value == f.default or f.name in ("m", "n"), f.name  # m and n are resolved
+
+
+def test_each_section_names_its_fields_by_a_key_of_its_own():
+    assert set(SECTION_KEYS) == set(SECTIONS)
+    assert sum(len(keys) for keys in SECTION_KEYS.values()) == len(FIELDS)
+    assert SECTION_KEYS["optimizer"]["name"].name == "optimizer"
+    assert SECTION_KEYS["data"]["name"].name == "data"
+    assert Config(optimizer="adam", lr=0.1).section("optimizer") == {"name": "adam", "lr": 0.1}
+
+
+def test_every_kind_checks_its_values():
+    cases = {  # kind: (an allowed value, a refused one, what the error says of it)
+        "count": (1, 0, "got 0"), "optional count": (None, 0, "got 0"),
+        "rate": (0.5, float("inf"), "got inf"), "fraction": (1.0, 1.5, "[0, 1], got 1.5"),
+        "holdout": (0.5, 1.0, "[0, 1), got 1.0"), "sizes": ((2, 3), (2, -1), "got -1"),
+        "interval": ((0, 1), (1, 0), "low < high"), "text": ("x", 5, "got 5"),
+        "choice": ("a", "b", "'b'; allowed: a"), "scale": (None, "c", "'c'; allowed: a"),
+    }  # fmt: skip
+    assert set(cases) == set(KINDS)
+    for kind, (good, bad, said) in cases.items():
+        default = None if kind in ("optional count", "scale") else good
+        f = Field("f", "data", kind, default, "help", choices=lambda: ("a",))
+        f.check(good)
+        with pytest.raises(UsageError) as e:
+            f.check(bad)
+        assert e.value.field == "f" and said in str(e.value), kind

@@ -35,8 +35,8 @@ import pytest
 from mlpbench import engines
 from mlpbench.analysis.agree import difference
 from mlpbench.config.core import Config
+from mlpbench.nn.activations import ACTIVATIONS
 from mlpbench.nn.losses import LOSSES
-from mlpbench.nn.model import ACTIVATIONS
 from mlpbench.nn.optimizers import OPTIMIZERS
 
 SEEDS = [0, 1]

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from mlpbench.engines.numpy_engine import loss_and_grads
+from mlpbench.nn.activations import sigmoid
 from mlpbench.nn.losses import LOSSES
-from mlpbench.nn.model import glorot_params, init_params, sigmoid
+from mlpbench.nn.model import glorot_params, init_params
 from mlpbench.nn.optimizers import apply_updates, sgd
 
 

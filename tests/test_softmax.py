@@ -10,8 +10,9 @@ from mlpbench.config.core import Config
 from mlpbench.engines import accuracy
 from mlpbench.engines.numpy_engine import loss_and_grads
 from mlpbench.errors import UsageError
+from mlpbench.nn.activations import softmax
 from mlpbench.nn.losses import LOSSES
-from mlpbench.nn.model import init_params, softmax
+from mlpbench.nn.model import init_params
 from test_numerics import _numeric_grads
 
 # one sample, three classes, logits (1, 2, 3), true class 2

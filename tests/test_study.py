@@ -171,3 +171,69 @@ def test_beyond_seed_states_four_claims_on_seven_data_sets():
     claims = {c.text for t in study.tables for c in t.claims}
     assert len(claims) == 4
     assert all(col.tuned for t in study.tables for col in t.columns)
+
+
+SECTIONED = """
+[defaults.data]
+name = "circle"
+noise = 0.1
+m = 200
+
+[defaults.network]
+hidden = [8]
+activation = "tanh"
+
+[[tables]]
+number = 1
+
+[[tables.columns]]
+label = "a"
+[tables.columns.optimizer]
+name = "adam"
+lr = 0.01
+
+[[tables.columns]]
+label = "b"
+optimizer = "adam"
+lr = 0.01
+training = { loss = "mse", epochs = 50 }
+"""
+
+
+def test_sections_name_the_same_fields_as_flat_keys():
+    a, b = parse_study(SECTIONED, "s.toml").tables[0].columns
+    flat = Config(data="circle", noise=0.1, m=200, hidden=(8,), activation="tanh",
+                  optimizer="adam", lr=0.01)  # fmt: skip
+    assert a.config == flat
+    assert b.config == flat.replace(loss="mse", epochs=50)
+    assert a.config.section("optimizer") == {"name": "adam", "lr": 0.01}
+    assert a.config.section("data")["name"] == "circle"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (COL + "[tables.columns.optimizer]\nmomentum = 0.9",
+         "s.toml: tables[0].columns[0].optimizer.momentum: unknown key 'momentum'; allowed: name,"
+         " lr"),
+        (COL + "lr = 1.0\n[tables.columns.optimizer]\nlr = 2.0",
+         "tables[0].columns[0].optimizer.lr: lr is given twice, as lr and as optimizer.lr"),
+        (COL + "network = 3", "tables[0].columns[0].network: expected a table of keys, got 3"),
+        (COL + "[tables.columns.optimizer]\nlr = -1.0",
+         "s.toml: tables[0].columns[0].optimizer.lr: learning rate must be a finite number > 0"),
+        ("[defaults.training]\nepochs = 0\n" + COL,
+         "s.toml: tables[0].columns[0].training.epochs: epochs must be an integer >= 1, got 0"),
+        ("[defaults]\nnetwork = { width = 3 }\n" + COL,
+         "s.toml: defaults.network.width: unknown key 'width'; allowed: hidden, activation"),
+    ],
+)  # fmt: skip
+def test_a_bad_section_names_its_key_path(text, message):
+    with pytest.raises(UsageError) as e:
+        parse_study(text, "s.toml")
+    assert message in str(e.value)
+
+
+def test_a_column_overrides_a_default_given_in_a_section():
+    text = "[defaults.optimizer]\nname = 'adam'\nlr = 0.5\n" + COL + "lr = 0.1\n"
+    assert parse_study(text).tables[0].columns[0].config.section("optimizer") == {
+        "name": "adam", "lr": 0.1}  # fmt: skip

@@ -10,10 +10,10 @@ import pytest
 
 from mlpbench import cli, engines
 from mlpbench.config.core import Config
+from mlpbench.config.tuning import TuneSpec, log_grid
 from mlpbench.data.dataset import make_dataset
 from mlpbench.engines import prepare
 from mlpbench.experiment.store import Store
-from mlpbench.experiment.tune import TuneSpec, log_grid
 from mlpbench.service import tune
 
 

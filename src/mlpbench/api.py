@@ -11,7 +11,9 @@ results as objects that print, render as HTML in Jupyter and plot.
 from __future__ import annotations
 
 import html
+import inspect
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,6 +24,7 @@ from mlpbench import service
 from mlpbench.analysis.compare import ColumnRuns, Verdict, judge
 from mlpbench.analysis.stats import Summary, summarize
 from mlpbench.config.core import Config, Job
+from mlpbench.config.fields import CONFIG_FIELDS, FIELDS
 from mlpbench.engines.results import METRICS, StoredRun
 from mlpbench.errors import UsageError
 from mlpbench.experiment.study import Column, Table
@@ -99,12 +102,7 @@ class Result:
 
 
 def train(
-    data: str = "quadratic",
-    loss: str = "bce",
-    optimizer: str = "sgd",
-    lr: float = 10.0,
-    batch_size: int | None = None,
-    epochs: int = 1000,
+    *,
     runs: int = 20,
     engine: str | None = None,
     seed: int = 0,
@@ -114,16 +112,31 @@ def train(
 ) -> Result:
     """Train R runs of one configuration (seeds seed .. seed + R - 1); with out, they are
     stored there and reused, without it they live in a temporary store."""
-    unknown = set(fields) - {"m", "n", "hidden", "activation", "validation", "target", "test",
-                             "scale", "noise", "rule", "range"}  # fmt: skip
+    unknown = set(fields) - set(CONFIG_FIELDS)
     if unknown:
-        raise UsageError(f"unknown configuration field(s): {', '.join(sorted(unknown))}")
-    config = Config(data=data, loss=loss, optimizer=optimizer, lr=lr, batch_size=batch_size,
-                    epochs=epochs, **fields)  # fmt: skip
+        raise UsageError(f"unknown configuration field(s): {', '.join(sorted(unknown))}; "
+                         f"allowed: {', '.join(CONFIG_FIELDS)}")  # fmt: skip
+    config = Config(**fields)
     seeds = service.seeds(runs, seed, runs)
     with tempfile.TemporaryDirectory(prefix="mlpbench-") as tmp:
         job, stored = service.train(config, seeds, engine, dtype, tmp if out is None else out)
     return Result(job, seeds, stored)
+
+
+def _field_keywords(function: Callable) -> None:
+    """Give a function taking **fields one keyword per configuration field in its signature
+    and its docstring, each with its default and help from FIELDS (for help(), IDEs and the
+    docs)."""
+    signature = inspect.signature(function)
+    own = [p for p in signature.parameters.values() if p.kind is not p.VAR_KEYWORD]
+    keywords = [inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default,
+                                  annotation=f.annotation) for f in FIELDS]  # fmt: skip
+    function.__signature__ = signature.replace(parameters=[*keywords, *own])  # type: ignore
+    lines = [f"    {f.name} ({f.annotation}, default {f.default!r}): {f.help}" for f in FIELDS]
+    function.__doc__ = f"{function.__doc__}\n\nConfiguration fields:\n\n" + "\n".join(lines)
+
+
+_field_keywords(train)
 
 
 @dataclass(frozen=True)

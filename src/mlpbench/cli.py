@@ -8,7 +8,8 @@ import json
 import os
 import sys
 
-from mlpbench.config.core import CONFIG_FIELDS, DATA_FIELDS, Config
+from mlpbench.config.core import Config
+from mlpbench.config.fields import DATA_FIELDS, FIELDS
 from mlpbench.errors import UsageError
 from mlpbench.options import build_parser
 
@@ -167,7 +168,7 @@ def cmd_agree(args: argparse.Namespace) -> int:
 
 def _config(args: argparse.Namespace, **overrides: object) -> Config:
     """The configuration the options describe (tune's --validation is its own, not Config's)."""
-    fields = [f for f in CONFIG_FIELDS if f != "validation" and hasattr(args, f)]
+    fields = [f.name for f in FIELDS if f.flag and hasattr(args, f.name)]
     return Config(**{f: getattr(args, f) for f in fields}, **overrides)
 
 

@@ -3,79 +3,52 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 from collections.abc import Callable
 from typing import NoReturn
 
 from mlpbench import __version__
-from mlpbench.config.core import (
-    CONFIG_FIELDS,
-    DASK_WAIT_S,
-    DATA_FIELDS,
-    DTYPE_NAMES,
-    REGISTRIES,
-    Config,
-)
-from mlpbench.data.dataset import DATASETS, SCALES
+from mlpbench.config.core import DASK_WAIT_S, DTYPE_NAMES
+from mlpbench.config.fields import DATA_FIELDS, FIELDS, KINDS, SECTIONS, Field
 from mlpbench.engines.registry import ENGINES
 
 
-def _hidden(text: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"hidden sizes must be integers separated by commas, got {text!r}"
-        ) from None
+def _parser(f: Field) -> Callable[[str], object]:
+    """The field's reader: int, float or str as argparse knows them, or one whose ValueError
+    becomes argparse's one line naming the option."""
+    parse = KINDS[f.kind].parse
+    if parse in (int, float, str):
+        return parse
+
+    def read(text: str) -> object:
+        try:
+            return parse(text)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+
+    return read
 
 
-def _range(text: str) -> tuple[float, float]:
-    try:
-        low, high = (float(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"range must be two numbers separated by a comma, e.g. -2,2, got {text!r}"
-        ) from None
-    return low, high
+def _help(f: Field) -> str:
+    """A field's help line with its allowed names and its default; % escaped for argparse."""
+    text = f"{f.help}: {', '.join(f.allowed())}" if f.kind == "choice" else f.help
+    default = ",".join(map(str, f.default)) if isinstance(f.default, tuple) else f.default
+    if f.default not in (None, "") and "default:" not in text:
+        text += f" (default: {default})"
+    return text.replace("%", "%%")
 
 
-CONFIG_HELP = {
-    "data": f"data set: {', '.join(DATASETS)}, or a CSV file (header row; features, then the "
-    "target column)",
-    "target": "a CSV file's target column (default: its last)",
-    "test": "a CSV test file with the same columns (default: a seeded split of --data's rows)",
-    "scale": f"input scaling: {', '.join(SCALES)} (default: standard for tables, none for "
-    "generated sets)",
-    "noise": "noise level in [0, 1] of circle, xor, gauss, spiral and moons",
-    "rule": "the formula data set's rule, e.g. 'x1**2 > x2'",
-    "range": "the formula data set's input range",
-    "m": "train set size (default: 1000, or 80%% of a table's rows, or all of a train file's)",
-    "n": "test set size (default: 100, or the rest of a table's rows, or all of a test file's)",
-    "hidden": "hidden layer sizes, e.g. 3 or 8,8",
-    "lr": "learning rate",
-    "batch_size": "mini-batch size (default: m, full batch)",
-    "epochs": "passes over the train set",
-}
-PARSERS = {"int": int, "float": float, "int | None": int, "tuple[int, ...]": _hidden,
-           "tuple[float, float]": _range}  # fmt: skip
-
-
-def add_config_options(p: argparse.ArgumentParser, skip: tuple[str, ...] = ()) -> None:
-    """One option per Config field, its default and choices read from Config and the registries."""
-    for f in dataclasses.fields(Config):
-        if f.name in (*skip, "validation"):
+def add_config_options(p: argparse.ArgumentParser, only: tuple[str, ...] | None = None,
+                       skip: tuple[str, ...] = ()) -> None:  # fmt: skip
+    """One option per configuration field (those named in only, less skip), grouped by the
+    study file's sections, each default, range and help read from FIELDS."""
+    groups: dict[str, argparse._ArgumentGroup] = {}
+    for f in FIELDS:
+        if not f.flag or f.name in skip or (only is not None and f.name not in only):
             continue
-        default = f.default
-        if f.name in REGISTRIES:
-            what, registry = REGISTRIES[f.name]
-            text = f"{what}: {', '.join(registry)}"
-        else:
-            text = CONFIG_HELP[f.name]
-        shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
-        if default not in (None, "") and "default:" not in text:
-            text += f" (default: {shown})"
-        flag = "--" + f.name.replace("_", "-")
-        p.add_argument(flag, type=PARSERS.get(str(f.type), str), default=default, help=text)
+        if f.section not in groups:
+            groups[f.section] = p.add_argument_group(f"{f.section} options", SECTIONS[f.section])
+        groups[f.section].add_argument(f.flag_name, type=_parser(f), default=f.default,
+                                       help=_help(f))  # fmt: skip
 
 
 EXAMPLES = {
@@ -225,7 +198,7 @@ def build_parser(commands: dict[str, Callable]) -> argparse.ArgumentParser:
     export.set_defaults(func=commands["export"])
 
     data = command("data", "write the train and test sets of one seed as CSV")
-    add_config_options(data, skip=tuple(f for f in CONFIG_FIELDS if f not in DATA_FIELDS))
+    add_config_options(data, only=DATA_FIELDS)
     data.add_argument("--list", action="store_true", help="list the data sets and stop")
     data.add_argument("--dataset", dest="data", help=argparse.SUPPRESS)  # the old spelling
     data.add_argument("--seed", type=int, default=0, help="the run's seed")

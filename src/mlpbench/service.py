@@ -24,6 +24,7 @@ from mlpbench.config.core import (
     check_seeds,
     check_size,
 )
+from mlpbench.config.tuning import TuneSpec
 from mlpbench.data.dataset import DATASETS
 from mlpbench.engines.results import StoredRun
 from mlpbench.errors import UsageError
@@ -41,7 +42,6 @@ from mlpbench.experiment.store import Store
 from mlpbench.experiment.study import Column, Study, Table, load_study, parse_study
 from mlpbench.experiment.tune import (
     TuneResult,
-    TuneSpec,
     choose,
     grid_jobs,
     grid_summary,

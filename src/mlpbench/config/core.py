@@ -6,16 +6,21 @@ import dataclasses
 import hashlib
 import itertools
 import json
-import math
 import os
 from dataclasses import dataclass
 from typing import Any
 
+from mlpbench.config.fields import (
+    BY_NAME,
+    DEFAULTS_LEFT_OUT,
+    FIELDS,
+    FORMULA_RANGE,
+    SECTION_KEYS,
+)
 from mlpbench.data.dataset import (
     DATASETS,
     FORMULA,
     GENERATED,
-    SCALES,
     DataInfo,
     default_sizes,
     describe,
@@ -23,51 +28,32 @@ from mlpbench.data.dataset import (
     rule,
 )
 from mlpbench.errors import UsageError
-from mlpbench.nn.losses import LOSSES
-from mlpbench.nn.model import ACTIVATIONS
-from mlpbench.nn.optimizers import OPTIMIZERS
 
-# Config fields whose values are names in a registry: the registry is the one source
-REGISTRIES: dict[str, tuple[str, dict]] = {
-    "activation": ("activation", ACTIVATIONS),
-    "loss": ("loss", LOSSES),
-    "optimizer": ("optimizer", OPTIMIZERS),
-}
 DTYPE_NAMES = ("float64", "float32")
-MAX_EPOCHS = 10_000_000  # per run; more would take hours even on the smallest problem
 DASK_WAIT_S = 60.0  # how long to wait for a Dask scheduler's first worker
 DEVICE_NAMES = ("cpu", "gpu")
-FORMULA_RANGE = (-2.0, 2.0)
+# Config fields whose values are names in a registry: the registry is the one source
+REGISTRIES: dict[str, tuple[str, tuple[str, ...]]] = {
+    f.name: (f.what, f.allowed()) for f in FIELDS if f.kind == "choice"
+}
 
 
-@dataclass(frozen=True)
+def from_fields(cls: type) -> type:
+    """A frozen dataclass of cls with one attribute per field of FIELDS, in their order."""
+    cls.__annotations__ = {f.name: f.annotation for f in FIELDS}
+    for f in FIELDS:
+        setattr(cls, f.name, f.default)
+    return dataclass(frozen=True)(cls)
+
+
+@from_fields
 class Config:
-    """What is trained: data, network, loss, optimizer and schedule (not the engine)."""
-
-    data: str = "quadratic"  # a data set's name, or a CSV file's path
-    target: str = ""  # a CSV file's target column ("": its last)
-    test: str = ""  # a CSV test file ("": a seeded split of the data file's rows)
-    scale: str | None = None  # standard or none (None: standard for tables, none otherwise)
-    noise: float = 0.0  # Playground's and moons' noise level, in [0, 1]
-    rule: str = ""  # the formula data set's rule
-    range: tuple[float, float] = FORMULA_RANGE  # the formula data set's input range
-    m: int | None = None  # train points (None: 1000, or a table's rows less the test part)
-    n: int | None = None  # test points (None: 100, or the rest of a table's rows)
-    hidden: tuple[int, ...] = (3,)
-    activation: str = "sigmoid"
-    loss: str = "bce"
-    optimizer: str = "sgd"
-    lr: float = 10.0
-    batch_size: int | None = None
-    epochs: int = 1000
-    validation: float = 0.0
+    """What is trained: data, network, loss, optimizer and schedule (not the engine); its
+    fields are those of `mlpbench.config.fields.FIELDS`."""
 
     def __post_init__(self) -> None:
-        if not isinstance(self.hidden, (list, tuple)):
-            raise UsageError(
-                f"hidden must be a list of layer sizes such as [3], got {self.hidden!r}"
-            )
-        object.__setattr__(self, "hidden", tuple(self.hidden))
+        if isinstance(self.hidden, list):
+            object.__setattr__(self, "hidden", tuple(self.hidden))
         _validate_data(self)
         info = self.info
         m, n = default_sizes(info)
@@ -98,16 +84,17 @@ class Config:
         return (info.inputs, *self.hidden, info.outputs)
 
     def as_dict(self) -> dict[str, Any]:
-        """Canonical form: batch size resolved, so full batch and B = m are one config; data
-        fields at their defaults left out (so older stores keep their keys), a table's
-        sha256 put in (so runs on a changed file never mix with the old one's)."""
+        """Canonical form: batch size resolved, so full batch and B = m are one config; fields
+        added after the seed's left out while at their defaults (so older stores keep their
+        keys), a table's sha256 put in (so runs on a changed file never mix with the old
+        one's)."""
         d = dataclasses.asdict(self)
         d["hidden"] = list(self.hidden)
         d["batch_size"] = self.batch
         d["lr"] = float(self.lr)
         d["validation"] = float(self.validation)
         d["range"] = [float(v) for v in self.range]
-        for name, default in DATA_DEFAULTS.items():
+        for name, default in DEFAULTS_LEFT_OUT.items():
             if d[name] == default:
                 del d[name]
         sha = self.info.sha256
@@ -127,14 +114,10 @@ class Config:
         """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
 
-
-CONFIG_FIELDS = tuple(f.name for f in dataclasses.fields(Config))
-DATA_FIELDS = ("data", "target", "test", "scale", "noise", "rule", "range", "m", "n")
-# the fields a configuration leaves out of its canonical form while at their default (they
-# came with user data, after stores had keys without them)
-OPTIONAL_FIELDS = ("target", "test", "scale", "noise", "rule", "range")
-DATA_DEFAULTS = {f.name: list(f.default) if isinstance(f.default, tuple) else f.default
-                 for f in dataclasses.fields(Config) if f.name in OPTIONAL_FIELDS}  # fmt: skip
+    def section(self, name: str) -> dict[str, Any]:
+        """One section's fields by their key in it: section("optimizer") is {"name": "sgd",
+        "lr": 10.0}, as a study file's `[defaults.optimizer]` would write them."""
+        return {f.key: getattr(self, f.name) for f in SECTION_KEYS[name].values()}
 
 
 @dataclass(frozen=True)
@@ -151,25 +134,25 @@ class Job:
         return f"{self.engine}, {self.dtype}" + (", GPU" if self.device == "gpu" else "")
 
 
-def _choice(name: str, value: object, allowed: tuple[str, ...], field: str | None = None) -> None:
+def _choice(name: str, value: object, allowed: tuple[str, ...]) -> None:
     if not isinstance(value, str) or value not in allowed:
-        raise UsageError(f"unknown {name} {value!r}; allowed: {', '.join(allowed)}", field)
+        raise UsageError(f"unknown {name} {value!r}; allowed: {', '.join(allowed)}")
 
 
-def _positive_int(name: str, value: object, field: str | None = None) -> None:
+def _positive_int(name: str, value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise UsageError(f"{name} must be an integer >= 1, got {value!r}", field)
+        raise UsageError(f"{name} must be an integer >= 1, got {value!r}")
 
 
-def _finite(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+# Checked before the data are looked at (a file is read only once these hold); the data
+# field's own check, a name or a CSV path, is _validate_data's.
+EARLY = ("target", "test", "rule", "scale", "noise", "range")
 
 
 def _validate_data(c: Config) -> None:
     """The data fields, before the data are looked at; file paths made absolute."""
-    for name in ("target", "test", "rule"):
-        if not isinstance(getattr(c, name), str):
-            raise UsageError(f"{name} must be a string, got {getattr(c, name)!r}", name)
+    for name in EARLY[:3]:
+        BY_NAME[name].check(getattr(c, name))
     if not is_file(c.data):
         names = ", ".join(DATASETS)
         if not isinstance(c.data, str) or c.data not in DATASETS:
@@ -185,19 +168,12 @@ def _validate_data(c: Config) -> None:
         if not is_file(c.test):
             raise UsageError(f"test must be a .csv file, got {c.test!r}", "test")
         object.__setattr__(c, "test", os.path.abspath(c.test))
-    if c.scale is not None:
-        _choice("scale", c.scale, SCALES, "scale")
-    if not _finite(c.noise) or not 0 <= c.noise <= 1:
-        raise UsageError(f"noise must be a number in [0, 1], got {c.noise!r}", "noise")
+    for name in EARLY[3:]:
+        BY_NAME[name].check(getattr(c, name))
     noisy = [name for name, g in GENERATED.items() if g.noisy]
     if c.noise and c.data not in noisy:
         raise UsageError(f"noise applies to data sets {', '.join(noisy)} only; got data set "
                          f"{c.data!r}", "noise")  # fmt: skip
-    if not isinstance(c.range, (list, tuple)) or len(c.range) != 2 or not all(
-            _finite(v) for v in c.range) or not c.range[0] < c.range[1] or not math.isfinite(
-            c.range[1] - c.range[0]):  # fmt: skip
-        raise UsageError(f"range must be two finite numbers low < high, a finite width apart,"
-                         f" got {c.range!r}", "range")  # fmt: skip
     object.__setattr__(c, "range", (float(c.range[0]), float(c.range[1])))
     if c.data == FORMULA:
         rule(c.rule)  # checked: one line on a rule that cannot be read
@@ -207,8 +183,6 @@ def _validate_data(c: Config) -> None:
 
 
 def _validate_sizes(c: Config, info: DataInfo) -> None:
-    for name in ("m", "n"):
-        _positive_int(name, getattr(c, name), name)
     if info.rows is None:
         return
     what = os.path.basename(c.data)
@@ -234,36 +208,25 @@ def _validate_loss(c: Config, info: DataInfo) -> None:
 
 
 def _validate(c: Config, info: DataInfo) -> None:
-    for name, (what, registry) in REGISTRIES.items():
-        _choice(what, getattr(c, name), tuple(registry), name)
+    """Every other field by its own rule, then the rules that join fields to the data."""
+    for f in FIELDS:
+        if f.name not in (*EARLY, "data"):
+            f.check(getattr(c, f.name))
     _validate_sizes(c, info)
     _validate_loss(c, info)
-    _positive_int("epochs", c.epochs, "epochs")
-    if c.epochs > MAX_EPOCHS:
-        raise UsageError(f"epochs must be at most {MAX_EPOCHS} per run, got {c.epochs}", "epochs")
-    if not c.hidden:
-        raise UsageError("hidden must list at least one layer size, got []", "hidden")
-    for units in c.hidden:
-        _positive_int("hidden layer size", units, "hidden")
-    lr_ok = isinstance(c.lr, (int, float)) and not isinstance(c.lr, bool)
-    if not lr_ok or not math.isfinite(c.lr) or c.lr <= 0:
-        raise UsageError(f"learning rate must be a finite number > 0, got {c.lr!r}", "lr")
     v = c.validation
-    v_ok = isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < 1
-    if not v_ok or (v > 0 and not 1 <= round(v * c.m) < c.m):
+    if v > 0 and not 1 <= round(v * c.m) < c.m:
         raise UsageError(
             f"validation must be a fraction in [0, 1) leaving points on both sides of m = {c.m},"
             f" got {v!r}",
             "validation",
         )
-    if c.batch_size is not None:
-        _positive_int("batch size", c.batch_size, "batch_size")
-        if c.batch_size > c.train_size:
-            where = "m" if c.train_size == c.m else "the trained points"
-            raise UsageError(
-                f"batch size must be between 1 and {where} = {c.train_size}, got {c.batch_size}",
-                "batch_size",
-            )
+    if c.batch_size is not None and c.batch_size > c.train_size:
+        where = "m" if c.train_size == c.m else "the trained points"
+        raise UsageError(
+            f"batch size must be between 1 and {where} = {c.train_size}, got {c.batch_size}",
+            "batch_size",
+        )
 
 
 def check_dtype(dtype: str) -> str:

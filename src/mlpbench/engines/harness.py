@@ -27,8 +27,9 @@ from mlpbench.engines.registry import (
 )
 from mlpbench.engines.results import METRICS, RunResult
 from mlpbench.errors import UsageError
+from mlpbench.nn.activations import probabilities
 from mlpbench.nn.losses import LOSSES
-from mlpbench.nn.model import Params, init_params, probabilities
+from mlpbench.nn.model import Params, init_params
 
 if TYPE_CHECKING:
     from mlpbench.config.core import Config

@@ -18,8 +18,9 @@ import numpy as np
 
 from mlpbench.config.core import Config
 from mlpbench.engines.base import Engine, EpochCallback, Fit, Problem, Trainer
+from mlpbench.nn.activations import ACTIVATIONS
 from mlpbench.nn.losses import LOSSES
-from mlpbench.nn.model import ACTIVATIONS, Params, forward, logits
+from mlpbench.nn.model import Params, forward, logits
 from mlpbench.nn.optimizers import OPTIMIZERS, apply_updates
 
 

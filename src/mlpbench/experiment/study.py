@@ -24,6 +24,11 @@ A study file looks like
 A column may also name its `engine`, `dtype` and `device` ("cpu" or "gpu");
 `reported` holds the seed report's figures, shown beside ours.
 
+Configuration fields may be grouped in their sections (config/fields.py), in
+`[defaults]` and in a column alike: `[defaults.optimizer]` with `name =
+"adam"` and `lr = 0.01` says what `optimizer = "adam"` and `lr = 0.01` say.
+A field is given once, flat or in its section.
+
 A table may name a `group` (a data set, say): the report then opens with one
 table of claims x groups, each cell the verdict on the claims of that text
 in the tables of that group, with its effect size; `summary` titles it.
@@ -38,25 +43,27 @@ from pathlib import Path
 from typing import Any
 
 from mlpbench.config.core import (
-    CONFIG_FIELDS,
     Config,
     check_device,
     check_dtype,
     check_runs,
     check_seeds,
 )
+from mlpbench.config.fields import BY_NAME, CONFIG_FIELDS, SECTION_KEYS, SECTIONS
+from mlpbench.config.tuning import TUNING_SEED_OFFSET, TuneSpec, log_grid
 from mlpbench.data.dataset import is_file
 from mlpbench.engines.registry import spec
 from mlpbench.engines.results import METRICS
 from mlpbench.errors import UsageError
-from mlpbench.experiment.tune import TUNING_SEED_OFFSET, TuneSpec, log_grid
 
 ROWS = ("accuracy", "loss", "time", "compile")
 STUDY_KEYS = ("name", "title", "runs", "seed", "defaults", "tables", "tuning", "summary")
 TUNING_KEYS = ("runs", "score", "validation", "lr_grid")
 TABLE_KEYS = ("number", "name", "title", "note", "rows", "columns", "claims", "baseline",
               "group")  # fmt: skip
-COLUMN_KEYS = ("label", "engine", "dtype", "device", "reported", *CONFIG_FIELDS)
+# a configuration field by its name, or a section's fields in a table (`[defaults.optimizer]`)
+FIELD_KEYS = tuple(dict.fromkeys((*CONFIG_FIELDS, *SECTIONS)))
+COLUMN_KEYS = ("label", "engine", "dtype", "device", "reported", *FIELD_KEYS)
 CLAIM_KEYS = ("text", "checks")
 CHECK_KEYS = ("kind", "metric", "a", "b", "low", "high")
 CHECK_KINDS = ("greater", "ratio")
@@ -206,23 +213,46 @@ def _number(where: _Where, value: Any) -> float:
     return float(value)
 
 
-def _config(where: _Where, fields: dict) -> Config:
+def _fields(where: _Where, raw: dict) -> dict[str, tuple[Any, str]]:
+    """A table's configuration fields by name, each with the key path it was given at: flat
+    (`lr = 0.01`) or in its section (`optimizer = { name = "adam", lr = 0.01 }`)."""
+    found: dict[str, tuple[Any, str]] = {}
+
+    def put(name: str, value: Any, spelled: str) -> None:
+        if name in found:
+            raise (where / spelled).error(f"{name} is given twice, as {found[name][1]} and as "
+                                          f"{spelled}")  # fmt: skip
+        found[name] = (value, spelled)
+
+    for key, value in raw.items():
+        if key in SECTIONS and (key not in BY_NAME or isinstance(value, dict)):
+            keys = SECTION_KEYS[key]
+            for inner, v in _table_of(where / key, value, tuple(keys)).items():
+                put(keys[inner].name, v, f"{key}.{inner}")
+        elif key in BY_NAME:
+            put(key, value, key)
+    return found
+
+
+def _config(where: _Where, fields: dict[str, tuple[Any, str]]) -> Config:
     try:
-        return Config(**fields)
+        return Config(**{name: value for name, (value, _) in fields.items()})
     except UsageError as e:
-        raise (where / e.field if e.field else where).error(str(e)) from None
+        spelled = fields[e.field][1] if e.field in fields else e.field
+        raise (where / spelled if spelled else where).error(str(e)) from None
 
 
 def _column(where: _Where, raw: Any, defaults: dict, base: Path) -> Column:
     raw = _table_of(where, raw, COLUMN_KEYS)
     label = _typed(where / "label", raw.get("label"), str, "a string label")
-    fields = {k: v for k, v in {**defaults, **raw}.items() if k in CONFIG_FIELDS}
+    fields = {**defaults, **_fields(where, raw)}
     for key in ("data", "test"):  # a CSV file's path is relative to the study file
-        if is_file(fields.get(key)) and not Path(fields[key]).is_absolute():
-            fields[key] = str(base / fields[key])
-    tuned = fields.get("lr") == "tuned"
+        value, spelled = fields.get(key, (None, key))
+        if is_file(value) and not Path(value).is_absolute():
+            fields[key] = (str(base / value), spelled)
+    tuned = fields.get("lr", (None,))[0] == "tuned"
     if tuned:
-        fields["lr"] = 1.0  # a stand-in until the tuning protocol chooses
+        fields["lr"] = (1.0, fields["lr"][1])  # a stand-in until the tuning protocol chooses
     checks = {"engine": spec, "dtype": check_dtype, "device": check_device}
     for key, check in checks.items():
         if key in raw:
@@ -299,7 +329,8 @@ def parse_study(text: str, origin: str = "<study>", folder: str | None = None) -
     except tomllib.TOMLDecodeError as e:
         raise UsageError(f"{origin} is not valid TOML: {e}") from None
     _table_of(where, raw, STUDY_KEYS)
-    defaults = _table_of(where / "defaults", raw.get("defaults", {}), CONFIG_FIELDS)
+    defaults = _fields(where / "defaults",
+                       _table_of(where / "defaults", raw.get("defaults", {}), FIELD_KEYS))
     tables = _typed(where / "tables", raw.get("tables"), list, "a list of [[tables]]")
     if not tables:
         raise (where / "tables").error("a study needs at least one [[tables]] entry")

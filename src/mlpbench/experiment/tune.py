@@ -13,59 +13,14 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
 
 from mlpbench.config.core import SEED_LIMIT, Config, Job, check_runs
+from mlpbench.config.tuning import SCORES, TUNABLE, TUNING_SEED_OFFSET, TuneSpec, log_grid
 from mlpbench.engines.results import StoredRun
 from mlpbench.errors import UsageError
-
-SCORES = {"loss": "test_loss", "accuracy": "test_accuracy"}  # measured on the hold-out
-AXES = ("lr", "batch_size", "epochs")
-MAX_GRID = 1000  # grid points on one axis
-TUNABLE = ("lr", "batch_size", "epochs")
-TUNING_SEED_OFFSET = 10_000  # tuning seeds never coincide with a study's or a confirmation's
-
-
-def log_grid(low: float = 1e-4, high: float = 1e2, per_decade: int = 4) -> tuple[float, ...]:
-    """Log-spaced values from low to high inclusive, per_decade points a decade."""
-    if not (0 < low < high and math.isfinite(high)) or per_decade < 1:
-        raise UsageError(
-            f"grid needs 0 < low < high and per_decade >= 1, got {low}, {high}, {per_decade}"
-        )
-    count = round((math.log10(high) - math.log10(low)) * per_decade) + 1
-    if count > MAX_GRID:
-        raise UsageError(f"a grid of {count} rates is more than {MAX_GRID}; use fewer per decade")
-    return tuple(float(f"{v:.6g}") for v in np.logspace(math.log10(low), math.log10(high), count))
-
-
-@dataclass(frozen=True)
-class TuneSpec:
-    """What to tune and how: axis values, seeds per point, score, validation fraction."""
-
-    axes: dict[str, tuple] = field(default_factory=lambda: {"lr": log_grid()})
-    runs: int = 5
-    seed: int = TUNING_SEED_OFFSET
-    score: str = "loss"
-    validation: float = 0.2
-
-    def __post_init__(self) -> None:
-        for name, values in self.axes.items():
-            if name not in AXES:
-                raise UsageError(f"cannot tune {name!r}; tunable: {', '.join(AXES)}")
-            if not values:
-                raise UsageError(f"the {name} grid is empty")
-        if self.score not in SCORES:
-            raise UsageError(f"unknown score {self.score!r}; allowed: {', '.join(SCORES)}")
-        if self.runs < 1:
-            raise UsageError(f"tuning runs must be an integer >= 1, got {self.runs}")
-
-    @property
-    def seeds(self) -> list[int]:
-        """Seeds of the runs at every grid point."""
-        return [self.seed + i for i in range(self.runs)]
 
 
 class GridPoint(NamedTuple):

@@ -10,7 +10,8 @@ import io
 from pathlib import Path
 from typing import NamedTuple
 
-from mlpbench.config.core import CONFIG_FIELDS, DATA_DEFAULTS, FORMULA_RANGE, Config
+from mlpbench.config.core import Config
+from mlpbench.config.fields import CONFIG_FIELDS, DEFAULTS_LEFT_OUT, FORMULA_RANGE
 from mlpbench.data.dataset import is_file, labels_of, make_dataset
 from mlpbench.engines.results import METRICS, StoredRun
 from mlpbench.errors import UsageError
@@ -60,7 +61,7 @@ def tidy(run: StoredRun, place: Place = NOWHERE) -> dict:
     """A stored run as one flat row: its place, identity, configuration, data hash, metrics."""
     row: dict = dict(place._asdict())
     row.update({k: getattr(run, k) for k in RUN_FIELDS})
-    row.update({k: run.config.get(k, DATA_DEFAULTS.get(k)) for k in CONFIG_FIELDS})
+    row.update({k: run.config.get(k, DEFAULTS_LEFT_OUT.get(k)) for k in CONFIG_FIELDS})
     row["hidden"] = ",".join(str(h) for h in run.config["hidden"])
     row["range"] = ",".join(str(v) for v in row["range"])
     config = stored_config(run.config)

@@ -28,7 +28,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from mlpbench.nn.model import probabilities, sigmoid, softmax
+from mlpbench.nn.activations import probabilities, sigmoid, softmax
 
 
 class Loss(NamedTuple):

@@ -1,4 +1,4 @@
-"""The MLP's parameters and activations, shared by every engine.
+"""The MLP's parameters, forward pass and initialisation, shared by every engine.
 
 Parameters are a flat list [W1, b1, W2, b2, ...]; W_l has shape
 (R, fan_in, fan_out) and b_l shape (R, fan_out), the leading axis running
@@ -10,57 +10,14 @@ logits' last axis (1 or k), so no flag can disagree with the weights.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
-from typing import NamedTuple
+from collections.abc import Sequence
 
 import numpy as np
 
 from mlpbench.data.streams import INIT_STREAM, rng_for
+from mlpbench.nn.activations import ACTIVATIONS
 
 Params = list[np.ndarray]
-OUTPUT_KINDS = ("binary", "softmax")  # one sigmoid unit; k units under a softmax
-
-
-def sigmoid(z: np.ndarray) -> np.ndarray:
-    """Overflow-free logistic: 1/(1+e^-|z|) for z >= 0, e^-|z|/(1+e^-|z|) below."""
-    e = np.exp(-np.abs(z))
-    s = 1.0 / (1.0 + e)
-    return np.where(z >= 0, s, e * s)
-
-
-def softmax(z: np.ndarray) -> np.ndarray:
-    """Over the last axis, shifted by its maximum so no exponent overflows."""
-    e = np.exp(z - z.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
-
-
-def probabilities(z: np.ndarray) -> np.ndarray:
-    """The output layer's activation: sigmoid of one logit, softmax of k."""
-    return sigmoid(z) if z.shape[-1] == 1 else softmax(z)
-
-
-def output_kind(outputs: int) -> str:
-    """binary for one output unit, softmax for more."""
-    return "binary" if outputs == 1 else "softmax"
-
-
-def _relu(z: np.ndarray) -> np.ndarray:
-    return np.maximum(z, 0)
-
-
-class Activation(NamedTuple):
-    """A hidden-layer activation and its derivative given (pre-activation z, activation a)."""
-
-    value: Callable[[np.ndarray], np.ndarray]
-    grad: Callable[[np.ndarray, np.ndarray], np.ndarray]
-    description: str
-
-
-ACTIVATIONS: dict[str, Activation] = {
-    "sigmoid": Activation(sigmoid, lambda z, a: a * (1 - a), "1 / (1 + e^-z)"),
-    "tanh": Activation(np.tanh, lambda z, a: 1 - a * a, "tanh(z)"),
-    "relu": Activation(_relu, lambda z, a: (z > 0).astype(z.dtype), "max(z, 0)"),
-}
 
 
 def forward(params: Params, x: np.ndarray, activation: str) -> tuple[list, list, np.ndarray]:

@@ -21,7 +21,8 @@ from mlpbench.analysis.stats import median_interval, summarize
 from mlpbench.data.dataset import extent, labels_of, make_dataset
 from mlpbench.data.dataset import truth as data_truth
 from mlpbench.files import temporary
-from mlpbench.nn.model import logits, probabilities
+from mlpbench.nn.activations import probabilities
+from mlpbench.nn.model import logits
 
 if TYPE_CHECKING:
     from mlpbench.analysis.compare import ColumnRuns

@@ -1,0 +1,244 @@
+"""Every configuration field, defined once: Config, the CLI, the API, the study schema and the
+docs are generated from this table.
+
+A field has one flat name, used everywhere: the `Config` attribute, the
+keyword of `mlpbench.train`, the study-file key (`lr = 0.01`) and the
+command-line flag (`--lr`, `--batch-size`). Fields are grouped in sections,
+which the study file may also use (`[defaults.optimizer]` with `name = "adam"`
+and `lr = 0.01`), and which order `--help` and the docs' reference. A new
+field is one `Field(...)` line in `FIELDS`: it then has its option, its
+keyword, its study key and its line in the docs, and while it is at its
+default no stored run's key changes (only the seed's original fields, marked
+`keyed`, are part of every key).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from mlpbench.data.dataset import DATASETS, SCALES
+from mlpbench.errors import UsageError
+from mlpbench.nn.activations import ACTIVATIONS
+from mlpbench.nn.losses import LOSSES
+from mlpbench.nn.optimizers import OPTIMIZERS
+
+FORMULA_RANGE = (-2.0, 2.0)
+MAX_EPOCHS = 10_000_000  # per run; more would take hours even on the smallest problem
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+@dataclass(frozen=True)
+class Kind:
+    """How a field's values are typed, read from the command line, checked and documented."""
+
+    annotation: str  # the Config attribute's type
+    parse: Callable[[str], Any]  # a command-line argument's text to a value
+    check: Callable[[Field, Any], str | None]  # None when the value is allowed, else the error
+    shown: str  # its type in the docs' reference
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise ValueError(f"hidden sizes must be integers separated by commas, got {text!r}"
+                         ) from None  # fmt: skip
+
+
+def _interval(text: str) -> tuple[float, float]:
+    try:
+        low, high = (float(part) for part in text.split(","))
+    except ValueError:
+        raise ValueError(f"range must be two numbers separated by a comma, e.g. -2,2, got "
+                         f"{text!r}") from None  # fmt: skip
+    return low, high
+
+
+def _check_text(f: Field, v: Any) -> str | None:
+    return None if isinstance(v, str) else f"{f.name} must be a string, got {v!r}"
+
+
+def _check_choice(f: Field, v: Any) -> str | None:
+    allowed = f.allowed()
+    if (isinstance(v, str) and v in allowed) or (v is None and f.default is None):
+        return None
+    return f"unknown {f.what} {v!r}; allowed: {', '.join(allowed)}"
+
+
+def _check_count(f: Field, v: Any) -> str | None:
+    if v is None and f.default is None:
+        return None
+    if not _is_count(v):
+        return f"{f.what} must be an integer >= 1, got {v!r}"
+    if f.high is not None and v > f.high:
+        return f"{f.what} must be at most {f.high}{f.high_note}, got {v}"
+    return None
+
+
+def _check_rate(f: Field, v: Any) -> str | None:
+    if _number(v) and math.isfinite(v) and v > 0:
+        return None
+    return f"{f.what} must be a finite number > 0, got {v!r}"
+
+
+def _check_fraction(f: Field, v: Any) -> str | None:
+    if _number(v) and math.isfinite(v) and 0 <= v <= 1:
+        return None
+    return f"{f.what} must be a number in [0, 1], got {v!r}"
+
+
+def _check_holdout(f: Field, v: Any) -> str | None:
+    if _number(v) and 0 <= v < 1:
+        return None
+    return f"{f.what} must be a fraction in [0, 1), got {v!r}"
+
+
+def _check_sizes(f: Field, v: Any) -> str | None:
+    if not isinstance(v, (list, tuple)):
+        return f"{f.name} must be a list of layer sizes such as [3], got {v!r}"
+    if not v:
+        return f"{f.name} must list at least one layer size, got []"
+    bad = next((units for units in v if not _is_count(units)), None)
+    return None if bad is None else f"hidden layer size must be an integer >= 1, got {bad!r}"
+
+
+def _check_interval(f: Field, v: Any) -> str | None:
+    ok = (isinstance(v, (list, tuple)) and len(v) == 2 and all(_number(x) and math.isfinite(x)
+          for x in v) and v[0] < v[1] and math.isfinite(v[1] - v[0]))  # fmt: skip
+    return None if ok else (f"{f.name} must be two finite numbers low < high, a finite width "
+                            f"apart, got {v!r}")  # fmt: skip
+
+
+KINDS: dict[str, Kind] = {
+    "text": Kind("str", str, _check_text, "string"),
+    "choice": Kind("str", str, _check_choice, "name"),
+    "scale": Kind("str | None", str, _check_choice, "name"),
+    "count": Kind("int", int, _check_count, "integer >= 1"),
+    "optional count": Kind("int | None", int, _check_count, "integer >= 1"),
+    "rate": Kind("float", float, _check_rate, "number > 0"),
+    "fraction": Kind("float", float, _check_fraction, "number in [0, 1]"),
+    "holdout": Kind("float", float, _check_holdout, "number in [0, 1)"),
+    "sizes": Kind("tuple[int, ...]", _sizes, _check_sizes, "list of integers >= 1"),
+    "interval": Kind("tuple[float, float]", _interval, _check_interval, "[low, high]"),
+}
+
+
+@dataclass(frozen=True)
+class Field:
+    """One configuration field: its name, section, kind, default, allowed values and help."""
+
+    name: str  # Config attribute, API keyword, flat study key; the flag is --name-with-dashes
+    section: str  # the study file's section that groups it, a key of SECTIONS
+    kind: str  # a key of KINDS
+    default: Any
+    help: str  # one line, for --help and the docs
+    key: str = ""  # its key inside its section (default: its name)
+    what: str = ""  # how an error names it (default: its name)
+    choices: Callable[[], tuple[str, ...]] | None = None  # the allowed names, from a registry
+    high: int | None = None  # the largest allowed value
+    high_note: str = ""  # said after the largest value in its error
+    keyed: bool = False  # in every configuration key, even at its default (the seed's fields)
+    flag: bool = True  # an option of `train`, `tune` and `agree`
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", self.key or self.name)
+        object.__setattr__(self, "what", self.what or self.name)
+
+    @property
+    def flag_name(self) -> str:
+        """The command-line option: --batch-size for batch_size."""
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def annotation(self) -> str:
+        """The Config attribute's type, as a string."""
+        return KINDS[self.kind].annotation
+
+    def allowed(self) -> tuple[str, ...]:
+        """The names a choice field allows (read from its registry when asked)."""
+        return self.choices() if self.choices is not None else ()
+
+    def check(self, value: Any) -> None:
+        """Raise UsageError naming the value and what is allowed, unless the value is."""
+        problem = KINDS[self.kind].check(self, value)
+        if problem is not None:
+            raise UsageError(problem, self.name)
+
+    def parse(self, text: str) -> Any:
+        """A command-line argument's text as a value of this field."""
+        return KINDS[self.kind].parse(text)
+
+
+def _names(registry: dict) -> Callable[[], tuple[str, ...]]:
+    return lambda: tuple(registry)
+
+
+# The study file's sections, in the order of --help and the docs, with what each holds.
+SECTIONS: dict[str, str] = {
+    "data": "what the network learns: a data set by name, formula or CSV file, and its sizes",
+    "network": "the hidden layers and their activation (the input and output layers follow "
+    "from the data)",
+    "training": "the loss, the mini-batch size, the epochs and the tuning hold-out",
+    "optimizer": "the update rule and its settings",
+}
+
+# fmt: off
+FIELDS: tuple[Field, ...] = (
+    Field("data", "data", "text", "quadratic", f"data set: {', '.join(DATASETS)}, or a CSV "
+          "file (header row; features, then the target column)", key="name",
+          what="data set", keyed=True),
+    Field("target", "data", "text", "", "a CSV file's target column (default: its last)"),
+    Field("test", "data", "text", "", "a CSV test file with the same columns (default: a "
+          "seeded split of the data file's rows)"),
+    Field("scale", "data", "scale", None, f"input scaling: {', '.join(SCALES)} (default: "
+          "standard for tables, none for generated sets)", choices=lambda: SCALES),
+    Field("noise", "data", "fraction", 0.0, "noise level in [0, 1] of circle, xor, gauss, "
+          "spiral and moons"),
+    Field("rule", "data", "text", "", "the formula data set's rule, e.g. 'x1**2 > x2'"),
+    Field("range", "data", "interval", FORMULA_RANGE, "the formula data set's input range"),
+    Field("m", "data", "optional count", None, "train set size (default: 1000, or 80% of a "
+          "table's rows, or all of a train file's)", keyed=True),
+    Field("n", "data", "optional count", None, "test set size (default: 100, or the rest of a "
+          "table's rows, or all of a test file's)", keyed=True),
+    Field("hidden", "network", "sizes", (3,), "hidden layer sizes, e.g. 3 or 8,8",
+          keyed=True),
+    Field("activation", "network", "choice", "sigmoid", "hidden activation",
+          choices=_names(ACTIVATIONS), keyed=True),
+    Field("loss", "training", "choice", "bce", "loss", choices=_names(LOSSES), keyed=True),
+    Field("batch_size", "training", "optional count", None, "mini-batch size (default: m, "
+          "full batch)", what="batch size", keyed=True),
+    Field("epochs", "training", "count", 1000, "passes over the train set", high=MAX_EPOCHS,
+          high_note=" per run", keyed=True),
+    Field("validation", "training", "holdout", 0.0, "fraction of the train set held out for "
+          "tuning (the last points drawn); set by the tuning protocol", keyed=True,
+          flag=False),
+    Field("optimizer", "optimizer", "choice", "sgd", "optimizer", key="name",
+          choices=_names(OPTIMIZERS), keyed=True),
+    Field("lr", "optimizer", "rate", 10.0, "learning rate", what="learning rate", keyed=True),
+)
+# fmt: on
+
+BY_NAME: dict[str, Field] = {f.name: f for f in FIELDS}
+CONFIG_FIELDS = tuple(BY_NAME)
+DATA_FIELDS = tuple(f.name for f in FIELDS if f.section == "data")
+# each section's fields by their key inside it: SECTION_KEYS["optimizer"]["name"] is optimizer
+SECTION_KEYS: dict[str, dict[str, Field]] = {
+    s: {f.key: f for f in FIELDS if f.section == s} for s in SECTIONS
+}
+# the fields a configuration leaves out of its canonical form while at their default, as they
+# were added after stores had keys without them
+DEFAULTS_LEFT_OUT: dict[str, Any] = {
+    f.name: list(f.default) if isinstance(f.default, tuple) else f.default
+    for f in FIELDS if not f.keyed
+}  # fmt: skip
+
