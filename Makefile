@@ -3,8 +3,11 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+DOCS_STAMP := $(VENV)/.docs-stamp
+# Material for MkDocs prints a notice about MkDocs 2.0 on every build; the build itself is strict
+export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: run test lint bench clean clean-cache
+.PHONY: run test lint bench docs docs-serve figures clean clean-cache
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,8 +19,23 @@ run: $(STAMP)
 	$(BIN)/mlpbench run $(ARGS)
 
 test: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks docs
 	$(BIN)/python -m pytest -q -n auto --maxprocesses 4
+
+$(DOCS_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[docs]'
+	touch $(DOCS_STAMP)
+
+# the site in site/: a broken link, a missing anchor or a page left out of the nav fails it
+docs: $(DOCS_STAMP)
+	$(BIN)/mkdocs build --strict
+
+docs-serve: $(DOCS_STAMP)
+	$(BIN)/mkdocs serve
+
+# the docs' and the README's figures, from real runs of the seed study
+figures: $(STAMP)
+	$(BIN)/python docs/figures.py
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/engines.py $(ARGS)
@@ -28,4 +46,4 @@ clean-cache:
 	find src -name '*.nbi' -delete -o -name '*.nbc' -delete
 
 clean: clean-cache
-	rm -rf $(VENV) results .pytest_cache
+	rm -rf $(VENV) results site .pytest_cache

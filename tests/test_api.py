@@ -92,12 +92,14 @@ def test_a_study_runs_and_reports(tiny_study, tmp_path):
     assert again.trained == 0  # reused from the store
 
 
-def test_the_readme_python_example_runs(tmp_path, monkeypatch):
-    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
-    assert blocks, "the README has a Python example"
+@pytest.mark.parametrize("page", [README, README.parent / "docs" / "api.md"],
+                         ids=lambda p: p.name)  # fmt: skip
+def test_the_readme_python_example_runs(page, tmp_path, monkeypatch):
+    blocks = re.findall(r"```python\n(.*?)```", page.read_text(), re.S)
+    assert blocks, f"{page.name} has a Python example"
     monkeypatch.chdir(tmp_path)
     for block in blocks:
-        exec(compile(block, "README.md", "exec"), {})
+        exec(compile(block, page.name, "exec"), {})
     assert (tmp_path / "results" / "report-tables-1-runs-5.html").exists()
 
 
@@ -110,5 +112,5 @@ def test_train_takes_one_keyword_per_field_with_its_default():
     for f in FIELDS:
         assert parameters[f.name].default == f.default, f.name
         assert parameters[f.name].kind is inspect.Parameter.KEYWORD_ONLY
-        assert f"{f.name} ({f.annotation}" in mb.train.__doc__
+        assert f"\n    {f.name}: {f.text}." in mb.train.__doc__
     assert {"runs", "engine", "seed", "out", "dtype"} <= set(parameters)

@@ -111,7 +111,15 @@ def train(
     **fields: Any,
 ) -> Result:
     """Train R runs of one configuration (seeds seed .. seed + R - 1); with out, they are
-    stored there and reused, without it they live in a temporary store."""
+    stored there and reused, without it they live in a temporary store.
+
+    Args:
+        runs: how many runs, seeds seed .. seed + runs - 1.
+        engine: the engine's name (default: the fastest installed).
+        seed: seed of run 0.
+        out: folder of the store; without it the runs live in a temporary one.
+        dtype: float64 or float32 (default: the engine's own).
+    """
     unknown = set(fields) - set(CONFIG_FIELDS)
     if unknown:
         raise UsageError(f"unknown configuration field(s): {', '.join(sorted(unknown))}; "
@@ -125,15 +133,16 @@ def train(
 
 def _field_keywords(function: Callable) -> None:
     """Give a function taking **fields one keyword per configuration field in its signature
-    and its docstring, each with its default and help from FIELDS (for help(), IDEs and the
-    docs)."""
+    and in its docstring's Args, each with its default and help from FIELDS (for help(), IDEs
+    and the docs)."""
     signature = inspect.signature(function)
     own = [p for p in signature.parameters.values() if p.kind is not p.VAR_KEYWORD]
     keywords = [inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default,
                                   annotation=f.annotation) for f in FIELDS]  # fmt: skip
     function.__signature__ = signature.replace(parameters=[*keywords, *own])  # type: ignore
-    lines = [f"    {f.name} ({f.annotation}, default {f.default!r}): {f.help}" for f in FIELDS]
-    function.__doc__ = f"{function.__doc__}\n\nConfiguration fields:\n\n" + "\n".join(lines)
+    lines = [f"    {f.name}: {f.text}." for f in FIELDS]
+    doc = inspect.cleandoc(function.__doc__ or "")
+    function.__doc__ = doc.replace("Args:\n", "Args:\n" + "\n".join(lines) + "\n", 1)
 
 
 _field_keywords(train)

@@ -30,7 +30,7 @@ def _parser(f: Field) -> Callable[[str], object]:
 
 def _help(f: Field) -> str:
     """A field's help line with its allowed names and its default; % escaped for argparse."""
-    text = f"{f.help}: {', '.join(f.allowed())}" if f.kind == "choice" else f.help
+    text = f.text
     default = ",".join(map(str, f.default)) if isinstance(f.default, tuple) else f.default
     if f.default not in (None, "") and "default:" not in text:
         text += f" (default: {default})"

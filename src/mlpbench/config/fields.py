@@ -164,6 +164,11 @@ class Field:
         """The Config attribute's type, as a string."""
         return KINDS[self.kind].annotation
 
+    @property
+    def text(self) -> str:
+        """Its help with the names it allows, as --help and the API's docstring say it."""
+        return f"{self.help}: {', '.join(self.allowed())}" if self.kind == "choice" else self.help
+
     def allowed(self) -> tuple[str, ...]:
         """The names a choice field allows (read from its registry when asked)."""
         return self.choices() if self.choices is not None else ()

@@ -55,19 +55,21 @@ from mlpbench.data.dataset import is_file
 from mlpbench.engines.registry import spec
 from mlpbench.engines.results import METRICS
 from mlpbench.errors import UsageError
+from mlpbench.experiment.schema import (
+    CHECK,
+    CHECK_KINDS,
+    CLAIM,
+    COLUMN,
+    ROWS,
+    STUDY,
+    TABLE,
+    TUNING,
+    Key,
+)
 
-ROWS = ("accuracy", "loss", "time", "compile")
-STUDY_KEYS = ("name", "title", "runs", "seed", "defaults", "tables", "tuning", "summary")
-TUNING_KEYS = ("runs", "score", "validation", "lr_grid")
-TABLE_KEYS = ("number", "name", "title", "note", "rows", "columns", "claims", "baseline",
-              "group")  # fmt: skip
 # a configuration field by its name, or a section's fields in a table (`[defaults.optimizer]`)
 FIELD_KEYS = tuple(dict.fromkeys((*CONFIG_FIELDS, *SECTIONS)))
-COLUMN_KEYS = ("label", "engine", "dtype", "device", "reported", *FIELD_KEYS)
-CLAIM_KEYS = ("text", "checks")
-CHECK_KEYS = ("kind", "metric", "a", "b", "low", "high")
-CHECK_KINDS = ("greater", "ratio")
-
+COLUMN_KEYS = (*COLUMN, *FIELD_KEYS)
 
 @dataclass(frozen=True)
 class Check:
@@ -81,8 +83,8 @@ class Check:
     metric: str
     a: str
     b: str
-    low: float = 0.0
-    high: float = float("inf")
+    low: float = CHECK["low"].default
+    high: float = CHECK["high"].default
 
 
 @dataclass(frozen=True)
@@ -190,6 +192,11 @@ class _Where(str):
         return UsageError(f"{self}: {message}")
 
 
+def _get(raw: dict, keys: dict[str, Key], key: str) -> Any:
+    """A key's value, or its default from the schema."""
+    return raw.get(key, keys[key].default)
+
+
 def _table_of(where: _Where, value: Any, allowed: tuple[str, ...]) -> dict:
     """A TOML table with only allowed keys."""
     if not isinstance(value, dict):
@@ -263,13 +270,13 @@ def _column(where: _Where, raw: Any, defaults: dict, base: Path) -> Column:
     reported = _table_of(where / "reported", raw.get("reported", {}), METRICS)
     figures = {k: _number(where / "reported" / k, v) for k, v in reported.items()}
     return Column(label, _config(where, fields), raw.get("engine"), raw.get("dtype"),
-                  raw.get("device", "cpu"), figures, tuned)  # fmt: skip
+                  _get(raw, COLUMN, "device"), figures, tuned)  # fmt: skip
 
 
 def _table(where: _Where, raw: Any, defaults: dict, base: Path) -> Table:
-    raw = _table_of(where, raw, TABLE_KEYS)
+    raw = _table_of(where, raw, tuple(TABLE))
     number = _typed(where / "number", raw.get("number"), int, "an integer table number")
-    rows = tuple(_typed(where / "rows", raw.get("rows", list(ROWS[:3])), list, "a list of rows"))
+    rows = tuple(_typed(where / "rows", _get(raw, TABLE, "rows"), list, "a list of rows"))
     for i, row in enumerate(rows):
         if row not in ROWS:
             raise (where / "rows" / i).error(f"unknown row {row!r}; allowed: {', '.join(ROWS)}")
@@ -281,32 +288,32 @@ def _table(where: _Where, raw: Any, defaults: dict, base: Path) -> Table:
     labels = [c.label for c in parsed]
     if len(set(labels)) != len(labels):
         raise (where / "columns").error(f"column labels must be unique, got {labels}")
-    claims = _typed(where / "claims", raw.get("claims", []), list, "a list of claims")
+    claims = _typed(where / "claims", _get(raw, TABLE, "claims"), list, "a list of claims")
     baseline = raw.get("baseline")
     if baseline is not None and baseline not in labels:
         raise (where / "baseline").error(f"{baseline!r} is not a column; columns: {labels}")
     return Table(
         number=number,
         name=_typed(where / "name", raw.get("name", str(number)), str, "a string name"),
-        title=_typed(where / "title", raw.get("title", ""), str, "a string title"),
-        note=_typed(where / "note", raw.get("note", ""), str, "a string note"),
+        title=_typed(where / "title", _get(raw, TABLE, "title"), str, "a string title"),
+        note=_typed(where / "note", _get(raw, TABLE, "note"), str, "a string note"),
         rows=rows,
         columns=parsed,
         claims=tuple(_claim(where / "claims" / i, c, labels) for i, c in enumerate(claims)),
         baseline=baseline,
-        group=_typed(where / "group", raw.get("group", ""), str, "a string group"),
+        group=_typed(where / "group", _get(raw, TABLE, "group"), str, "a string group"),
     )
 
 
 def _claim(where: _Where, raw: Any, labels: list[str]) -> Claim:
-    raw = _table_of(where, raw, CLAIM_KEYS)
+    raw = _table_of(where, raw, tuple(CLAIM))
     text = _typed(where / "text", raw.get("text"), str, "the claim's text")
     checks = _typed(where / "checks", raw.get("checks"), list, "a list of checks")
     return Claim(text, tuple(_check(where / "checks" / i, c, labels) for i, c in enumerate(checks)))
 
 
 def _check(where: _Where, raw: Any, labels: list[str]) -> Check:
-    raw = _table_of(where, raw, CHECK_KEYS)
+    raw = _table_of(where, raw, tuple(CHECK))
     kind = raw.get("kind")
     if kind not in CHECK_KINDS:
         raise (where / "kind").error(f"unknown kind {kind!r}; allowed: {', '.join(CHECK_KINDS)}")
@@ -328,7 +335,7 @@ def parse_study(text: str, origin: str = "<study>", folder: str | None = None) -
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise UsageError(f"{origin} is not valid TOML: {e}") from None
-    _table_of(where, raw, STUDY_KEYS)
+    _table_of(where, raw, tuple(STUDY))
     defaults = _fields(where / "defaults",
                        _table_of(where / "defaults", raw.get("defaults", {}), FIELD_KEYS))
     tables = _typed(where / "tables", raw.get("tables"), list, "a list of [[tables]]")
@@ -340,8 +347,9 @@ def parse_study(text: str, origin: str = "<study>", folder: str | None = None) -
         values = [getattr(t, key) for t in parsed]
         if len(set(values)) != len(values):
             raise (where / "tables").error(f"table {key}s must be unique, got {values}")
-    runs = _typed(where / "runs", raw.get("runs", 20), int, "an integer number of runs")
-    seed = _typed(where / "seed", raw.get("seed", 0), int, "an integer seed")
+    runs = _typed(where / "runs", _get(raw, STUDY, "runs"), int,
+                  "an integer number of runs")
+    seed = _typed(where / "seed", _get(raw, STUDY, "seed"), int, "an integer seed")
     try:
         check_runs(runs)
         check_seeds(seed, runs)
@@ -349,30 +357,31 @@ def parse_study(text: str, origin: str = "<study>", folder: str | None = None) -
         raise where.error(str(e)) from None
     return Study(
         name=_typed(where / "name", raw.get("name", Path(origin).stem), str, "a string name"),
-        title=_typed(where / "title", raw.get("title", ""), str, "a string title"),
+        title=_typed(where / "title", _get(raw, STUDY, "title"), str,
+                     "a string title"),
         runs=runs,
         seed=seed,
         tables=parsed,
         source=text,
         tuning=_tuning(where / "tuning", raw.get("tuning", {}), seed),
-        summary=_typed(where / "summary", raw.get("summary", ""), str, "a string title"),
+        summary=_typed(where / "summary", _get(raw, STUDY, "summary"), str, "a string title"),
         folder=str(base.resolve()),
     )
 
 
 def _tuning(where: _Where, raw: Any, seed: int) -> TuneSpec:
-    raw = _table_of(where, raw, TUNING_KEYS)
-    grid = _typed(where / "lr_grid", raw.get("lr_grid", [1e-4, 1e2, 4]), list,
+    raw = _table_of(where, raw, tuple(TUNING))
+    grid = _typed(where / "lr_grid", _get(raw, TUNING, "lr_grid"), list,
                   "[low, high, per_decade]")  # fmt: skip
     if len(grid) != 3:
         raise (where / "lr_grid").error(f"expected [low, high, per_decade], got {grid!r}")
     low, high = (_number(where / "lr_grid" / i, v) for i, v in enumerate(grid[:2]))
     per_decade = _typed(where / "lr_grid" / 2, grid[2], int, "an integer count per decade")
-    validation = _number(where / "validation", raw.get("validation", 0.2))
+    validation = _number(where / "validation", _get(raw, TUNING, "validation"))
     if not 0 < validation < 1:
         raise (where / "validation").error(f"must be a fraction in (0, 1), got {validation!r}")
-    score = _typed(where / "score", raw.get("score", "loss"), str, "'loss' or 'accuracy'")
-    runs = _typed(where / "runs", raw.get("runs", 5), int, "an integer number of runs")
+    score = _typed(where / "score", _get(raw, TUNING, "score"), str, "'loss' or 'accuracy'")
+    runs = _typed(where / "runs", _get(raw, TUNING, "runs"), int, "an integer number of runs")
     try:
         first = check_seeds(seed + TUNING_SEED_OFFSET, check_runs(runs))
         axes = {"lr": log_grid(low, high, per_decade)}
