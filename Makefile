@@ -7,7 +7,7 @@ DOCS_STAMP := $(VENV)/.docs-stamp
 # Material for MkDocs prints a notice about MkDocs 2.0 on every build; the build itself is strict
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: run test lint bench docs docs-serve figures clean clean-cache
+.PHONY: run test lint bench docs docs-serve figures mutate clean clean-cache
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,12 @@ docs-serve: $(DOCS_STAMP)
 figures: $(STAMP)
 	$(BIN)/python docs/figures.py
 
+# mutation testing of the modules that turn runs into verdicts ([tool.mutmut] in
+# pyproject.toml; about 15 minutes here), then the score per module
+mutate: $(STAMP)
+	$(BIN)/mutmut run --max-children 2
+	$(BIN)/python tests/mutation_score.py
+
 bench: $(STAMP)
 	$(BIN)/python benchmarks/engines.py $(ARGS)
 
@@ -46,4 +52,4 @@ clean-cache:
 	find src -name '*.nbi' -delete -o -name '*.nbc' -delete
 
 clean: clean-cache
-	rm -rf $(VENV) results site .pytest_cache
+	rm -rf $(VENV) results site mutants .pytest_cache

@@ -160,3 +160,49 @@ def test_every_kind_checks_its_values():
         with pytest.raises(UsageError) as e:
             f.check(bad)
         assert e.value.field == "f" and said in str(e.value), kind
+
+
+def test_the_memory_estimate_worked_by_hand():
+    from mlpbench.config.core import check_size, memory_bytes
+
+    # (2, 3, 1): weights (2+1)*3 + (3+1)*1 = 13; activations of a batch of 4: 4 * 6 * 2 = 48;
+    # per run 8 * ((20 + 5) * (2 + 1) + 4 * 13 + 48) = 1400 bytes, its loss curve 8 * 3, and
+    # its batch order 4 * 3 epochs * 20 points (mini-batches): 2 runs need 2 * 1664 = 3328
+    config = Config(m=20, n=5, epochs=3, batch_size=4)
+    assert memory_bytes(config, 2) == 3328
+    assert memory_bytes(config.replace(batch_size=None), 1) == 8 * (75 + 52 + 20 * 6 * 2) + 24
+    with pytest.raises(UsageError) as e:
+        check_size(config, 2, 3327)
+    assert str(e.value).startswith("2 run(s) of m=20, n=5, hidden=[3], epochs=3, batch=4 need "
+                                   "about 3.1e-06 GiB, more than the 3.1e-06 GiB")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("fields", "message", "field"),
+    [
+        ({"target": "y"}, "target applies to a CSV data file only, not to data set 'quadratic'",
+         "target"),
+        ({"test": "t.txt"}, "test applies to a CSV data file only", "test"),
+        ({"noise": 0.2}, "noise applies to data sets circle, xor, gauss, spiral, moons only; got "
+         "data set 'quadratic'", "noise"),
+        ({"rule": "x1 > 0"}, "rule and range apply to data set 'formula' only", "rule"),
+        ({"range": (-1.0, 1.0)}, "rule and range apply to data set 'formula' only", "rule"),
+        ({"data": "formula"}, "data set 'formula' needs a rule", "rule"),
+        ({"data": "iris"}, "loss 'bce' is for two classes; data 'iris' have 3: use cce (or mse)",
+         "loss"),
+        ({"data": "breast-cancer", "loss": "cce"}, "loss 'cce' is for 3 or more classes; data "
+         "'breast-cancer' have 2: use bce (or mse)", "loss"),
+        ({"data": "iris", "loss": "mse", "m": 140, "n": 11},
+         "m + n = 140 + 11 is more than the 150 rows of 'iris'", "n"),
+        ({"data": "iris", "loss": "mse", "m": 150}, "m + n = 150 + 30 is more than", "m"),
+        ({"data": "wonder.txt"}, "unknown data set 'wonder.txt'", "data"),
+        ({"range": (1.0, 1.0), "data": "formula", "rule": "x1 > 0"},
+         "range must be two finite numbers low < high", "range"),
+    ],
+)  # fmt: skip
+def test_each_data_rule_names_its_field(fields, message, field):
+    if fields.get("data") in ("iris", "breast-cancer"):
+        pytest.importorskip("sklearn")  # it ships those tables
+    with pytest.raises(UsageError) as e:
+        Config(**fields)
+    assert message in str(e.value) and e.value.field == field

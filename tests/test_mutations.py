@@ -8,14 +8,21 @@ checks that the conformance measure then exceeds its tolerance by far:
 - relu:    1 everywhere instead of 1 for z > 0
 numba's kernels are compiled, so its mutants are patched copies of the
 source, each run in a subprocess with its own compile cache.
+
+The code that turns runs into verdicts is held the same way: PLANTED is a
+fixed list of small bugs in the statistics, claims, tuning choice, seed
+streams, store keys and leases, timing, bounds and formatting, and each must
+fail the test file of its own module, run against a patched copy.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -123,3 +130,114 @@ def test_numba_wrong_derivative_is_caught(tmp_path):
         curve, weights = map(float, out.split())
         limit = 10 * TOLERANCE["float64"]
         assert curve > limit or weights > limit, (activation, curve, weights)
+
+
+class Planted(NamedTuple):
+    """A small bug in a module that turns runs into verdicts, and the test file that must
+    catch it: the module's own."""
+
+    module: str  # under src/mlpbench
+    right: str  # text that occurs once in the module
+    wrong: str  # what the bug puts there
+    tests: str  # the test file that must fail
+
+
+PLANTED: dict[str, Planted] = {
+    "holm dropped": Planted(
+        "analysis/compare.py", "adjusted = holm([r.p for _, r in greater])",
+        "adjusted = [r.p for _, r in greater]", "test_compare.py"),
+    "p <= alpha": Planted(
+        "analysis/compare.py", "if math.isnan(p_holm) or p_holm >= ALPHA:",
+        "if math.isnan(p_holm) or p_holm > ALPHA:", "test_compare.py"),
+    "ratio supported by its point estimate": Planted(
+        "analysis/compare.py", "outcome = ratio_outcome(low, high, (check.low, check.high))",
+        "outcome = SUPPORTED if check.low <= ratio <= check.high else ratio_outcome(low, "
+        "high, (check.low, check.high))", "test_compare.py"),
+    "ratio contradicted by its point estimate": Planted(
+        "analysis/compare.py", "outcome = ratio_outcome(low, high, (check.low, check.high))",
+        "outcome = CONTRADICTED if not check.low <= ratio <= check.high else ratio_outcome("
+        "low, high, (check.low, check.high))", "test_compare.py"),
+    "claim on one pair": Planted(
+        "analysis/compare.py", "        if len(a) < 2:", "        if len(a) < 1:",
+        "test_compare.py"),
+    "comparison of one run": Planted(
+        "analysis/compare.py", "if self.result.count < 2:", "if self.result.count < 1:",
+        "test_compare.py"),
+    "accuracy picks the worst": Planted(
+        "experiment/tune.py", 'point.mean if score == "loss" else -point.mean', "point.mean",
+        "test_tune.py"),
+    "diverged points not last": Planted(
+        "experiment/tune.py", "return (int(point.diverged > 0), ", "return (0, ",
+        "test_tune.py"),
+    "one stream for all": Planted(
+        "data/streams.py", "DATA_STREAM, INIT_STREAM, ORDER_STREAM = 0, 1, 2",
+        "DATA_STREAM, INIT_STREAM, ORDER_STREAM = 0, 0, 0", "test_streams.py"),
+    "weights from the order stream": Planted(
+        "data/streams.py", "DATA_STREAM, INIT_STREAM, ORDER_STREAM = 0, 1, 2",
+        "DATA_STREAM, INIT_STREAM, ORDER_STREAM = 0, 2, 2", "test_streams.py"),
+    "glorot with 2 for 6": Planted(
+        "nn/model.py", "np.sqrt(6.0 / (fan_in + fan_out))", "np.sqrt(2.0 / (fan_in + fan_out))",
+        "test_streams.py"),
+    "store key without dtype": Planted(
+        "experiment/store.py", "return job.config.key(), job.engine, job.dtype, job.device",
+        'return job.config.key(), job.engine, "float64", job.device', "test_store.py"),
+    "config key without validation": Planted(
+        "config/core.py", 'd["validation"] = float(self.validation)', 'd.pop("validation")',
+        "test_config.py"),
+    "a lease never lapses": Planted(
+        "experiment/store.py", 'else row["expires"] > now', "else True", "test_store.py"),
+    "each run the whole wall time": Planted(
+        "engines/harness.py", "return np.full(runs, seconds / runs)",
+        "return np.full(runs, seconds)", "test_harness.py"),
+    "epochs cap exclusive": Planted(
+        "config/fields.py", "if f.high is not None and v > f.high:",
+        "if f.high is not None and v >= f.high:", "test_bounds.py"),
+    "seed limit inclusive": Planted(
+        "config/core.py", "if first + runs > SEED_LIMIT:", "if first + runs > SEED_LIMIT + 1:",
+        "test_bounds.py"),
+    "validation bound inclusive": Planted(
+        "config/core.py", "not 1 <= round(v * c.m) < c.m", "not 1 <= round(v * c.m) <= c.m",
+        "test_bounds.py"),
+    "class cap exclusive": Planted(
+        "data/tables.py", "if len(order) > MAX_CLASSES:", "if len(order) >= MAX_CLASSES:",
+        "test_bounds.py"),
+    "formula input cap exclusive": Planted(
+        "data/formula.py", "if highest > MAX_INPUTS:", "if highest >= MAX_INPUTS:",
+        "test_bounds.py"),
+    "losses to 4 decimals": Planted(
+        "report/formatting.py", 'return f"{value:.6f}" if', 'return f"{value:.4f}" if',
+        "test_formatting.py"),
+    "diverged out of the finished runs": Planted(
+        "report/formatting.py", "({s.diverged}/{s.count + s.diverged} diverged)",
+        "({s.diverged}/{s.count} diverged)", "test_formatting.py"),
+}  # fmt: skip
+TESTS = Path(__file__).parent
+
+
+@pytest.mark.parametrize("name", PLANTED)
+def test_a_planted_bug_fails_its_modules_own_tests(name, tmp_path):
+    """A patched copy of the package first on the path; the module's test file must fail."""
+    bug = PLANTED[name]
+    package = Path(engines.__file__).parents[1]
+    copy = tmp_path / "mlpbench"
+    shutil.copytree(package, copy, ignore=shutil.ignore_patterns("__pycache__", "*.nb?"))
+    module = copy / bug.module
+    text = module.read_text()
+    assert text.count(bug.right) == 1, (bug.module, bug.right)
+    module.write_text(text.replace(bug.right, bug.wrong))
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}:{TESTS}", "NUMBA_CACHE_DIR": str(tmp_path)}
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-p", "no:xdist",
+         str(TESTS / bug.tests), "--rootdir", str(TESTS.parent)],
+        env=env, capture_output=True, text=True, timeout=600, cwd=tmp_path,
+    )  # fmt: skip
+    where = run.stdout.splitlines()[-1:] if run.stdout else run.stderr[-500:]
+    assert run.returncode == 1 and " failed" in run.stdout, (name, where)
+    assert str(copy) in run.stdout + run.stderr or _imports_copy(env, copy), name
+
+
+def _imports_copy(env: dict, copy: Path) -> bool:
+    """Whether `import mlpbench` under env loads the patched copy, not the installed one."""
+    code = "import mlpbench; print(mlpbench.__file__)"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    return out.stdout.strip().startswith(str(copy))

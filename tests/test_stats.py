@@ -94,3 +94,64 @@ def test_time_cells_say_when_runs_shared_one_wall_time():
     cell = time_cell([run(t, 1) for t in (0.01, 0.02, 0.03)], "train_time_s")
     assert cell.lines[0] == "median 20ms" and cell.lines[1].startswith("[")
     assert "-" not in cell.lines[1]
+
+
+def test_a_small_paired_sample_worked_by_hand():
+    # a - b = 1..5: mean 3, s = 1.5811, t = 4.2426 on 4 d.o.f.: p = 0.01324; 95% CI 3 +- 1.9632;
+    # signed ranks all positive, no ties: exact two-sided p = 2 / 2^5 = 0.0625
+    r = paired([11.0, 12.0, 13.0, 14.0, 15.0], [10.0] * 5)
+    assert (r.count, r.mean_diff, r.normal) == (5, 3.0, True)
+    assert r.p_t == pytest.approx(0.013236, abs=1e-6) and r.p == r.p_t
+    assert r.p_wilcoxon == pytest.approx(0.0625)
+    assert (r.ci_low, r.ci_high) == pytest.approx((1.036757, 4.963243), abs=1e-6)
+
+
+def test_paired_edge_cases():
+    shift = paired([2.0, 3.0, 4.0], [1.0, 2.0, 3.0])  # a constant +1: certain
+    assert (shift.mean_diff, shift.ci_low, shift.ci_high, shift.p_t) == (1.0, 1.0, 1.0, 0.0)
+    one = paired([2.0], [1.0])
+    assert one.count == 1 and one.mean_diff == 1.0 and np.isnan(one.p_t) and np.isnan(one.p)
+    none = paired([], [])
+    assert none.count == 0 and np.isnan(none.mean_diff)
+    assert paired([1.0, 2.0], [1.0, 2.0])[1:] == (0.0, 0.0, 0.0, 1.0, 1.0, True)
+    with pytest.raises(ValueError, match="must be 1-D"):
+        paired([[1.0, 2.0]], [[0.0, 1.0]])
+
+
+def test_wilcoxon_ties_take_the_normal_approximation():
+    # a - b = 1, 1, 2, 2, 3: ties, so SciPy's normal approximation, not its exact table
+    a, b = np.array([11.0, 11.0, 12.0, 12.0, 13.0]), np.full(5, 10.0)
+    expected = sps.wilcoxon(a - b, method="approx").pvalue
+    assert paired(a, b).p_wilcoxon == pytest.approx(expected)
+    assert paired(a, b).p_wilcoxon != pytest.approx(sps.wilcoxon(a - b, method="exact").pvalue)
+
+
+def test_holm_caps_at_one_and_keeps_order():
+    assert holm([0.6, 0.7]) == [1.0, 1.0]  # 0.6 x 2 = 1.2 -> 1
+    assert holm([0.02, 0.01]) == pytest.approx([0.02, 0.02])  # 0.01 x 2, then max(0.02, 0.02)
+    assert holm([]) == []
+
+
+def test_a_small_summary_worked_by_hand():
+    # 1, 2, 3: mean 2, s = 1, 95% CI 2 +- t(0.975, 2) / sqrt 3 = 2 +- 4.3027 / 1.7321
+    s = summarize([1.0, 2.0, 3.0, 50.0], [False, False, False, True])
+    assert (s.mean, s.std, s.count, s.diverged) == (2.0, 1.0, 3, 1)
+    assert (s.ci_low, s.ci_high) == pytest.approx((2 - 2.484138, 2 + 2.484138), abs=1e-6)
+    single = summarize([4.0], [False])
+    assert (single.mean, single.std, single.ci_low, single.ci_high) == (4.0, 0.0, 4.0, 4.0)
+    with pytest.raises(ValueError, match="2 values but 1 divergence flags"):
+        summarize([1.0, 2.0], [False])
+
+
+def test_the_median_interval_is_the_percentile_bootstrap_written_out():
+    data = np.arange(1.0, 21.0) ** 1.5  # skewed, as times are
+    rng = np.random.default_rng(0)  # the documented seed
+    medians = np.median(data[rng.integers(0, 20, (2000, 20))], axis=1)
+    low, high = np.percentile(medians, [2.5, 97.5])
+    m = median_interval(data)
+    assert (m.median, m.low, m.high) == (np.median(data), low, high)
+    assert median_interval(data, seed=1) != m and median_interval(data) == m
+    assert len(set(median_interval(data, resamples=r).low for r in (20, 2000))) == 2
+    assert median_interval([7.0]) == (7.0, 7.0, 7.0)
+    with pytest.raises(ValueError, match="non-empty 1-D"):
+        median_interval([])

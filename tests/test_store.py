@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mlpbench.config.core import Config, Job
+from mlpbench.config.fields import CONFIG_FIELDS
 from mlpbench.engines.results import METRICS, RunResult, StoredRun
 from mlpbench.experiment.store import DB_NAME, Store
 
@@ -80,3 +91,98 @@ def test_the_context_manager_closes_the_connection(tmp_path):
         raise RuntimeError("closed even when the block fails")
     assert store._conn is None
     assert (tmp_path / DB_NAME).exists()
+
+
+def _alternatives(folder) -> dict[str, tuple[dict, dict]]:
+    """For every configuration field: a configuration, and the same with that field changed."""
+    train, other = folder / "d.csv", folder / "e.csv"
+    rows = "".join(f"{i % 5},{i % 3},{i % 2},{(i // 2) % 2}\n" for i in range(40))
+    for path in (train, other):
+        path.write_text("a,b,y,z\n" + rows)
+    csv = {"data": str(train)}
+    formula = {"data": "formula", "rule": "x1 > 0"}
+    return {
+        "data": ({}, {"data": "circle"}), "target": (csv, {**csv, "target": "z"}),
+        "test": (csv, {**csv, "test": str(other)}), "scale": ({}, {"scale": "standard"}),
+        "noise": ({"data": "circle"}, {"data": "circle", "noise": 0.1}),
+        "rule": (formula, {**formula, "rule": "x1 > x2"}),
+        "range": (formula, {**formula, "range": (-1.0, 1.0)}),
+        "m": ({}, {"m": 500}), "n": ({}, {"n": 50}), "hidden": ({}, {"hidden": (4,)}),
+        "activation": ({}, {"activation": "tanh"}), "loss": ({}, {"loss": "mse"}),
+        "batch_size": ({}, {"batch_size": 32}), "epochs": ({}, {"epochs": 10}),
+        "validation": ({}, {"validation": 0.2}), "optimizer": ({}, {"optimizer": "adam"}),
+        "lr": ({}, {"lr": 1.0}),
+    }  # fmt: skip
+
+
+JOB_CHANGES = {"engine": {"engine": "numba"}, "dtype": {"dtype": "float32"},
+               "device": {"device": "gpu"}}  # fmt: skip
+
+
+def test_the_alternatives_change_every_field(tmp_path):
+    assert set(_alternatives(tmp_path)) == set(CONFIG_FIELDS)
+
+
+@pytest.mark.parametrize("change", [*CONFIG_FIELDS, *JOB_CHANGES])
+@settings(max_examples=5, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(seed=st.integers(0, 2**62))
+def test_changing_any_field_engine_dtype_or_device_changes_what_a_run_matches(
+        tmp_path, change, seed):  # fmt: skip
+    with tempfile.TemporaryDirectory(dir=tmp_path) as folder:
+        alternatives = _alternatives(Path(folder))
+        base, changed = alternatives.get(change, ({}, {}))
+        job = Job(Config(**base), "numpy")
+        other = Job(**{"config": Config(**changed), "engine": "numpy",
+                       **JOB_CHANGES.get(change, {})})  # fmt: skip
+        assert other != job
+        with Store(Path(folder) / "out") as store:
+            _save(store, job, [_result(seed)])
+            assert store.finished_seeds(job) == {seed} and store.runs(other, [seed]) == []
+            assert store.finished_seeds(other) == set()
+
+
+def _lease(store: Store, job: Job, host: str, pid: int, expires: float) -> None:
+    from mlpbench.experiment.store import _job_key
+
+    conn = store._connect(create=True)
+    with conn:
+        conn.execute("INSERT OR REPLACE INTO leases VALUES (?, ?, ?, ?)",
+                     ("|".join(_job_key(job)), host, pid, expires))  # fmt: skip
+
+
+def _dead_pid() -> int:
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+@pytest.mark.parametrize(
+    ("host", "pid", "expires_in", "claimable"),
+    [
+        ("elsewhere", 1, -1.0, True),  # another host's lease that has lapsed
+        ("elsewhere", 1, +60.0, False),  # another host's lease, still running
+        ("here", "dead", +3600.0, True),  # this host, a process that died: lapsed whatever
+        ("here", "parent", -1.0, False),  # this host, a process alive: held whatever its time
+        ("here", "self", +3600.0, True),  # this process's own lease
+    ],
+)  # fmt: skip
+def test_a_lease_lapses_when_its_time_passes_or_its_process_dies(tmp_path, host, pid,
+                                                                expires_in, claimable):  # fmt: skip
+    host = socket.gethostname() if host == "here" else host
+    pid = {"dead": _dead_pid(), "parent": os.getppid(), "self": os.getpid()}.get(pid, pid)
+    with Store(tmp_path) as store:
+        _lease(store, JOB, host, pid, time.time() + expires_in)
+        assert store.claim([JOB]) is claimable
+
+
+def test_a_claim_lasts_lease_s_and_is_released(tmp_path):
+    from mlpbench.experiment.store import LEASE_S
+
+    with Store(tmp_path) as store:
+        before = time.time()
+        assert store.claim([JOB])
+        (row,) = store._connect(create=False).execute("SELECT * FROM leases").fetchall()
+        assert before + LEASE_S <= row["expires"] <= time.time() + LEASE_S
+        store.release([JOB])
+        assert store._connect(create=False).execute("SELECT * FROM leases").fetchall() == []

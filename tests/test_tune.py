@@ -179,3 +179,80 @@ def test_tune_one_axis_other_than_the_rate(tmp_path, capsys):
     assert Path(result["plot"]).exists()
     assert cli.main(["tune", "--tune", "", "--out", str(tmp_path)]) == 2
     assert "--tune names no axis" in capsys.readouterr().err
+
+
+def _grid_runs(points: list[list[tuple[float, bool]]], metric: str) -> list[list]:
+    """Stored runs per grid point, each (score, diverged)."""
+    from mlpbench.engines.results import StoredRun
+
+    return [[StoredRun(0, "k", {}, "numpy", "float64", "cpu", s, d, {metric: v}, 1, np.zeros(1),
+                       [], {}, {}, "") for s, (v, d) in enumerate(runs)]
+            for runs in points]  # fmt: skip
+
+
+SPEC_RATES = (0.01, 0.1, 1.0)
+
+
+@pytest.mark.parametrize(
+    ("score", "metric", "points", "chosen"),
+    [
+        # validation loss: the lowest mean wins (means 0.5, 0.2, 0.3)
+        ("loss", "test_loss", [[(0.5, False)] * 2, [(0.1, False), (0.3, False)],
+                               [(0.3, False)] * 2], 0.1),
+        # validation accuracy: the highest mean wins (means 80, 95, 90), never the lowest
+        ("accuracy", "test_accuracy", [[(80.0, False)] * 2, [(95.0, False)] * 2,
+                                       [(90.0, False)] * 2], 0.1),
+        # a point with a diverged run ranks after every point without one, whatever its mean
+        ("loss", "test_loss", [[(0.4, False)] * 2, [(0.01, False), (9.0, True)],
+                               [(0.5, False)] * 2], 0.01),
+        ("accuracy", "test_accuracy", [[(70.0, False)] * 2, [(99.0, False), (0.0, True)],
+                                       [(60.0, False)] * 2], 0.01),
+        # a point whose runs all diverged ranks last, after a point with one diverged run
+        ("loss", "test_loss", [[(0.0, True)] * 2, [(0.3, False), (0.0, True)],
+                               [(0.0, True)] * 2], 0.1),
+    ],
+)  # fmt: skip
+def test_the_choice_for_each_score_with_diverged_points(score, metric, points, chosen):
+    from mlpbench.experiment.tune import choose
+
+    spec = TuneSpec(axes={"lr": SPEC_RATES}, runs=2, score=score)
+    result = choose(Config(), spec, _grid_runs(points, metric))
+    assert result.best.values == {"lr": chosen}
+    assert result.config.lr == chosen
+
+
+def test_a_point_missing_runs_leaves_the_choice_for_later():
+    from mlpbench.experiment.tune import choose
+
+    spec = TuneSpec(axes={"lr": SPEC_RATES}, runs=2)
+    points = [[(0.5, False)] * 2, [(0.1, False)], [(0.3, False)] * 2]  # the second has 1 of 2
+    assert choose(Config(), spec, _grid_runs(points, "test_loss")) is None
+
+
+def test_a_grid_point_worked_by_hand_and_the_grid_as_json():
+    from mlpbench.experiment.tune import choose, grid_summary
+
+    spec = TuneSpec(axes={"lr": SPEC_RATES}, runs=3)
+    points = [[(0.2, False), (0.4, False), (0.9, True)],  # mean of 0.2, 0.4 = 0.3, s = 0.1414
+              [(0.5, False)] * 3, [(0.1, False), (0.2, False), (0.3, False)]]
+    result = choose(Config(), spec, _grid_runs(points, "test_loss"))
+    first = result.grid[0]
+    assert first.values == {"lr": 0.01} and first.scores == [0.2, 0.4] and first.diverged == 1
+    assert first.mean == pytest.approx(0.3) and first.std == pytest.approx(0.141421, abs=1e-6)
+    assert result.grid[1].std == 0.0 and result.best.values == {"lr": 1.0}
+    assert grid_summary(result, ["lr"])[0] == {"lr": 0.01, "mean": pytest.approx(0.3),
+                                               "std": pytest.approx(0.141421, abs=1e-6),
+                                               "runs": 3, "diverged": 1}  # fmt: skip
+
+
+def test_a_grid_from_the_command_line():
+    from mlpbench.errors import UsageError
+    from mlpbench.experiment.tune import parse_values
+
+    assert parse_values("lr", "1e-2:1e0:1") == (0.01, 0.1, 1.0)
+    assert parse_values("lr", "0.5,2") == (0.5, 2.0)
+    assert parse_values("batch_size", "1,32") == (1, 32)
+    for name, text, example in [("batch_size", "1:8:2", "1,32,128"), ("lr", "a,b", "1e-4:1e2"),
+                                ("epochs", "1.5", "1,32,128")]:  # fmt: skip
+        with pytest.raises(UsageError, match=f"bad {name} grid {text!r}; write it like {example}"):
+            parse_values(name, text)

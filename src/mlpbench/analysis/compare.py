@@ -129,14 +129,38 @@ def _ratio(a: list, b: list) -> tuple[float, float, float]:
     return math.exp(centre), math.exp(centre - half), math.exp(centre + half)
 
 
+def greater_outcome(p_holm: float, mean_diff: float) -> str:
+    """A 'greater' check from its Holm-corrected p: supported when p < ALPHA with a above b,
+    contradicted when p < ALPHA with a below b, else not supported (NaN p included)."""
+    if math.isnan(p_holm) or p_holm >= ALPHA:
+        return NOT_SUPPORTED
+    return SUPPORTED if mean_diff > 0 else CONTRADICTED
+
+
+def ratio_outcome(low: float, high: float, bounds: tuple[float, float]) -> str:
+    """A 'ratio' check from the ratio's 95% interval [low, high]: supported when the whole
+    interval lies within the claimed bounds, contradicted when all of it lies outside, else
+    not supported. The point estimate never decides."""
+    if bounds[0] <= low and high <= bounds[1]:
+        return SUPPORTED
+    if high < bounds[0] or low > bounds[1]:
+        return CONTRADICTED
+    return NOT_SUPPORTED
+
+
+def overall(outcomes: list[str]) -> str:
+    """A claim from its checks' outcomes: not testable if any is, else contradicted if any
+    is, else supported if all are, else not supported."""
+    if NOT_TESTABLE in outcomes:
+        return NOT_TESTABLE
+    if CONTRADICTED in outcomes:
+        return CONTRADICTED
+    return SUPPORTED if all(o == SUPPORTED for o in outcomes) else NOT_SUPPORTED
+
+
 def _judge_ratio(check: Check, a: list, b: list) -> tuple[str, str]:
     ratio, low, high = _ratio(a, b)
-    if check.low <= low and high <= check.high:
-        outcome = SUPPORTED
-    elif high < check.low or low > check.high:
-        outcome = CONTRADICTED
-    else:
-        outcome = NOT_SUPPORTED
+    outcome = ratio_outcome(low, high, (check.low, check.high))
     expected = (
         f"{check.low:g}x to {check.high:g}x"
         if math.isfinite(check.high)
@@ -171,13 +195,7 @@ def judge(claim: Claim, table: Table, columns: list[ColumnRuns]) -> Verdict:
             greater.append((check, paired(a, b)))
     adjusted = holm([r.p for _, r in greater])
     for (check, r), p in zip(greater, adjusted):
-        significant = not math.isnan(p) and p < ALPHA
-        if significant and r.mean_diff > 0:
-            outcomes.append(SUPPORTED)
-        elif significant:
-            outcomes.append(CONTRADICTED)
-        else:
-            outcomes.append(NOT_SUPPORTED)
+        outcomes.append(greater_outcome(p, r.mean_diff))
         effects.append(_effect(check.metric, r.mean_diff))
         test = "paired t" if r.normal else "Wilcoxon"
         details.append(
@@ -185,15 +203,7 @@ def judge(claim: Claim, table: Table, columns: list[ColumnRuns]) -> Verdict:
             f"[{r.ci_low:+.4g}, {r.ci_high:+.4g}], p = {p:.3g} ({test}, Holm over "
             f"{len(greater)} check{'s' if len(greater) > 1 else ''}), n = {r.count}"
         )
-    if NOT_TESTABLE in outcomes:
-        verdict = NOT_TESTABLE
-    elif CONTRADICTED in outcomes:
-        verdict = CONTRADICTED
-    elif all(o == SUPPORTED for o in outcomes):
-        verdict = SUPPORTED
-    else:
-        verdict = NOT_SUPPORTED
-    return Verdict(claim, verdict, tuple(details), tuple(effects))
+    return Verdict(claim, overall(outcomes), tuple(details), tuple(effects))
 
 
 def claim_grid(

@@ -1,0 +1,78 @@
+"""A run's three random streams, each checked against its own written-out definition, and the
+initial weights against Keras' own initializer drawn from the same generator."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from mlpbench.config.core import Config
+from mlpbench.data.dataset import epoch_orders, make_dataset
+from mlpbench.data.streams import DATA_STREAM, INIT_STREAM, ORDER_STREAM, rng_for
+from mlpbench.nn.model import glorot_params, init_params
+
+SEED = 12345
+
+
+def _definition(seed: int, k: int) -> np.random.Generator:
+    """The documented stream k of a run: SeedSequence(seed, spawn_key=(k,))."""
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(k,)))
+
+
+def test_the_streams_are_numbered_as_documented():
+    assert (DATA_STREAM, INIT_STREAM, ORDER_STREAM) == (0, 1, 2)
+    for k in (0, 1, 2):
+        assert rng_for(SEED, k).random(4).tolist() == _definition(SEED, k).random(4).tolist()
+
+
+def test_the_data_come_from_stream_0():
+    config = Config(m=50, n=10)
+    rng = _definition(SEED, 0)
+    x_train, x_test = rng.uniform(-2, 2, (50, 2)), rng.uniform(-2, 2, (10, 2))
+    data = make_dataset(config, SEED)
+    assert np.array_equal(data.x_train, x_train) and np.array_equal(data.x_test, x_test)
+    assert np.array_equal(data.y_train[:, 0], x_train[:, 0] ** 2 > x_train[:, 1])
+
+
+def test_the_weights_come_from_stream_1_layer_by_layer():
+    rng = _definition(SEED, 1)
+    w1 = rng.uniform(-np.sqrt(6 / 5), np.sqrt(6 / 5), (2, 3))  # Glorot: sqrt(6 / (2 + 3))
+    w2 = rng.uniform(-np.sqrt(6 / 4), np.sqrt(6 / 4), (3, 1))  # sqrt(6 / (3 + 1))
+    params = glorot_params((2, 3, 1), SEED)
+    assert np.array_equal(params[0], w1) and np.array_equal(params[2], w2)
+    assert not params[1].any() and not params[3].any()  # zero biases
+
+
+def test_the_batch_order_comes_from_stream_2_a_permutation_an_epoch():
+    rng = _definition(SEED, 2)
+    expected = [rng.permutation(7) for _ in range(3)]
+    assert np.array_equal(epoch_orders([SEED], 7, 3)[0], np.array(expected))
+
+
+def test_the_three_streams_differ_and_do_not_depend_on_each_other():
+    draws = [rng_for(SEED, k).random(8) for k in (0, 1, 2)]
+    assert len({d.tobytes() for d in draws}) == 3
+    # more data drawn (a larger m) leaves the weights and the order as they were
+    assert np.array_equal(init_params((2, 3, 1), [SEED])[0], init_params((2, 3, 1), [SEED])[0])
+    assert not np.array_equal(make_dataset(Config(m=50), SEED).x_train[:10],
+                              make_dataset(Config(m=50), SEED + 1).x_train[:10])  # fmt: skip
+
+
+@pytest.mark.parametrize("sizes", [(2, 3, 1), (30, 32, 10), (64, 8, 8, 3)])
+def test_glorot_weights_are_keras_glorot_uniform_from_the_same_generator(sizes, monkeypatch):
+    initializers = pytest.importorskip("keras.src.initializers.random_initializers")
+    rng = _definition(SEED, 1)
+
+    def same_generator(shape, minval=0.0, maxval=1.0, dtype=None, seed=None):
+        return rng.uniform(minval, maxval, size=shape)  # Keras' bounds, our generator
+
+    monkeypatch.setattr(initializers.random, "uniform", same_generator)
+    glorot = initializers.GlorotUniform(seed=0)
+    expected = [np.asarray(glorot((a, b))) for a, b in itertools.pairwise(sizes)]
+    ours = glorot_params(sizes, SEED)[0::2]
+    for mine, keras in zip(ours, expected):
+        # Keras writes the bound sqrt(3 * (1 / fan_avg)), ours sqrt(6 / (fan_in + fan_out)):
+        # the same number but for the last bit
+        np.testing.assert_allclose(mine, keras, rtol=1e-15, atol=0)
