@@ -249,3 +249,62 @@ def test_the_claim_grid_has_groups_in_order_and_a_verdict_per_group():
     assert text == "a beats b"
     assert {g: v.verdict for g, v in by_group.items()} == {"xor": SUPPORTED,
                                                           "circle": NOT_SUPPORTED}  # fmt: skip
+
+
+def test_a_comparisons_verdict_at_alpha_and_its_words():
+    from mlpbench.analysis.compare import Comparison
+    from mlpbench.analysis.stats import Paired
+
+    def verdict(p: float, diff: float, count: int = 5) -> str:
+        return Comparison("a", "b", "test_accuracy", Paired(count, diff, 0, 0, p, p, True),
+                          p).verdict()  # fmt: skip
+
+    assert verdict(0.05, 1.0) == "no difference detected"
+    assert verdict(0.0499, 1.0) == "a higher" and verdict(0.0499, -1.0) == "b higher"
+    assert verdict(float("nan"), 1.0) == "no difference detected"
+    assert verdict(0.01, 1.0, count=1) == NOT_COMPARABLE
+
+
+def test_a_ratio_over_two_pairs_has_an_interval():
+    from mlpbench.analysis.compare import _ratio
+
+    # log ratios log 2 and log 8: centre log 4, s = log 4 / sqrt 2, t(0.975, 1) = 12.706,
+    # so the half width is 12.706 x s / sqrt 2 = 12.706 x log 4 / 2
+    ratio, low, high = _ratio([2.0, 8.0], [1.0, 1.0])
+    half = 12.7062047 * math.log(4) / 2
+    assert ratio == pytest.approx(4.0)
+    assert (low, high) == pytest.approx((4 * math.exp(-half), 4 * math.exp(half)), rel=1e-6)
+    assert _ratio([3.0, 3.0], [1.0, 1.0]) == pytest.approx((3.0, 3.0, 3.0))
+
+
+def test_the_details_of_claims_that_cannot_be_judged_or_rest_on_wilcoxon():
+    one = [_column("a", [BASE + 1]), _column("b", [BASE])]
+    claim = Claim("c", (_greater(),))
+    table = Table(1, "t", "", "", ("accuracy",), tuple(c.column for c in one), (claim,))
+    v = judge(claim, table, one)
+    assert v.claim is claim and v.verdict == NOT_TESTABLE
+    assert v.details == (f"test_accuracy: a and b are {NOT_COMPARABLE}",)
+    empty = [ColumnRuns(one[0].column, one[0].job, []), one[1]]
+    assert judge(claim, table, empty).details == ("a: no runs stored",)
+    # two pairs are enough to judge; far from normal differences are judged by Wilcoxon
+    two = [_column("a", [BASE + 1, BASE + 2]), _column("b", [BASE, BASE])]
+    assert judge(claim, table, two).verdict == NOT_SUPPORTED
+    skewed = [_column("a", [BASE] * 15 + [BASE + 1] * 4 + [BASE - 9]),
+              _column("b", [BASE] * 20), _column("c", [BASE] * 20)]  # fmt: skip
+    checks = (_greater("a", "b"), _greater("a", "c"))
+    v = judge(Claim("c", checks), table, skewed)
+    assert "(Wilcoxon, Holm over 2 checks), n = 20" in v.details[0]
+
+
+def test_a_named_baseline_without_runs_means_every_pair_and_comparisons_name_their_metric():
+    from mlpbench.analysis.compare import baseline_of
+
+    columns = [_column("a", [BASE] * 2), ColumnRuns(_column("b", []).column, Job(Config(),
+               "numpy"), [])]  # fmt: skip
+    table = Table(1, "t", "", "", ("accuracy",), tuple(c.column for c in columns), baseline="b")
+    assert baseline_of(table, columns) is None
+    (comparison,) = compare_columns([_column("a", [BASE] * 2), _column("c", [BASE] * 2)],
+                                    "test_accuracy")  # fmt: skip
+    assert comparison.metric == "test_accuracy"
+    claim = Claim("c", (_greater(),))
+    assert judge(claim, table, columns).claim is claim

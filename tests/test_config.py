@@ -15,6 +15,7 @@ from mlpbench.config.core import (
     check_device,
     check_dtype,
     check_runs,
+    check_seeds,
 )
 from mlpbench.config.fields import CONFIG_FIELDS, FIELDS, KINDS, SECTION_KEYS, SECTIONS, Field
 from mlpbench.errors import UsageError
@@ -206,3 +207,63 @@ def test_each_data_rule_names_its_field(fields, message, field):
     with pytest.raises(UsageError) as e:
         Config(**fields)
     assert message in str(e.value) and e.value.field == field
+
+
+def test_a_files_key_is_its_content_not_its_path(tmp_path):
+    rows = "a,y\n" + "".join(f"{i},{i % 2}\n" for i in range(20))
+    for name in ("one.csv", "two.csv", "test.csv", "other-test.csv"):
+        (tmp_path / name).write_text(rows)
+    one, two = Config(data=str(tmp_path / "one.csv")), Config(data=str(tmp_path / "two.csv"))
+    assert one.key() == two.key() and one.as_dict()["data"] != two.as_dict()["data"]
+    tested = [Config(data=str(tmp_path / "one.csv"), test=str(tmp_path / name))
+              for name in ("test.csv", "other-test.csv")]  # fmt: skip
+    assert tested[0].key() == tested[1].key() != one.key()
+    (tmp_path / "two.csv").write_text(rows + "99,1\n")
+    assert Config(data=str(tmp_path / "two.csv")).key() != one.key()
+
+
+def test_the_seed_limit_message_says_the_seeds_and_the_largest_first_seed():
+    with pytest.raises(UsageError) as e:
+        check_seeds(2**63 - 2, 5)
+    assert str(e.value) == (f"seeds {2**63 - 2}..{2**63 + 2} run past the largest seed 2^63 - 1;"
+                            f" use a seed <= {2**63 - 5}")  # fmt: skip
+    with pytest.raises(UsageError, match="seed must be an integer >= 0, got True"):
+        check_seeds(True, 1)
+
+
+def test_a_csv_configurations_key_stays_what_stores_hold(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("a,y\n" + "".join(f"{i},{i % 2}\n" for i in range(20)))
+    config = Config(data=str(path))
+    assert config.key() == "ac6c76ff0d1abfd9"  # as before the field table; "data": "file"
+    assert config.as_dict()["file_sha256"] == config.info.sha256
+
+
+@pytest.mark.parametrize(
+    ("fields", "message", "field"),
+    [
+        ({"validation": 0.95, "m": 10}, "leaving points on both sides of m = 10", "validation"),
+        ({"batch_size": 1001}, "batch size must be between 1 and m = 1000", "batch_size"),
+        ({"data": "iris", "loss": "mse", "m": 149, "n": 2},
+         "m + n = 149 + 2 is more than the 150 rows", "n"),  # m leaves a row: n is at fault
+    ],
+)  # fmt: skip
+def test_cross_field_rules_name_the_field_at_fault(fields, message, field):
+    if fields.get("data") == "iris":
+        pytest.importorskip("sklearn")
+    with pytest.raises(UsageError) as e:
+        Config(**fields)
+    assert message in str(e.value) and e.value.field == field
+
+
+def test_a_test_files_rows_bound_n(tmp_path):
+    rows = "a,y\n" + "".join(f"{i},{i % 2}\n" for i in range(10))
+    (tmp_path / "train.csv").write_text(rows)
+    (tmp_path / "test.csv").write_text(rows[: rows.index("4,0")])  # 4 rows
+    with pytest.raises(UsageError) as e:
+        Config(data=str(tmp_path / "train.csv"), test=str(tmp_path / "test.csv"), n=5)
+    assert str(e.value) == "n = 5 is larger than the 4 rows of 'test.csv'" and e.value.field == "n"
+    with pytest.raises(UsageError) as e:
+        Config(data=str(tmp_path / "train.csv"), test="test.txt")
+    assert e.value.field == "test" and "test must be a .csv file, got 'test.txt'" in str(e.value)
+    assert check_runs(1) == 1

@@ -86,3 +86,26 @@ def test_the_json_summary_of_a_job():
     assert alone["metrics"]["train_time_s"] == {"mean": 0.5, "std": 0.0}
     assert jsonable({"a": [NAN, 1.0, (float("inf"),)], "b": "x"}) == {"a": [None, 1.0, [None]],
                                                                       "b": "x"}  # fmt: skip
+
+
+def test_the_units_change_at_their_bounds():
+    assert format_duration(0.000999) == "999µs" and format_duration(0.001) == "1ms"
+    assert format_duration(59.0) == "59s" and format_duration(60.0) == "1m 0s"
+    assert format_duration(5000.0, like=0.5) == "5000000ms"
+    assert format_value("test_loss", 999999.0) == "999999.000000"
+    assert format_value("test_loss", 1e6) == "1e+06"
+
+
+def test_missing_cells_are_marked_missing():
+    from mlpbench.report.formatting import time_cell
+
+    assert format_cell("test_loss", Summary(NAN, NAN, 0, 0, NAN, NAN)).kind == "missing"
+    assert format_cell("test_loss", Summary(NAN, NAN, 0, 2, NAN, NAN)).kind == "missing"
+    assert time_cell([_run(NAN)], "train_time_s").kind == "missing"
+    # one process timed these runs one by one and they took the same time: a median
+    assert time_cell([_run(0.002)] * 3, "train_time_s").lines[0] == "median 2ms"
+    # shared by two runs, the first one's share is shown
+    assert time_cell([_run(0.004, 2), _run(0.004, 2)], "train_time_s").lines == (
+        "4ms per run", "(shared by 2 runs)")  # fmt: skip
+    cell = time_cell([_run(t) for t in (0.0005, 0.002, 0.003)], "train_time_s")
+    assert cell.lines[1].endswith("ms]") and "µs" not in cell.lines[1]  # in the median's unit

@@ -61,3 +61,18 @@ def test_accuracy_of_a_softmax_is_its_largest_output_the_first_of_equals():
 def test_accuracy_refuses_outputs_and_targets_of_other_shapes():
     with pytest.raises(ValueError, match=r"outputs \(1, 2, 1\) and targets \(1, 2, 3\)"):
         harness.accuracy(np.zeros((1, 2, 1)), np.zeros((1, 2, 3)))
+
+
+def test_divergence_is_measured_against_the_first_epoch():
+    params = [np.zeros((1, 1))]
+    assert not harness.diverged(np.array([2.0, 1.5e6]), params, 1.0)  # 0.75e6 x the first
+    assert harness.diverged(np.array([2.0, 2.5e6]), params, 1.0)  # 1.25e6 x the first
+
+
+def test_shares_of_own_times_below_a_second_and_results_of_other_run_counts():
+    assert _per_run(1.0, np.array([0.3, 0.2]), 2).tolist() == pytest.approx([0.6, 0.4])
+    metrics = {m: np.zeros(2) for m in harness.METRICS}
+    with pytest.raises(ValueError, match="other than 2 runs"):
+        harness.collect([0, 1], np.zeros((3, 4)), [np.zeros((2, 1))], metrics)
+    with pytest.raises(ValueError, match="other than 2 runs"):
+        harness.collect([0, 1], np.zeros((2, 4)), [np.zeros((3, 1))], metrics)

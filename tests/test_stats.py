@@ -155,3 +155,29 @@ def test_the_median_interval_is_the_percentile_bootstrap_written_out():
     assert median_interval([7.0]) == (7.0, 7.0, 7.0)
     with pytest.raises(ValueError, match="non-empty 1-D"):
         median_interval([])
+
+
+def test_shapiro_is_asked_from_three_pairs():
+    # a - b = 0, 0, 1: Shapiro-Wilk's W = 0.75, p = 0: far from normal, so Wilcoxon decides
+    r = paired([10.0, 10.0, 11.0], [10.0] * 3)
+    assert not r.normal and r.p == r.p_wilcoxon
+
+
+@pytest.mark.parametrize(("n", "method"), [(50, "exact"), (51, "approx")])
+def test_wilcoxon_is_exact_up_to_fifty_distinct_differences(n, method):
+    diff = np.arange(1.0, n + 1) * np.where(np.arange(n) % 3 == 0, -1, 1)  # no ties
+    expected = sps.wilcoxon(diff, method=method).pvalue
+    assert paired(diff + 5.0, np.full(n, 5.0)).p_wilcoxon == pytest.approx(expected, rel=1e-12)
+
+
+def test_two_values_have_an_interval_and_no_runs_have_nan_everywhere():
+    # 1, 3: mean 2, s = sqrt 2, half width t(0.975, 1) x s / sqrt 2 = 12.7062
+    s = summarize([1.0, 3.0], [False, False])
+    assert (s.ci_low, s.ci_high) == pytest.approx((2 - 12.7062, 2 + 12.7062), abs=1e-4)
+    none = summarize([1.0], [True])
+    assert all(np.isnan(v) for v in (none.mean, none.std, none.ci_low, none.ci_high))
+    one = paired([2.0], [1.0])
+    assert all(np.isnan(v) for v in (one.ci_low, one.ci_high, one.p_t, one.p_wilcoxon))
+    assert one.normal is True
+    shift = paired([2.0, 3.0, 4.0], [1.0, 2.0, 3.0])
+    assert 0 < shift.p_wilcoxon < 1  # the signed-rank test of three +1 differences

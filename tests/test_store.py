@@ -186,3 +186,12 @@ def test_a_claim_lasts_lease_s_and_is_released(tmp_path):
         assert before + LEASE_S <= row["expires"] <= time.time() + LEASE_S
         store.release([JOB])
         assert store._connect(create=False).execute("SELECT * FROM leases").fetchall() == []
+
+
+def test_a_claim_of_several_jobs_fails_when_any_one_is_held(tmp_path):
+    other = Job(JOB.config.replace(lr=3.0), "numpy")
+    with Store(tmp_path) as store:
+        _lease(store, other, "elsewhere", 1, time.time() + 60)
+        assert not store.claim([JOB, other])  # JOB is free, other is held: no claim at all
+        assert store._connect(create=False).execute(
+            "SELECT COUNT(*) FROM leases").fetchone()[0] == 1  # fmt: skip

@@ -17,6 +17,7 @@ CHECK = (
     CLAIM + "[[tables.claims.checks]]\nkind = 'ratio'\nmetric = 'test_accuracy'\na = 'a'\nb = 'a'\n"
 )
 BAD_STUDIES = [
+    (CLAIM + "checks = []", "bad.toml: tables[0].claims[0].checks: a claim needs at least one"),
     ("tables = [5]", "bad.toml: tables[0]: expected a table of keys, got 5"),
     (T + "columns = [5]", "bad.toml: tables[0].columns[0]: expected a table of keys, got 5"),
     (COL + "lr = -3.0", "bad.toml: tables[0].columns[0].lr: learning rate must be"),
@@ -237,3 +238,9 @@ def test_a_column_overrides_a_default_given_in_a_section():
     text = "[defaults.optimizer]\nname = 'adam'\nlr = 0.5\n" + COL + "lr = 0.1\n"
     assert parse_study(text).tables[0].columns[0].config.section("optimizer") == {
         "name": "adam", "lr": 0.1}  # fmt: skip
+
+
+def test_a_study_file_may_start_with_a_byte_order_mark(tmp_path):
+    path = tmp_path / "bom.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + COL.encode())
+    assert load_study(path).tables[0].columns[0].label == "a"

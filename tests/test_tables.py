@@ -109,6 +109,7 @@ BAD = [
     ("rows.csv", "a,y\n1,0\n2,1\n3,0\n4,1\n", ["--m", "4"], "m + n = 4 + 1 is more than the 4"),
     ("binary.csv", "a,y\n1,0\n2,1\n3,2\n4,1\n", ["--loss", "bce"], "'bce' is for two classes"),
     ("bytes.csv", b"a,y\n\xff\xfe,1\n", [], "is not UTF-8 text"),
+    ("twice.csv", "a,a,y\n1,2,0\n3,4,1\n", [], "column name(s) 'a' appear more than once"),
 ]
 
 

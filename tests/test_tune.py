@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -256,3 +257,47 @@ def test_a_grid_from_the_command_line():
                                 ("epochs", "1.5", "1,32,128")]:  # fmt: skip
         with pytest.raises(UsageError, match=f"bad {name} grid {text!r}; write it like {example}"):
             parse_values(name, text)
+
+
+def test_a_grid_batch_as_large_as_the_trained_points_is_full_batch():
+    from mlpbench.experiment.tune import tuning_config
+
+    config = Config(m=100)
+    assert tuning_config(config, 0.2, batch_size=80).batch_size is None  # 80 = 100 - 20 held
+    assert tuning_config(config, 0.2, batch_size=79).batch_size == 79
+    assert tuning_config(config, 0.2, batch_size=100).batch_size is None
+
+
+def test_a_point_whose_runs_all_diverged_is_in_the_grid_with_its_values():
+    from mlpbench.experiment.tune import choose, grid_summary
+
+    spec = TuneSpec(axes={"lr": SPEC_RATES}, runs=2)
+    points = [[(0.0, True)] * 2, [(0.5, False)] * 2, [(0.4, False)]]  # the last lacks a run
+    assert choose(Config(), spec, _grid_runs(points, "test_loss")) is None
+    points[2] = [(0.4, False)] * 2
+    result = choose(Config(), spec, _grid_runs(points, "test_loss"))
+    row = grid_summary(result, ["lr"])[0]
+    assert row["lr"] == 0.01 and row["runs"] == 2 and row["diverged"] == 2
+    assert math.isnan(row["mean"]) and math.isnan(row["std"])
+    assert result.grid[0].scores == [] and result.grid[1].std == 0.0
+
+
+def test_tuning_seeds_start_ten_thousand_after_the_studys():
+    from mlpbench.errors import UsageError
+    from mlpbench.experiment.tune import tune_spec
+
+    grids = {"lr": "0.1,1"}
+    spec = tune_spec(Config(), grids, ["lr"], 3, 7, "accuracy", 0.25)
+    assert (spec.seed, spec.runs, spec.score, spec.validation) == (10_007, 3, "accuracy", 0.25)
+    assert tune_spec(Config(), grids, ["lr"], 3, 2**63 - 10_003, "loss", 0.2).seed == 2**63 - 3
+    with pytest.raises(UsageError, match="past 2\\^63 - 1; use a seed <= 9223372036854765805"):
+        tune_spec(Config(), grids, ["lr"], 3, 2**63 - 10_002, "loss", 0.2)
+
+
+def test_a_point_of_one_run_has_no_spread():
+    from mlpbench.experiment.tune import choose
+
+    spec = TuneSpec(axes={"lr": SPEC_RATES}, runs=1)
+    result = choose(Config(), spec, _grid_runs([[(0.5, False)], [(0.2, False)], [(0.3, False)]],
+                                               "test_loss"))  # fmt: skip
+    assert [p.std for p in result.grid] == [0.0, 0.0, 0.0]

@@ -109,6 +109,10 @@ def parse_csv(raw: bytes, name: str, target: str, classes: tuple[str, ...] = ())
         if header is None or not any(cell.strip() for cell in header):
             raise UsageError(f"data file {name!r} is empty; it needs a header row and data rows")
         header = [h.strip() for h in header]
+        twice = sorted({h for h in header if header.count(h) > 1})
+        if twice:
+            raise UsageError(f"data file {name!r}: column name(s) {', '.join(map(repr, twice))}"
+                             " appear more than once in the header; each column needs its own")
         if target and target not in header:
             raise UsageError(f"data file {name!r} has no column {target!r}; columns: "
                              + ", ".join(header))  # fmt: skip

@@ -1,5 +1,6 @@
 """The study file's keys outside the configuration fields: each key's type, default and
-meaning, defined once for the parser (study.py) and the docs' reference.
+meaning, defined once for the parser (study.py) and the docs' reference; and the readers
+that check a table of keys, naming the key path of any fault.
 
 The configuration fields a `[defaults]` table or a column may set are not
 listed here: they are config/fields.py's, flat or in their sections.
@@ -7,10 +8,12 @@ listed here: they are config/fields.py's, flat or in their sections.
 
 from __future__ import annotations
 
+import math
 from typing import Any, NamedTuple
 
 from mlpbench.config.tuning import SCORES
 from mlpbench.engines.results import METRICS
+from mlpbench.errors import UsageError
 
 ROWS = ("accuracy", "loss", "time", "compile")
 CHECK_KINDS = ("greater", "ratio")
@@ -104,3 +107,44 @@ SCHEMA: dict[str, tuple[str, dict[str, Key]]] = {
     "each [[tables.claims]]": ("Claims", CLAIM),
     "each entry of a claim's checks": ("Checks", CHECK),
 }
+
+
+class Where(str):
+    """A key path in a study file, printed before its error: 'f.toml: tables[0].columns[1]'."""
+
+    def __truediv__(self, key: str | int) -> Where:
+        if isinstance(key, int):
+            return Where(f"{self}[{key}]")
+        return Where(f"{self}.{key}" if ": " in self else f"{self}: {key}")
+
+    def error(self, message: str) -> UsageError:
+        """The error, prefixed with this path."""
+        return UsageError(f"{self}: {message}")
+
+
+def get(raw: dict, keys: dict[str, Key], key: str) -> Any:
+    """A key's value, or its default from the schema."""
+    return raw.get(key, keys[key].default)
+
+
+def table_of(where: Where, value: Any, allowed: tuple[str, ...]) -> dict:
+    """A TOML table with only allowed keys."""
+    if not isinstance(value, dict):
+        raise where.error(f"expected a table of keys, got {value!r}")
+    for key in value:
+        if key not in allowed:
+            raise (where / key).error(f"unknown key {key!r}; allowed: {', '.join(allowed)}")
+    return value
+
+
+def typed(where: Where, value: Any, kind: type | tuple[type, ...], what: str) -> Any:
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        raise where.error(f"expected {what}, got {value!r}")
+    return value
+
+
+def number(where: Where, value: Any) -> float:
+    value = typed(where, value, (int, float), "a number")
+    if not math.isfinite(value):
+        raise where.error(f"expected a finite number, got {value!r}")
+    return float(value)

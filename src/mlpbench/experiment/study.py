@@ -36,7 +36,6 @@ in the tables of that group, with its effect size; `summary` titles it.
 
 from __future__ import annotations
 
-import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,7 +63,11 @@ from mlpbench.experiment.schema import (
     STUDY,
     TABLE,
     TUNING,
-    Key,
+    Where,
+    get,
+    number,
+    table_of,
+    typed,
 )
 
 # a configuration field by its name, or a section's fields in a table (`[defaults.optimizer]`)
@@ -179,48 +182,7 @@ class Study:
         return Study(**{**self.__dict__, **changes})
 
 
-class _Where(str):
-    """A key path in a study file, printed before its error: 'f.toml: tables[0].columns[1]'."""
-
-    def __truediv__(self, key: str | int) -> _Where:
-        if isinstance(key, int):
-            return _Where(f"{self}[{key}]")
-        return _Where(f"{self}.{key}" if ": " in self else f"{self}: {key}")
-
-    def error(self, message: str) -> UsageError:
-        """The error, prefixed with this path."""
-        return UsageError(f"{self}: {message}")
-
-
-def _get(raw: dict, keys: dict[str, Key], key: str) -> Any:
-    """A key's value, or its default from the schema."""
-    return raw.get(key, keys[key].default)
-
-
-def _table_of(where: _Where, value: Any, allowed: tuple[str, ...]) -> dict:
-    """A TOML table with only allowed keys."""
-    if not isinstance(value, dict):
-        raise where.error(f"expected a table of keys, got {value!r}")
-    for key in value:
-        if key not in allowed:
-            raise (where / key).error(f"unknown key {key!r}; allowed: {', '.join(allowed)}")
-    return value
-
-
-def _typed(where: _Where, value: Any, kind: type | tuple[type, ...], what: str) -> Any:
-    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-        raise where.error(f"expected {what}, got {value!r}")
-    return value
-
-
-def _number(where: _Where, value: Any) -> float:
-    value = _typed(where, value, (int, float), "a number")
-    if not math.isfinite(value):
-        raise where.error(f"expected a finite number, got {value!r}")
-    return float(value)
-
-
-def _fields(where: _Where, raw: dict) -> dict[str, tuple[Any, str]]:
+def _fields(where: Where, raw: dict) -> dict[str, tuple[Any, str]]:
     """A table's configuration fields by name, each with the key path it was given at: flat
     (`lr = 0.01`) or in its section (`optimizer = { name = "adam", lr = 0.01 }`)."""
     found: dict[str, tuple[Any, str]] = {}
@@ -234,14 +196,14 @@ def _fields(where: _Where, raw: dict) -> dict[str, tuple[Any, str]]:
     for key, value in raw.items():
         if key in SECTIONS and (key not in BY_NAME or isinstance(value, dict)):
             keys = SECTION_KEYS[key]
-            for inner, v in _table_of(where / key, value, tuple(keys)).items():
+            for inner, v in table_of(where / key, value, tuple(keys)).items():
                 put(keys[inner].name, v, f"{key}.{inner}")
         elif key in BY_NAME:
             put(key, value, key)
     return found
 
 
-def _config(where: _Where, fields: dict[str, tuple[Any, str]]) -> Config:
+def _config(where: Where, fields: dict[str, tuple[Any, str]]) -> Config:
     try:
         return Config(**{name: value for name, (value, _) in fields.items()})
     except UsageError as e:
@@ -249,9 +211,9 @@ def _config(where: _Where, fields: dict[str, tuple[Any, str]]) -> Config:
         raise (where / spelled if spelled else where).error(str(e)) from None
 
 
-def _column(where: _Where, raw: Any, defaults: dict, base: Path) -> Column:
-    raw = _table_of(where, raw, COLUMN_KEYS)
-    label = _typed(where / "label", raw.get("label"), str, "a string label")
+def _column(where: Where, raw: Any, defaults: dict, base: Path) -> Column:
+    raw = table_of(where, raw, COLUMN_KEYS)
+    label = typed(where / "label", raw.get("label"), str, "a string label")
     fields = {**defaults, **_fields(where, raw)}
     for key in ("data", "test"):  # a CSV file's path is relative to the study file
         value, spelled = fields.get(key, (None, key))
@@ -264,23 +226,23 @@ def _column(where: _Where, raw: Any, defaults: dict, base: Path) -> Column:
     for key, check in checks.items():
         if key in raw:
             try:
-                check(_typed(where / key, raw[key], str, "a name"))
+                check(typed(where / key, raw[key], str, "a name"))
             except UsageError as e:
                 raise (where / key).error(str(e)) from None
-    reported = _table_of(where / "reported", raw.get("reported", {}), METRICS)
-    figures = {k: _number(where / "reported" / k, v) for k, v in reported.items()}
+    reported = table_of(where / "reported", raw.get("reported", {}), METRICS)
+    figures = {k: number(where / "reported" / k, v) for k, v in reported.items()}
     return Column(label, _config(where, fields), raw.get("engine"), raw.get("dtype"),
-                  _get(raw, COLUMN, "device"), figures, tuned)  # fmt: skip
+                  get(raw, COLUMN, "device"), figures, tuned)  # fmt: skip
 
 
-def _table(where: _Where, raw: Any, defaults: dict, base: Path) -> Table:
-    raw = _table_of(where, raw, tuple(TABLE))
-    number = _typed(where / "number", raw.get("number"), int, "an integer table number")
-    rows = tuple(_typed(where / "rows", _get(raw, TABLE, "rows"), list, "a list of rows"))
+def _table(where: Where, raw: Any, defaults: dict, base: Path) -> Table:
+    raw = table_of(where, raw, tuple(TABLE))
+    number = typed(where / "number", raw.get("number"), int, "an integer table number")
+    rows = tuple(typed(where / "rows", get(raw, TABLE, "rows"), list, "a list of rows"))
     for i, row in enumerate(rows):
         if row not in ROWS:
             raise (where / "rows" / i).error(f"unknown row {row!r}; allowed: {', '.join(ROWS)}")
-    columns = _typed(where / "columns", raw.get("columns"), list, "a list of columns")
+    columns = typed(where / "columns", raw.get("columns"), list, "a list of columns")
     if not columns:
         raise (where / "columns").error("a table needs at least one column")
     parsed = tuple(_column(where / "columns" / i, c, defaults, base)
@@ -288,32 +250,34 @@ def _table(where: _Where, raw: Any, defaults: dict, base: Path) -> Table:
     labels = [c.label for c in parsed]
     if len(set(labels)) != len(labels):
         raise (where / "columns").error(f"column labels must be unique, got {labels}")
-    claims = _typed(where / "claims", _get(raw, TABLE, "claims"), list, "a list of claims")
+    claims = typed(where / "claims", get(raw, TABLE, "claims"), list, "a list of claims")
     baseline = raw.get("baseline")
     if baseline is not None and baseline not in labels:
         raise (where / "baseline").error(f"{baseline!r} is not a column; columns: {labels}")
     return Table(
         number=number,
-        name=_typed(where / "name", raw.get("name", str(number)), str, "a string name"),
-        title=_typed(where / "title", _get(raw, TABLE, "title"), str, "a string title"),
-        note=_typed(where / "note", _get(raw, TABLE, "note"), str, "a string note"),
+        name=typed(where / "name", raw.get("name", str(number)), str, "a string name"),
+        title=typed(where / "title", get(raw, TABLE, "title"), str, "a string title"),
+        note=typed(where / "note", get(raw, TABLE, "note"), str, "a string note"),
         rows=rows,
         columns=parsed,
         claims=tuple(_claim(where / "claims" / i, c, labels) for i, c in enumerate(claims)),
         baseline=baseline,
-        group=_typed(where / "group", _get(raw, TABLE, "group"), str, "a string group"),
+        group=typed(where / "group", get(raw, TABLE, "group"), str, "a string group"),
     )
 
 
-def _claim(where: _Where, raw: Any, labels: list[str]) -> Claim:
-    raw = _table_of(where, raw, tuple(CLAIM))
-    text = _typed(where / "text", raw.get("text"), str, "the claim's text")
-    checks = _typed(where / "checks", raw.get("checks"), list, "a list of checks")
+def _claim(where: Where, raw: Any, labels: list[str]) -> Claim:
+    raw = table_of(where, raw, tuple(CLAIM))
+    text = typed(where / "text", raw.get("text"), str, "the claim's text")
+    checks = typed(where / "checks", raw.get("checks"), list, "a list of checks")
+    if not checks:  # all of no checks would hold: a claim nothing could refute
+        raise (where / "checks").error("a claim needs at least one check")
     return Claim(text, tuple(_check(where / "checks" / i, c, labels) for i, c in enumerate(checks)))
 
 
-def _check(where: _Where, raw: Any, labels: list[str]) -> Check:
-    raw = _table_of(where, raw, tuple(CHECK))
+def _check(where: Where, raw: Any, labels: list[str]) -> Check:
+    raw = table_of(where, raw, tuple(CHECK))
     kind = raw.get("kind")
     if kind not in CHECK_KINDS:
         raise (where / "kind").error(f"unknown kind {kind!r}; allowed: {', '.join(CHECK_KINDS)}")
@@ -323,22 +287,22 @@ def _check(where: _Where, raw: Any, labels: list[str]) -> Check:
     for side in ("a", "b"):
         if raw.get(side) not in labels:
             raise (where / side).error(f"{raw.get(side)!r} is not a column; columns: {labels}")
-    bounds = {k: _number(where / k, raw[k]) for k in ("low", "high") if k in raw}
+    bounds = {k: number(where / k, raw[k]) for k in ("low", "high") if k in raw}
     return Check(kind, metric, raw["a"], raw["b"], **bounds)
 
 
 def parse_study(text: str, origin: str = "<study>", folder: str | None = None) -> Study:
     """Parse and validate a study, or raise UsageError naming the file and the key path;
     CSV paths are relative to folder (by default, origin's)."""
-    where = _Where(origin)
+    where = Where(origin)
     try:
-        raw = tomllib.loads(text)
+        raw = tomllib.loads(text.removeprefix("\ufeff"))  # a byte-order mark is not TOML
     except tomllib.TOMLDecodeError as e:
         raise UsageError(f"{origin} is not valid TOML: {e}") from None
-    _table_of(where, raw, tuple(STUDY))
+    table_of(where, raw, tuple(STUDY))
     defaults = _fields(where / "defaults",
-                       _table_of(where / "defaults", raw.get("defaults", {}), FIELD_KEYS))
-    tables = _typed(where / "tables", raw.get("tables"), list, "a list of [[tables]]")
+                       table_of(where / "defaults", raw.get("defaults", {}), FIELD_KEYS))
+    tables = typed(where / "tables", raw.get("tables"), list, "a list of [[tables]]")
     if not tables:
         raise (where / "tables").error("a study needs at least one [[tables]] entry")
     base = Path(origin).parent if folder is None else Path(folder)
@@ -347,41 +311,41 @@ def parse_study(text: str, origin: str = "<study>", folder: str | None = None) -
         values = [getattr(t, key) for t in parsed]
         if len(set(values)) != len(values):
             raise (where / "tables").error(f"table {key}s must be unique, got {values}")
-    runs = _typed(where / "runs", _get(raw, STUDY, "runs"), int,
+    runs = typed(where / "runs", get(raw, STUDY, "runs"), int,
                   "an integer number of runs")
-    seed = _typed(where / "seed", _get(raw, STUDY, "seed"), int, "an integer seed")
+    seed = typed(where / "seed", get(raw, STUDY, "seed"), int, "an integer seed")
     try:
         check_runs(runs)
         check_seeds(seed, runs)
     except UsageError as e:
         raise where.error(str(e)) from None
     return Study(
-        name=_typed(where / "name", raw.get("name", Path(origin).stem), str, "a string name"),
-        title=_typed(where / "title", _get(raw, STUDY, "title"), str,
+        name=typed(where / "name", raw.get("name", Path(origin).stem), str, "a string name"),
+        title=typed(where / "title", get(raw, STUDY, "title"), str,
                      "a string title"),
         runs=runs,
         seed=seed,
         tables=parsed,
         source=text,
         tuning=_tuning(where / "tuning", raw.get("tuning", {}), seed),
-        summary=_typed(where / "summary", _get(raw, STUDY, "summary"), str, "a string title"),
+        summary=typed(where / "summary", get(raw, STUDY, "summary"), str, "a string title"),
         folder=str(base.resolve()),
     )
 
 
-def _tuning(where: _Where, raw: Any, seed: int) -> TuneSpec:
-    raw = _table_of(where, raw, tuple(TUNING))
-    grid = _typed(where / "lr_grid", _get(raw, TUNING, "lr_grid"), list,
+def _tuning(where: Where, raw: Any, seed: int) -> TuneSpec:
+    raw = table_of(where, raw, tuple(TUNING))
+    grid = typed(where / "lr_grid", get(raw, TUNING, "lr_grid"), list,
                   "[low, high, per_decade]")  # fmt: skip
     if len(grid) != 3:
         raise (where / "lr_grid").error(f"expected [low, high, per_decade], got {grid!r}")
-    low, high = (_number(where / "lr_grid" / i, v) for i, v in enumerate(grid[:2]))
-    per_decade = _typed(where / "lr_grid" / 2, grid[2], int, "an integer count per decade")
-    validation = _number(where / "validation", _get(raw, TUNING, "validation"))
+    low, high = (number(where / "lr_grid" / i, v) for i, v in enumerate(grid[:2]))
+    per_decade = typed(where / "lr_grid" / 2, grid[2], int, "an integer count per decade")
+    validation = number(where / "validation", get(raw, TUNING, "validation"))
     if not 0 < validation < 1:
         raise (where / "validation").error(f"must be a fraction in (0, 1), got {validation!r}")
-    score = _typed(where / "score", _get(raw, TUNING, "score"), str, "'loss' or 'accuracy'")
-    runs = _typed(where / "runs", _get(raw, TUNING, "runs"), int, "an integer number of runs")
+    score = typed(where / "score", get(raw, TUNING, "score"), str, "'loss' or 'accuracy'")
+    runs = typed(where / "runs", get(raw, TUNING, "runs"), int, "an integer number of runs")
     try:
         first = check_seeds(seed + TUNING_SEED_OFFSET, check_runs(runs))
         axes = {"lr": log_grid(low, high, per_decade)}
