@@ -1,8 +1,11 @@
-"""Shared fixtures: a tiny study file and an isolated output folder."""
+"""Shared fixtures: a tiny study file, and stored runs made by hand for the verdict tests."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+
+from mlpbench.engines.results import StoredRun
 
 TINY_STUDY = """
 name = "tiny"
@@ -45,3 +48,11 @@ def tiny_study(tmp_path):
     path = tmp_path / "tiny.toml"
     path.write_text(TINY_STUDY)
     return path
+
+
+def stored_run(seed: int, metrics: dict[str, float], diverged: bool = False,
+               group: int = 1) -> StoredRun:  # fmt: skip
+    """A stored run with only what the statistics read: its seed, metrics, divergence and
+    how many runs shared its wall time."""
+    return StoredRun(seed, "k", {}, "numpy", "float64", "cpu", seed, diverged, metrics, group,
+                     np.zeros(1), [], {}, {}, "")  # fmt: skip

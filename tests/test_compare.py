@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pytest
 
+from conftest import stored_run
 from mlpbench.analysis.compare import (
     CONTRADICTED,
     NOT_COMPARABLE,
@@ -29,8 +29,7 @@ BASE = 80.0  # every column's values are BASE + a per-run offset
 
 
 def _runs(values, metric="test_accuracy", diverged=()) -> list[StoredRun]:
-    return [StoredRun(i, "k", {}, "numpy", "float64", "cpu", i, i in diverged, {metric: v},
-                      1, np.zeros(1), [], {}, {}, "") for i, v in enumerate(values)]  # fmt: skip
+    return [stored_run(i, {metric: v}, i in diverged) for i, v in enumerate(values)]
 
 
 def _column(label: str, values, metric="test_accuracy", diverged=()) -> ColumnRuns:

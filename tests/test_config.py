@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from mlpbench.config.core import (
-    REGISTRIES,
     Config,
     Job,
     check_device,
@@ -69,7 +68,14 @@ def test_validation_holds_out_the_last_points():
 
 
 def test_registries_are_the_only_source_of_names():
-    for field, (_, registry) in REGISTRIES.items():
+    from mlpbench.nn.activations import ACTIVATIONS
+    from mlpbench.nn.losses import LOSSES
+    from mlpbench.nn.optimizers import OPTIMIZERS
+
+    registries = {f.name: f.allowed() for f in FIELDS if f.kind == "choice"}
+    assert registries == {"activation": tuple(ACTIVATIONS), "loss": tuple(LOSSES),
+                          "optimizer": tuple(OPTIMIZERS)}  # fmt: skip
+    for field, registry in registries.items():
         assert field in CONFIG_FIELDS
         for name in registry:
             data = {"data": "iris"} if name == "cce" else {}  # cce needs 3 classes or more

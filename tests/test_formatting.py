@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from conftest import stored_run
 from mlpbench.analysis.stats import Summary
 from mlpbench.report.formatting import format_cell, format_duration, format_value, human
 
@@ -51,13 +52,10 @@ def test_metric_names_read_as_people_say_them():
 
 
 def _run(seconds: float, group: int = 1, diverged: bool = False, seed: int = 0):
-    import numpy as np
+    from mlpbench.engines.results import METRICS
 
-    from mlpbench.engines.results import METRICS, StoredRun
-
-    metrics = dict.fromkeys(METRICS, 1.0) | {"train_time_s": seconds}
-    return StoredRun(0, "k", {}, "numpy", "float64", "cpu", seed, diverged, metrics, group,
-                     np.zeros(1), [], {}, {}, "")  # fmt: skip
+    return stored_run(seed, dict.fromkeys(METRICS, 1.0) | {"train_time_s": seconds}, diverged,
+                      group)  # fmt: skip
 
 
 def test_a_time_cell_is_a_shared_share_or_a_median_with_its_interval():

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
+from conftest import stored_run
 from mlpbench.analysis.stats import holm, median_interval, paired, summarize
 
 VALUES = [99.0, 98.0, 100.0, 97.0, 99.0, 98.5, 99.5, 96.0]
@@ -82,12 +83,10 @@ def test_median_interval_is_inside_the_data_and_never_negative():
 
 
 def test_time_cells_say_when_runs_shared_one_wall_time():
-    from mlpbench.engines.results import StoredRun
     from mlpbench.report.formatting import time_cell
 
     def run(t, group):
-        return StoredRun(0, "k", {}, "numba", "float64", "cpu", 0, False,
-                         {"train_time_s": t}, group, np.zeros(1), [], {}, {}, "")  # fmt: skip
+        return stored_run(0, {"train_time_s": t}, group=group)
 
     shared = time_cell([run(0.002, 20)] * 20, "train_time_s")
     assert shared.lines == ("2ms per run", "(shared by 20 runs)")

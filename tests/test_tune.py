@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import stored_run
 from mlpbench import cli, engines
 from mlpbench.config.core import Config
 from mlpbench.config.tuning import TuneSpec, log_grid
@@ -184,11 +185,7 @@ def test_tune_one_axis_other_than_the_rate(tmp_path, capsys):
 
 def _grid_runs(points: list[list[tuple[float, bool]]], metric: str) -> list[list]:
     """Stored runs per grid point, each (score, diverged)."""
-    from mlpbench.engines.results import StoredRun
-
-    return [[StoredRun(0, "k", {}, "numpy", "float64", "cpu", s, d, {metric: v}, 1, np.zeros(1),
-                       [], {}, {}, "") for s, (v, d) in enumerate(runs)]
-            for runs in points]  # fmt: skip
+    return [[stored_run(s, {metric: v}, d) for s, (v, d) in enumerate(runs)] for runs in points]
 
 
 SPEC_RATES = (0.01, 0.1, 1.0)

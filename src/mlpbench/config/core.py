@@ -16,6 +16,8 @@ from mlpbench.config.fields import (
     FIELDS,
     FORMULA_RANGE,
     SECTION_KEYS,
+    choice_error,
+    count_error,
 )
 from mlpbench.data.dataset import (
     DATASETS,
@@ -32,10 +34,6 @@ from mlpbench.errors import UsageError
 DTYPE_NAMES = ("float64", "float32")
 DASK_WAIT_S = 60.0  # how long to wait for a Dask scheduler's first worker
 DEVICE_NAMES = ("cpu", "gpu")
-# Config fields whose values are names in a registry: the registry is the one source
-REGISTRIES: dict[str, tuple[str, tuple[str, ...]]] = {
-    f.name: (f.what, f.allowed()) for f in FIELDS if f.kind == "choice"
-}
 
 
 def from_fields(cls: type) -> type:
@@ -134,24 +132,21 @@ class Job:
         return f"{self.engine}, {self.dtype}" + (", GPU" if self.device == "gpu" else "")
 
 
-def _choice(name: str, value: object, allowed: tuple[str, ...]) -> None:
-    if not isinstance(value, str) or value not in allowed:
-        raise UsageError(f"unknown {name} {value!r}; allowed: {', '.join(allowed)}")
+def _refuse(problem: str | None) -> None:
+    if problem is not None:
+        raise UsageError(problem)
 
 
-def _positive_int(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise UsageError(f"{name} must be an integer >= 1, got {value!r}")
-
-
-# Checked before the data are looked at (a file is read only once these hold); the data
-# field's own check, a name or a CSV path, is _validate_data's.
-EARLY = ("target", "test", "rule", "scale", "noise", "range")
+# Checked before the data are looked at (a file is read only once these hold): the strings
+# first, then, once the data are known to be a set or a file, the rest. The data field's own
+# check, a name or a CSV path, is _validate_data's.
+STRINGS_FIRST = ("target", "test", "rule")
+THEN = ("scale", "noise", "range")
 
 
 def _validate_data(c: Config) -> None:
     """The data fields, before the data are looked at; file paths made absolute."""
-    for name in EARLY[:3]:
+    for name in STRINGS_FIRST:
         BY_NAME[name].check(getattr(c, name))
     if not is_file(c.data):
         names = ", ".join(DATASETS)
@@ -168,7 +163,7 @@ def _validate_data(c: Config) -> None:
         if not is_file(c.test):
             raise UsageError(f"test must be a .csv file, got {c.test!r}", "test")
         object.__setattr__(c, "test", os.path.abspath(c.test))
-    for name in EARLY[3:]:
+    for name in THEN:
         BY_NAME[name].check(getattr(c, name))
     noisy = [name for name, g in GENERATED.items() if g.noisy]
     if c.noise and c.data not in noisy:
@@ -210,7 +205,7 @@ def _validate_loss(c: Config, info: DataInfo) -> None:
 def _validate(c: Config, info: DataInfo) -> None:
     """Every other field by its own rule, then the rules that join fields to the data."""
     for f in FIELDS:
-        if f.name not in (*EARLY, "data"):
+        if f.name not in (*STRINGS_FIRST, *THEN, "data"):
             f.check(getattr(c, f.name))
     _validate_sizes(c, info)
     _validate_loss(c, info)
@@ -231,13 +226,13 @@ def _validate(c: Config, info: DataInfo) -> None:
 
 def check_dtype(dtype: str) -> str:
     """Reject float widths the engines do not implement."""
-    _choice("dtype", dtype, DTYPE_NAMES)
+    _refuse(choice_error("dtype", dtype, DTYPE_NAMES))
     return dtype
 
 
 def check_device(device: str) -> str:
     """Reject devices other than cpu and gpu."""
-    _choice("device", device, DEVICE_NAMES)
+    _refuse(choice_error("device", device, DEVICE_NAMES))
     return device
 
 
@@ -247,7 +242,7 @@ MAX_RUNS = 100_000  # per configuration; a million seeds would not even fit a re
 def check_runs(runs: object) -> int:
     """Runs per configuration: a positive integer, at most MAX_RUNS (checked before a list of
     seeds is ever made, so 10^9 runs cannot exhaust memory just being enumerated)."""
-    _positive_int("runs", runs)
+    _refuse(count_error("runs", runs))
     if runs > MAX_RUNS:  # type: ignore[operator]
         raise UsageError(f"runs must be at most {MAX_RUNS}, got {runs}")
     return int(runs)  # type: ignore[arg-type]

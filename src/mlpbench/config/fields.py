@@ -64,22 +64,33 @@ def _interval(text: str) -> tuple[float, float]:
     return low, high
 
 
+def choice_error(what: str, v: Any, allowed: tuple[str, ...]) -> str | None:
+    """None when v is one of the allowed names, else the one-line error naming them."""
+    if isinstance(v, str) and v in allowed:
+        return None
+    return f"unknown {what} {v!r}; allowed: {', '.join(allowed)}"
+
+
+def count_error(what: str, v: Any) -> str | None:
+    """None when v is an integer >= 1, else the one-line error saying so."""
+    return None if _is_count(v) else f"{what} must be an integer >= 1, got {v!r}"
+
+
 def _check_text(f: Field, v: Any) -> str | None:
     return None if isinstance(v, str) else f"{f.name} must be a string, got {v!r}"
 
 
 def _check_choice(f: Field, v: Any) -> str | None:
-    allowed = f.allowed()
-    if (isinstance(v, str) and v in allowed) or (v is None and f.default is None):
+    if v is None and f.default is None:
         return None
-    return f"unknown {f.what} {v!r}; allowed: {', '.join(allowed)}"
+    return choice_error(f.what, v, f.allowed())
 
 
 def _check_count(f: Field, v: Any) -> str | None:
     if v is None and f.default is None:
         return None
     if not _is_count(v):
-        return f"{f.what} must be an integer >= 1, got {v!r}"
+        return count_error(f.what, v)
     if f.high is not None and v > f.high:
         return f"{f.what} must be at most {f.high}{f.high_note}, got {v}"
     return None

@@ -20,7 +20,11 @@ TUNABLE = ("lr", "batch_size", "epochs")
 TUNING_SEED_OFFSET = 10_000  # tuning seeds never coincide with a study's or a confirmation's
 
 
-def log_grid(low: float = 1e-4, high: float = 1e2, per_decade: int = 4) -> tuple[float, ...]:
+LR_GRID = (1e-4, 1e2, 4)  # the default rates: low, high, points per decade
+
+
+def log_grid(low: float = LR_GRID[0], high: float = LR_GRID[1],
+             per_decade: int = LR_GRID[2]) -> tuple[float, ...]:  # fmt: skip
     """Log-spaced values from low to high inclusive, per_decade points a decade."""
     if not (0 < low < high and math.isfinite(high)) or per_decade < 1:
         raise UsageError(

@@ -8,10 +8,11 @@ listed here: they are config/fields.py's, flat or in their sections.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any, NamedTuple
 
-from mlpbench.config.tuning import SCORES
+from mlpbench.config.tuning import LR_GRID, SCORES, TuneSpec
 from mlpbench.engines.results import METRICS
 from mlpbench.errors import UsageError
 
@@ -46,12 +47,14 @@ STUDY: dict[str, Key] = {
     "summary": Key("string", "", "title of the claims x groups table the report opens with"),
 }  # fmt: skip
 
+_SPEC = {f.name: f.default for f in dataclasses.fields(TuneSpec)}  # the protocol's defaults
 TUNING: dict[str, Key] = {
-    "runs": Key("integer >= 1", 5, "seeds per grid point"),
-    "score": Key(_names(tuple(SCORES)), "loss", "the validation score a rate is chosen by"),
-    "validation": Key("number in (0, 1)", 0.2, "fraction of the train set held out to score "
-                      "on; the test set is never looked at"),
-    "lr_grid": Key("[low, high, per_decade]", [1e-4, 1e2, 4], "the learning rates tried: "
+    "runs": Key("integer >= 1", _SPEC["runs"], "seeds per grid point"),
+    "score": Key(_names(tuple(SCORES)), _SPEC["score"], "the validation score a rate is "
+                 "chosen by"),
+    "validation": Key("number in (0, 1)", _SPEC["validation"], "fraction of the train set "
+                      "held out to score on; the test set is never looked at"),
+    "lr_grid": Key("[low, high, per_decade]", list(LR_GRID), "the learning rates tried: "
                    "log-spaced from low to high, per_decade a decade"),
 }  # fmt: skip
 
