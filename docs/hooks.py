@@ -122,10 +122,23 @@ def layering() -> str:
     return _table(("part", "may import"), rows)
 
 
+def optimizer_settings() -> str:
+    """Which optimizer reads which setting, and its Keras 3 default there."""
+    from mlpbench.nn.optimizers import OPTIMIZERS, Settings, default, uses
+
+    def shown(value: object) -> str:  # as a study file writes it
+        return f"`{str(value).lower()}`" if isinstance(value, bool) else _default(value)
+
+    rows = [(f"`{name}`", *(shown(default(name, s)) if uses(name, s) else "·"
+                            for s in Settings._fields)) for name in OPTIMIZERS]  # fmt: skip
+    return _table(("optimizer", *(f"`{s}`" for s in Settings._fields)), rows)
+
+
 GENERATED: dict[str, Callable[[], str]] = {
     "study-reference": study_reference,
     "cli-reference": cli_reference,
     "layering": layering,
+    "optimizer-settings": optimizer_settings,
 }
 
 

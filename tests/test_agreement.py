@@ -61,7 +61,7 @@ def _rmsprop_epsilon_outside_root(lr, rho=0.9, eps=1e-7):
     def update(grads, state):
         v = [rho * vi + (1 - rho) * g * g for g, vi in zip(grads, state.velocity)]
         updates = [-(lr * g / (np.sqrt(vi) + eps)) for g, vi in zip(grads, v)]
-        return updates, opt_rules.RmsPropState(v)
+        return updates, opt_rules.RmsPropState(v, [], [])
 
     return opt_rules.Optimizer(opt_rules.rmsprop(lr).init, update)
 
@@ -76,7 +76,7 @@ def _adam(lr, bias_correction=True, eps_inside=False, b1=0.9, b2=0.999, eps=1e-7
         v = [vi + (g * g - vi) * (1 - b2) for g, vi in zip(grads, state.v)]
         denominators = [np.sqrt(vi + eps) if eps_inside else np.sqrt(vi) + eps for vi in v]
         updates = [-(alpha * mi / d) for mi, d in zip(m, denominators)]
-        return updates, opt_rules.AdamState(t, m, v)
+        return updates, opt_rules.AdamState(t, m, v, [])
 
     return opt_rules.Optimizer(opt_rules.adam(lr).init, update)
 
@@ -98,7 +98,9 @@ def test_tolerance_catches_a_broken_optimizer(broken, loss, monkeypatch):
     good = difference(keras_runs, correct, "keras", "float32")
     assert good.curve <= CURVE_TOLERANCE and good.weights <= WEIGHT_TOLERANCE
 
-    monkeypatch.setitem(numpy_engine.OPTIMIZERS, optimizer, make)
+    rule = opt_rules.OPTIMIZERS[optimizer]
+    broken_rule = rule._replace(build=lambda lr, settings, xp=np: make(lr))
+    monkeypatch.setitem(numpy_engine.OPTIMIZERS, optimizer, broken_rule)
     wrong = engines.train("numpy", config, SEEDS)
     bad = difference(keras_runs, wrong, "keras", "float32")
     assert bad.curve > CURVE_TOLERANCE or bad.weights > WEIGHT_TOLERANCE, bad

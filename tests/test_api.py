@@ -66,7 +66,7 @@ def test_bad_arguments_raise_usage_error_with_the_cli_message(tmp_path, capsys):
     assert cli.main(["train", "--lr", "-1", "--out", str(tmp_path)]) == 2
     assert capsys.readouterr().err.strip() == f"mlpbench: error: {e.value}"
     with pytest.raises(mb.UsageError, match="unknown configuration field"):
-        mb.train(momentum=0.9)
+        mb.train(dampening=0.9)
     with pytest.raises(mb.UsageError, match="cannot read study file"):
         mb.load_study(tmp_path / "missing.toml")
 

@@ -364,7 +364,7 @@ def test_every_field_is_an_option_of_train_in_its_section_with_its_default(capsy
             continue
         assert getattr(args, f.name) == f.default, f.name
         later = [at for at in headings.values() if at > headings[f.section]]
-        at = text.index(f"  {f.flag_name} ", headings[f.section])  # its line, not the usage
+        at = text.index(f"  {f.flag_name}", headings[f.section])  # its line, not the usage
         assert at < min(later, default=len(text)), f.name
 
 

@@ -39,6 +39,19 @@ BAD = [
     ({"validation": 1.0}, "validation must be a fraction in [0, 1)"),
     ({"validation": 0.0001, "m": 10}, "leaving points on both sides of m = 10"),
     ({"validation": 0.5, "batch_size": 600}, "between 1 and the trained points = 500"),
+    ({"momentum": 1.0}, "momentum must be a number in [0, 1), got 1.0"),
+    ({"optimizer": "adam", "epsilon": 0}, "epsilon must be a number > 0, got 0"),
+    ({"weight_decay": -0.1}, "weight_decay must be a number >= 0, got -0.1"),
+    ({"weight_decay": float("inf")}, "weight_decay must be a number >= 0, got inf"),
+    ({"nesterov": "yes"}, "nesterov must be true or false, got 'yes'"),
+    ({"momentum": True}, "momentum must be a number in [0, 1), got True"),
+    ({"optimizer": "adam", "momentum": 0.9},
+     "momentum applies to optimizer sgd, rmsprop, not to 'adam'"),
+    ({"beta_1": 0.5}, "beta_1 applies to optimizer adam, adamw, adamax, nadam, lion, not to 'sgd'"),
+    ({"optimizer": "lion", "epsilon": 1e-8}, "epsilon applies to optimizer rmsprop, adam, adamw,"
+     " adagrad, adamax, nadam, not to 'lion'"),
+    ({"nesterov": True}, "nesterov needs momentum > 0, got momentum None"),
+    ({"nesterov": True, "momentum": 0.0}, "nesterov needs momentum > 0, got momentum 0.0"),
 ]
 
 
@@ -136,6 +149,36 @@ def test_a_field_away_from_its_default_is_in_the_key():
     assert Config(data="circle", noise=0.1).key() != Config(data="circle").key()
 
 
+def test_a_setting_at_its_optimizers_default_is_not_in_the_key():
+    """Given or not, an optimizer's own default trains the same: one key, as stores hold."""
+    same = [({"optimizer": "sgd"}, {"momentum": 0.0}), ({"optimizer": "sgd"}, {"momentum": 0}),
+            ({"optimizer": "sgd"}, {"nesterov": False, "weight_decay": 0}),
+            ({"optimizer": "adamw"}, {"weight_decay": 0.004}),
+            ({"optimizer": "lion"}, {"beta_2": 0.99}), ({"optimizer": "adam"}, {"beta_2": 0.999}),
+            ({"optimizer": "adam"}, {"momentum": 0.0})]  # fmt: skip
+    for base, given in same:
+        assert Config(**base, **given).key() == Config(**base).key(), given
+    assert Config(optimizer="adam").as_dict() == Config(optimizer="adam", epsilon=1e-7).as_dict()
+
+
+def test_a_setting_away_from_its_default_is_in_the_key_as_a_number():
+    sgd = Config(optimizer="sgd", momentum=0.9)
+    assert sgd.as_dict()["momentum"] == 0.9 and sgd.key() != Config().key()
+    assert sgd.replace(nesterov=True).key() != sgd.key()
+    assert Config(weight_decay=1).key() == Config(weight_decay=1.0).key()
+    assert Config(optimizer="lion", beta_2=0.999).key() != Config(optimizer="lion").key()
+    assert Config(optimizer="adamw", weight_decay=0).key() != Config(optimizer="adamw").key()
+    assert Config(optimizer="adamw", weight_decay=0).key() != Config(optimizer="adam").key()
+
+
+def test_settings_resolve_to_the_optimizers_keras_defaults():
+    assert Config(optimizer="lion").settings.beta_2 == 0.99
+    assert Config(optimizer="adamw").settings.weight_decay == 0.004
+    s = Config(optimizer="rmsprop", rho=0.5, momentum=0).settings
+    assert (s.rho, s.momentum, s.epsilon, s.centered) == (0.5, 0.0, 1e-7, False)
+    assert isinstance(s.momentum, float)
+
+
 def test_config_has_one_attribute_per_field_in_order_with_its_default():
     assert tuple(f.name for f in dataclasses.fields(Config)) == CONFIG_FIELDS
     for f in FIELDS:
@@ -158,10 +201,15 @@ def test_every_kind_checks_its_values():
         "holdout": (0.5, 1.0, "[0, 1), got 1.0"), "sizes": ((2, 3), (2, -1), "got -1"),
         "interval": ((0, 1), (1, 0), "low < high"), "text": ("x", 5, "got 5"),
         "choice": ("a", "b", "'b'; allowed: a"), "scale": (None, "c", "'c'; allowed: a"),
+        "coefficient": (0.0, 1, "in [0, 1), got 1"), "positive": (1e-300, 0.0, "> 0, got 0.0"),
+        "nonnegative": (0, -1e-300, ">= 0, got -1e-300"), "switch": (False, 0, "got 0"),
     }  # fmt: skip
     assert set(cases) == set(KINDS)
+    settings = ("coefficient", "positive", "nonnegative", "switch")
     for kind, (good, bad, said) in cases.items():
-        default = None if kind in ("optional count", "scale") else good
+        if kind in settings:
+            Field("f", "optimizer", kind, None, "help").check(None)  # not given
+        default = None if kind in ("optional count", "scale", *settings) else good
         f = Field("f", "data", kind, default, "help", choices=lambda: ("a",))
         f.check(good)
         with pytest.raises(UsageError) as e:
@@ -172,16 +220,17 @@ def test_every_kind_checks_its_values():
 def test_the_memory_estimate_worked_by_hand():
     from mlpbench.config.core import check_size, memory_bytes
 
-    # (2, 3, 1): weights (2+1)*3 + (3+1)*1 = 13; activations of a batch of 4: 4 * 6 * 2 = 48;
-    # per run 8 * ((20 + 5) * (2 + 1) + 4 * 13 + 48) = 1400 bytes, its loss curve 8 * 3, and
-    # its batch order 4 * 3 epochs * 20 points (mini-batches): 2 runs need 2 * 1664 = 3328
+    # (2, 3, 1): weights (2+1)*3 + (3+1)*1 = 13, kept 5 times (weights, gradient, three
+    # optimizer buffers); activations of a batch of 4: 4 * 6 * 2 = 48; per run
+    # 8 * ((20 + 5) * (2 + 1) + 5 * 13 + 48) = 1504 bytes, its loss curve 8 * 3, and its batch
+    # order 4 * 3 epochs * 20 points (mini-batches): 2 runs need 2 * 1768 = 3536
     config = Config(m=20, n=5, epochs=3, batch_size=4)
-    assert memory_bytes(config, 2) == 3328
-    assert memory_bytes(config.replace(batch_size=None), 1) == 8 * (75 + 52 + 20 * 6 * 2) + 24
+    assert memory_bytes(config, 2) == 3536
+    assert memory_bytes(config.replace(batch_size=None), 1) == 8 * (75 + 65 + 20 * 6 * 2) + 24
     with pytest.raises(UsageError) as e:
-        check_size(config, 2, 3327)
+        check_size(config, 2, 3535)
     assert str(e.value).startswith("2 run(s) of m=20, n=5, hidden=[3], epochs=3, batch=4 need "
-                                   "about 3.1e-06 GiB, more than the 3.1e-06 GiB")  # fmt: skip
+                                   "about 3.29e-06 GiB, more than the 3.29e-06 GiB")  # fmt: skip
 
 
 @pytest.mark.parametrize(

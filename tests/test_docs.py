@@ -75,7 +75,7 @@ def test_the_command_reference_names_every_command_and_field_flag(hooks):
         assert f"### `mlpbench {name}`" in text
     train = text.split("### `mlpbench train`")[1].split("### `mlpbench")[0]
     for f in FIELDS:
-        assert (f"| `{f.flag_name}` |" in train) == f.flag, f.name
+        assert (f"| `{f.flag_name}`" in train) == f.flag, f.name
 
 
 def test_the_layering_page_shows_the_tests_table(hooks):

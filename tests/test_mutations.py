@@ -9,6 +9,11 @@ checks that the conformance measure then exceeds its tolerance by far:
 numba's kernels are compiled, so its mutants are patched copies of the
 source, each run in a subprocess with its own compile cache.
 
+Optimizer rules likewise: Nesterov's look-ahead dropped and AdamW's decay
+coupled into the gradient (L2, not decoupled) must each fail the pairwise
+conformance measure, in numba (patched source) and in the Keras engine (its
+optimizer swapped for a mutant of Keras' own class).
+
 The code that turns runs into verdicts is held the same way: PLANTED is a
 fixed list of small bugs in the statistics, claims, tuning choice, seed
 streams, store keys and leases, timing, bounds and formatting, and each must
@@ -17,6 +22,7 @@ fail the test file of its own module, run against a patched copy.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -27,6 +33,7 @@ from typing import NamedTuple
 import pytest
 
 from mlpbench import engines
+from mlpbench.config.core import Config
 from test_conformance import TOLERANCE, config_for, distance
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu")
@@ -106,30 +113,111 @@ print(*distance("numba", "cpu", config_for(sys.argv[1], (4, 3), "mse", "sgd", No
 """
 
 
+def _patched_runs(tmp_path: Path, module: str, mutants: dict[str, tuple[str, str, list[str]]]
+                  ) -> dict[str, tuple[float, float]]:  # fmt: skip
+    """For each mutant (right text, wrong text, script and arguments): a copy of the package
+    with one line of engines/<module> replaced, run in its own process with its own compile
+    cache, side by side; the (curve, weights) distance each prints."""
+    package = Path(engines.__file__).parents[1]
+    procs = {}
+    for i, (name, (right, wrong, argv)) in enumerate(mutants.items()):
+        root = tmp_path / f"mutant{i}"
+        shutil.copytree(package, root / "mlpbench", ignore=shutil.ignore_patterns("__pycache__"))
+        source = root / "mlpbench" / "engines" / module
+        text = source.read_text()
+        assert text.count(right) == 1, right
+        source.write_text(text.replace(right, wrong))
+        env = {"PYTHONPATH": f"{root}{':'}{Path(__file__).parent}", "PATH": "/usr/bin:/bin",
+               "NUMBA_CACHE_DIR": str(root / "cache")}  # fmt: skip
+        procs[name] = subprocess.Popen([sys.executable, "-c", *argv], env=env, text=True,
+                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    distances = {}
+    for name, proc in procs.items():
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+        curve, weights = map(float, out.split()[-2:])
+        distances[name] = (curve, weights)
+    return distances
+
+
 @pytest.mark.skipif(not engines.available("numba"), reason="numba not installed")
 def test_numba_wrong_derivative_is_caught(tmp_path):
     """Three patched copies of the package, compiled and measured side by side."""
-    package = Path(engines.__file__).parents[1]
-    procs = {}
-    for activation, (right, wrong) in NUMBA_SOURCE.items():
-        root = tmp_path / activation
-        shutil.copytree(package, root / "mlpbench", ignore=shutil.ignore_patterns("__pycache__"))
-        kernels = root / "mlpbench" / "engines" / "numba_kernels.py"
-        text = kernels.read_text()
-        assert text.count(right) == 1, right
-        kernels.write_text(text.replace(right, wrong))
-        env = {"PYTHONPATH": f"{root}{':'}{Path(__file__).parent}", "PATH": "/usr/bin:/bin",
-               "NUMBA_CACHE_DIR": str(root / "cache")}  # fmt: skip
-        procs[activation] = subprocess.Popen(
-            [sys.executable, "-c", MUTANT_SCRIPT, activation],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
-    for activation, proc in procs.items():
-        out, err = proc.communicate(timeout=300)
-        assert proc.returncode == 0, err
-        curve, weights = map(float, out.split())
+    mutants = {a: (right, wrong, [MUTANT_SCRIPT, a]) for a, (right, wrong) in NUMBA_SOURCE.items()}
+    for activation, (curve, weights) in _patched_runs(tmp_path, "numba_kernels.py",
+                                                      mutants).items():  # fmt: skip
         limit = 10 * TOLERANCE["float64"]
         assert curve > limit or weights > limit, (activation, curve, weights)
+
+
+OPTIMIZER_MUTANTS = {  # name: (a case's optimizer settings, numba's line, its mutant)
+    "nesterov dropped": (
+        {"optimizer": "sgd", "lr": 0.5, "momentum": 0.9, "nesterov": True},
+        "theta[p] = theta[p] + (m1[p] * k[MOMENTUM] - g * lr if nesterov else m1[p])",
+        "theta[p] = theta[p] + m1[p]"),
+    "adamw decay coupled": (
+        {"optimizer": "adamw", "lr": 0.05, "weight_decay": 0.05},
+        "theta[p] = theta[p] - theta[p] * k[WD] * lr",
+        "g = g + theta[p] * k[WD]"),
+}  # fmt: skip
+
+
+def _optimizer_case(settings: dict):
+    return Config(m=20, n=8, hidden=(4, 3), loss="mse", epochs=12, **settings)
+
+
+def _keras_mutant(name: str):
+    """keras_engine.make_optimizer with one rule broken, Keras' classes doing the rest."""
+    import keras
+
+    class CoupledAdamW(keras.optimizers.Adam):  # L2 in the gradient, no decoupled decay
+        def __init__(self, wd: float, **kwargs):
+            super().__init__(**kwargs)
+            self.coupled = wd
+
+        def update_step(self, gradient, variable, learning_rate):
+            super().update_step(gradient + self.coupled * variable, variable, learning_rate)
+
+    def make(config, lr):
+        if name == "nesterov dropped":
+            return keras.optimizers.SGD(learning_rate=lr, momentum=config.momentum)
+        return CoupledAdamW(config.settings.weight_decay, learning_rate=lr)
+
+    return make
+
+
+@pytest.mark.parametrize("mutant", sorted(OPTIMIZER_MUTANTS))
+def test_keras_engine_broken_optimizer_rule_is_caught(mutant, monkeypatch):
+    if not engines.available("keras"):
+        pytest.skip("keras not installed")
+    from mlpbench.engines import keras_engine
+
+    config = _optimizer_case(OPTIMIZER_MUTANTS[mutant][0])
+    right = distance("keras", "cpu", config)
+    assert max(right) <= TOLERANCE["float32"], right
+    monkeypatch.setattr(keras_engine, "make_optimizer", _keras_mutant(mutant))
+    curve, weights = distance("keras", "cpu", config)
+    assert curve > 10 * TOLERANCE["float32"] or weights > 10 * TOLERANCE["float32"], (curve,
+                                                                                      weights)
+
+
+OPTIMIZER_MUTANT_SCRIPT = """
+import json, sys
+from test_mutations import _optimizer_case
+from test_conformance import distance
+print(*distance("numba", "cpu", _optimizer_case(json.loads(sys.argv[1]))))
+"""
+
+
+@pytest.mark.skipif(not engines.available("numba"), reason="numba not installed")
+def test_numba_broken_optimizer_rule_is_caught(tmp_path):
+    """Patched copies of numba_optimizers.py, compiled and measured side by side."""
+    mutants = {name: (right, wrong, [OPTIMIZER_MUTANT_SCRIPT, json.dumps(settings)])
+               for name, (settings, right, wrong) in OPTIMIZER_MUTANTS.items()}  # fmt: skip
+    for mutant, (curve, weights) in _patched_runs(tmp_path, "numba_optimizers.py",
+                                                  mutants).items():  # fmt: skip
+        limit = 10 * TOLERANCE["float64"]
+        assert curve > limit or weights > limit, (mutant, curve, weights)
 
 
 class Planted(NamedTuple):

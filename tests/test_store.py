@@ -101,6 +101,7 @@ def _alternatives(folder) -> dict[str, tuple[dict, dict]]:
         path.write_text("a,b,y,z\n" + rows)
     csv = {"data": str(train)}
     formula = {"data": "formula", "rule": "x1 > 0"}
+    rmsprop, adam, adagrad = ({"optimizer": o} for o in ("rmsprop", "adam", "adagrad"))
     return {
         "data": ({}, {"data": "circle"}), "target": (csv, {**csv, "target": "z"}),
         "test": (csv, {**csv, "test": str(other)}), "scale": ({}, {"scale": "standard"}),
@@ -112,6 +113,15 @@ def _alternatives(folder) -> dict[str, tuple[dict, dict]]:
         "batch_size": ({}, {"batch_size": 32}), "epochs": ({}, {"epochs": 10}),
         "validation": ({}, {"validation": 0.2}), "optimizer": ({}, {"optimizer": "adam"}),
         "lr": ({}, {"lr": 1.0}),
+        "momentum": ({}, {"momentum": 0.9}),
+        "nesterov": ({"momentum": 0.9}, {"momentum": 0.9, "nesterov": True}),
+        "rho": (rmsprop, {**rmsprop, "rho": 0.8}),
+        "centered": (rmsprop, {**rmsprop, "centered": True}),
+        "beta_1": (adam, {**adam, "beta_1": 0.8}), "beta_2": (adam, {**adam, "beta_2": 0.99}),
+        "amsgrad": (adam, {**adam, "amsgrad": True}),
+        "epsilon": (adam, {**adam, "epsilon": 1e-8}),
+        "initial_accumulator": (adagrad, {**adagrad, "initial_accumulator": 0.0}),
+        "weight_decay": ({}, {"weight_decay": 1e-4}),
     }  # fmt: skip
 
 

@@ -53,8 +53,8 @@ BAD_STUDIES = [
     ),
     ("[[tables]]\nnumber = 1\n[[tables.columns]]\nlabel = 'a'\nlr = -3.0", "learning rate"),
     (
-        "[[tables]]\nnumber = 1\n[[tables.columns]]\nlabel = 'a'\nmomentum = 0.9",
-        "unknown key 'momentum'",
+        "[[tables]]\nnumber = 1\n[[tables.columns]]\nlabel = 'a'\ndampening = 0.9",
+        "unknown key 'dampening'",
     ),
     (
         "[[tables]]\nnumber = 1\nrows = ['speed']\n[[tables.columns]]\nlabel = 'a'",
@@ -214,9 +214,13 @@ def test_sections_name_the_same_fields_as_flat_keys():
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        (COL + "[tables.columns.optimizer]\nmomentum = 0.9",
-         "s.toml: tables[0].columns[0].optimizer.momentum: unknown key 'momentum'; allowed: name,"
-         " lr"),
+        (COL + "[tables.columns.optimizer]\ndampening = 0.9",
+         "s.toml: tables[0].columns[0].optimizer.dampening: unknown key 'dampening'; allowed: "
+         "name, lr, momentum, nesterov, rho, centered, beta_1, beta_2, amsgrad, epsilon, "
+         "initial_accumulator, weight_decay"),
+        (COL + "[tables.columns.optimizer]\nname = 'adam'\nmomentum = 0.9",
+         "s.toml: tables[0].columns[0].optimizer.momentum: momentum applies to optimizer sgd, "
+         "rmsprop, not to 'adam'"),
         (COL + "lr = 1.0\n[tables.columns.optimizer]\nlr = 2.0",
          "tables[0].columns[0].optimizer.lr: lr is given twice, as lr and as optimizer.lr"),
         (COL + "network = 3", "tables[0].columns[0].network: expected a table of keys, got 3"),

@@ -47,6 +47,10 @@ def add_config_options(p: argparse.ArgumentParser, only: tuple[str, ...] | None 
             continue
         if f.section not in groups:
             groups[f.section] = p.add_argument_group(f"{f.section} options", SECTIONS[f.section])
+        if f.kind == "switch":  # --nesterov and --no-nesterov
+            groups[f.section].add_argument(f.flag_name, action=argparse.BooleanOptionalAction,
+                                           default=f.default, help=_help(f))  # fmt: skip
+            continue
         groups[f.section].add_argument(f.flag_name, type=_parser(f), default=f.default,
                                        help=_help(f))  # fmt: skip
 

@@ -30,6 +30,8 @@ from mlpbench.data.dataset import (
     rule,
 )
 from mlpbench.errors import UsageError
+from mlpbench.nn import optimizers
+from mlpbench.nn.optimizers import Settings
 
 DTYPE_NAMES = ("float64", "float32")
 DASK_WAIT_S = 60.0  # how long to wait for a Dask scheduler's first worker
@@ -81,6 +83,11 @@ class Config:
         info = self.info
         return (info.inputs, *self.hidden, info.outputs)
 
+    @property
+    def settings(self) -> Settings:
+        """The optimizer's settings, each left out one at its Keras 3 default."""
+        return optimizers.resolve(self.optimizer, {n: getattr(self, n) for n in Settings._fields})
+
     def as_dict(self) -> dict[str, Any]:
         """Canonical form: batch size resolved, so full batch and B = m are one config; fields
         added after the seed's left out while at their defaults (so older stores keep their
@@ -92,6 +99,12 @@ class Config:
         d["lr"] = float(self.lr)
         d["validation"] = float(self.validation)
         d["range"] = [float(v) for v in self.range]
+        for name in Settings._fields:  # a setting at its optimizer's default is not given
+            value = d[name]
+            if value is None or value == optimizers.default(self.optimizer, name):
+                d[name] = None
+            elif not isinstance(value, bool):
+                d[name] = float(value)
         for name, default in DEFAULTS_LEFT_OUT.items():
             if d[name] == default:
                 del d[name]
@@ -114,8 +127,19 @@ class Config:
 
     def section(self, name: str) -> dict[str, Any]:
         """One section's fields by their key in it: section("optimizer") is {"name": "sgd",
-        "lr": 10.0}, as a study file's `[defaults.optimizer]` would write them."""
-        return {f.key: getattr(self, f.name) for f in SECTION_KEYS[name].values()}
+        "lr": 10.0}, as a study file's `[defaults.optimizer]` would write them (settings not
+        given left out)."""
+        fields = SECTION_KEYS[name].values()
+        return {f.key: getattr(self, f.name) for f in fields
+                if not (f.default is None and getattr(self, f.name) is None)}  # fmt: skip
+
+
+def trained_settings(stored: dict[str, Any]) -> dict[str, Any]:
+    """A stored configuration's optimizer settings as trained: each one its optimizer reads,
+    resolved to its default where not given, and None for those it does not read."""
+    optimizer = stored["optimizer"]
+    values = optimizers.resolve(optimizer, stored)._asdict()
+    return {n: v if optimizers.uses(optimizer, n) else None for n, v in values.items()}
 
 
 @dataclass(frozen=True)
@@ -202,11 +226,26 @@ def _validate_loss(c: Config, info: DataInfo) -> None:
                          "(or mse)", "loss")  # fmt: skip
 
 
+def _validate_settings(c: Config) -> None:
+    """A setting the optimizer does not read is refused unless at its default."""
+    for name in Settings._fields:
+        value = getattr(c, name)
+        if value is None or value == optimizers.default(c.optimizer, name):
+            continue
+        if not optimizers.uses(c.optimizer, name):
+            readers = [o for o in optimizers.OPTIMIZERS if optimizers.uses(o, name)]
+            raise UsageError(f"{name} applies to optimizer {', '.join(readers)}, not to "
+                             f"{c.optimizer!r}", name)  # fmt: skip
+    if c.nesterov and not c.momentum:
+        raise UsageError(f"nesterov needs momentum > 0, got momentum {c.momentum!r}", "nesterov")
+
+
 def _validate(c: Config, info: DataInfo) -> None:
     """Every other field by its own rule, then the rules that join fields to the data."""
     for f in FIELDS:
         if f.name not in (*STRINGS_FIRST, *THEN, "data"):
             f.check(getattr(c, f.name))
+    _validate_settings(c)
     _validate_sizes(c, info)
     _validate_loss(c, info)
     v = c.validation
@@ -267,14 +306,14 @@ def memory_bytes(config: Config, runs: int) -> int:
     """A generous estimate of the memory one engine call needs for R runs of a config.
 
     Per run: the data (float64, inputs plus target), the weights with the
-    optimizer's two moments and the gradient, the activations of the largest
+    optimizer's three buffers at most and the gradient, the activations of the largest
     batch, the loss curve, and the batch order (int32 per epoch and point).
     """
     sizes = config.layer_sizes
     weights = sum((a + 1) * b for a, b in itertools.pairwise(sizes))
     activations = config.batch * sum(sizes) * 2
     orders = config.epochs * config.train_size if config.batch < config.train_size else 0
-    per_run = 8 * ((config.m + config.n) * (sizes[0] + sizes[-1]) + 4 * weights + activations)
+    per_run = 8 * ((config.m + config.n) * (sizes[0] + sizes[-1]) + 5 * weights + activations)
     return runs * (per_run + 8 * config.epochs + 4 * orders)
 
 

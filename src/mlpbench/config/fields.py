@@ -23,7 +23,7 @@ from mlpbench.data.dataset import DATASETS, SCALES
 from mlpbench.errors import UsageError
 from mlpbench.nn.activations import ACTIVATIONS
 from mlpbench.nn.losses import LOSSES
-from mlpbench.nn.optimizers import OPTIMIZERS
+from mlpbench.nn.optimizers import DEFAULTS, OPTIMIZERS, default
 
 FORMULA_RANGE = (-2.0, 2.0)
 MAX_EPOCHS = 10_000_000  # per run; more would take hours even on the smallest problem
@@ -114,6 +114,28 @@ def _check_holdout(f: Field, v: Any) -> str | None:
     return f"{f.what} must be a fraction in [0, 1), got {v!r}"
 
 
+def _check_setting(inside: Callable[[float], bool], bounds: str
+                   ) -> Callable[[Field, Any], str | None]:  # fmt: skip
+    """An optimizer setting: None (the optimizer's own default) or a finite number in range."""
+
+    def check(f: Field, v: Any) -> str | None:
+        if v is None or (_number(v) and math.isfinite(v) and inside(v)):
+            return None
+        return f"{f.what} must be a number {bounds}, got {v!r}"
+
+    return check
+
+
+def _check_switch(f: Field, v: Any) -> str | None:
+    if v is None or isinstance(v, bool):
+        return None
+    return f"{f.what} must be true or false, got {v!r}"
+
+
+def _switch(text: str) -> bool:
+    return {"true": True, "false": False}[text.lower()]
+
+
 def _check_sizes(f: Field, v: Any) -> str | None:
     if not isinstance(v, (list, tuple)):
         return f"{f.name} must be a list of layer sizes such as [3], got {v!r}"
@@ -139,6 +161,13 @@ KINDS: dict[str, Kind] = {
     "rate": Kind("float", float, _check_rate, "number > 0"),
     "fraction": Kind("float", float, _check_fraction, "number in [0, 1]"),
     "holdout": Kind("float", float, _check_holdout, "number in [0, 1)"),
+    "coefficient": Kind("float | None", float, _check_setting(lambda v: 0 <= v < 1, "in [0, 1)"),
+                        "number in [0, 1)"),
+    "positive": Kind("float | None", float, _check_setting(lambda v: v > 0, "> 0"),
+                     "number > 0"),
+    "nonnegative": Kind("float | None", float, _check_setting(lambda v: v >= 0, ">= 0"),
+                        "number >= 0"),
+    "switch": Kind("bool | None", _switch, _check_switch, "true or false"),
     "sizes": Kind("tuple[int, ...]", _sizes, _check_sizes, "list of integers >= 1"),
     "interval": Kind("tuple[float, float]", _interval, _check_interval, "[low, high]"),
 }
@@ -205,7 +234,8 @@ SECTIONS: dict[str, str] = {
     "network": "the hidden layers and their activation (the input and output layers follow "
     "from the data)",
     "training": "the loss, the mini-batch size, the epochs and the tuning hold-out",
-    "optimizer": "the update rule and its settings",
+    "optimizer": "the update rule and its settings (each setting left out is the "
+    "optimizer's own Keras 3 default; one the optimizer does not read is refused)",
 }
 
 # fmt: off
@@ -241,6 +271,29 @@ FIELDS: tuple[Field, ...] = (
     Field("optimizer", "optimizer", "choice", "sgd", "optimizer", key="name",
           choices=_names(OPTIMIZERS), keyed=True),
     Field("lr", "optimizer", "rate", 10.0, "learning rate", what="learning rate", keyed=True),
+    Field("momentum", "optimizer", "coefficient", None, "momentum of sgd and rmsprop "
+          f"(default: {DEFAULTS.momentum:g}; scikit-learn: momentum, the same rule)"),
+    Field("nesterov", "optimizer", "switch", None, "Nesterov's look-ahead for sgd with "
+          "momentum (scikit-learn: nesterovs_momentum)"),
+    Field("rho", "optimizer", "coefficient", None, "rmsprop's decay of the squared-gradient "
+          f"mean (default: {DEFAULTS.rho:g})"),
+    Field("centered", "optimizer", "switch", None, "rmsprop divides by the gradient's "
+          "variance, not its second moment"),
+    Field("beta_1", "optimizer", "coefficient", None, "decay of the first moment of adam, "
+          f"adamw, adamax, nadam and lion (default: {DEFAULTS.beta_1:g})"),
+    Field("beta_2", "optimizer", "coefficient", None, "decay of the second moment of adam, "
+          f"adamw, adamax, nadam; lion's momentum decay (default: {DEFAULTS.beta_2:g}, "
+          f"lion {default('lion', 'beta_2'):g})"),
+    Field("amsgrad", "optimizer", "switch", None, "adam and adamw divide by the largest "
+          "second moment so far"),
+    Field("epsilon", "optimizer", "positive", None, "added to the denominator of every "
+          f"adaptive optimizer (default: {DEFAULTS.epsilon:g}, Keras'; scikit-learn's adam "
+          "uses 1e-8)"),
+    Field("initial_accumulator", "optimizer", "nonnegative", None, "adagrad's starting sum of "
+          f"squared gradients (default: {DEFAULTS.initial_accumulator:g})"),
+    Field("weight_decay", "optimizer", "nonnegative", None, "decoupled weight decay of every "
+          "optimizer: p <- p - p * weight_decay * lr before each update (default: "
+          f"{DEFAULTS.weight_decay:g}, adamw {default('adamw', 'weight_decay'):g})"),
 )
 # fmt: on
 

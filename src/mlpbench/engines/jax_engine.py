@@ -11,9 +11,10 @@ rate included, so a learning-rate x seed grid is one program. Conventions:
   unclipped (the TensorFlow rule, as losses.py); cce is logsumexp(z) - sum(y z)
   over k >= 3 softmax outputs; mse is mean((p - y)^2) of the sigmoid's or
   softmax's p; gradients by jax.value_and_grad of the batch mean;
-- optimizers are Keras 3's rules (optimizers.py) written for JAX below, in
-  the parameters' float width (Python constants are weakly typed, so a
-  float32 run stays float32);
+- optimizers are Keras 3's rules, the very text of optimizers.py run over
+  jax.numpy with the run's traced rate, every constant cast to the
+  parameters' float width (so a float32 run stays float32); weight decay
+  likewise (optimizers.decayed);
 - float32 by default; float64 works because x64 is enabled when this module
   is imported (every array here is given its dtype explicitly);
 - the per-epoch loss is the sample-weighted mean of the batch losses, each
@@ -26,7 +27,6 @@ rate included, so a learning-rate x seed grid is one program. Conventions:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -36,7 +36,7 @@ from jax import lax
 
 from mlpbench.config.core import Config
 from mlpbench.engines.base import Engine, EpochCallback, Fit, Problem, Trainer
-from mlpbench.nn.optimizers import ADAM_BETA_1, ADAM_BETA_2, EPSILON, RMSPROP_RHO
+from mlpbench.nn import optimizers
 
 jax.config.update("jax_enable_x64", True)
 
@@ -62,49 +62,6 @@ def _mse(z, y):
 LOSSES: dict[str, Callable] = {"bce": _bce, "cce": _cce, "mse": _mse}
 
 
-class JaxOptimizer(NamedTuple):
-    """optax-style pure pair; update takes the run's learning rate as an argument."""
-
-    init: Callable
-    update: Callable
-
-
-def _sgd() -> JaxOptimizer:
-    def update(grads, state, lr):
-        return [-(lr * g) for g in grads], state
-
-    return JaxOptimizer(lambda params: (), update)
-
-
-def _rmsprop() -> JaxOptimizer:
-    def update(grads, velocity, lr):
-        velocity = [RMSPROP_RHO * v + (1 - RMSPROP_RHO) * g * g for g, v in zip(grads, velocity)]
-        return [-(lr * g / jnp.sqrt(v + EPSILON)) for g, v in zip(grads, velocity)], velocity
-
-    return JaxOptimizer(lambda params: [jnp.zeros_like(p) for p in params], update)
-
-
-def _adam() -> JaxOptimizer:
-    def init(params):
-        zeros = [jnp.zeros_like(p) for p in params]
-        return jnp.zeros((), params[0].dtype), zeros, list(zeros)
-
-    def update(grads, state, lr):
-        count, m, v = state
-        t = count + 1
-        alpha = lr * jnp.sqrt(1 - ADAM_BETA_2**t) / (1 - ADAM_BETA_1**t)
-        m = [mi + (g - mi) * (1 - ADAM_BETA_1) for g, mi in zip(grads, m)]
-        v = [vi + (g * g - vi) * (1 - ADAM_BETA_2) for g, vi in zip(grads, v)]
-        updates = [-(mi * alpha / (jnp.sqrt(vi) + EPSILON)) for mi, vi in zip(m, v)]
-        return updates, (t, m, v)
-
-    return JaxOptimizer(init, update)
-
-
-OPTIMIZERS: dict[str, Callable[[], JaxOptimizer]] = {"sgd": _sgd, "rmsprop": _rmsprop,
-                                                     "adam": _adam}  # fmt: skip
-
-
 def logits_one(params, x, activation: str):
     """One run's output logits (count, 1)."""
     act = ACTIVATIONS[activation]
@@ -117,7 +74,7 @@ def logits_one(params, x, activation: str):
 def make_train(config: Config, shuffled: bool) -> Callable:
     """(params, x, y, orders, lr) of R runs -> (final params, curve (R, epochs))."""
     loss = LOSSES[config.loss]
-    optimizer = OPTIMIZERS[config.optimizer]()
+    settings = config.settings
     m, batch = config.train_size, config.batch
     full_batches, rest = divmod(m, batch)
 
@@ -127,10 +84,13 @@ def make_train(config: Config, shuffled: bool) -> Callable:
     value_and_grad = jax.value_and_grad(batch_loss)
 
     def train_one(params, x, y, orders, lr):
+        optimizer = optimizers.build(config.optimizer, lr, settings, jnp)
+
         def step(carry, batch_xy):
             params, state = carry
             value, grads = value_and_grad(params, *batch_xy)
-            updates, state = optimizer.update(grads, state, lr)
+            updates, state = optimizer.update(grads, state)
+            params = optimizers.decayed(params, settings.weight_decay, lr, jnp)
             return ([p + u for p, u in zip(params, updates)], state), value
 
         def epoch(carry, order):

@@ -9,8 +9,10 @@ The backend is whatever KERAS_BACKEND says (TensorFlow by default). Conventions:
   JAX backend clips probabilities to [1e-7, 1 - 1e-7] instead);
   "categorical_crossentropy" likewise takes the softmax's logits
   (softmax_cross_entropy_with_logits); "mse" on the output layer as usual;
-- optimizers are keras.optimizers.SGD / RMSprop / Adam with the rates given and
-  Keras defaults otherwise (rho 0.9, betas 0.9 / 0.999, epsilon 1e-7);
+- optimizers are Keras' own classes (SGD, RMSprop, Adam, AdamW, Adagrad,
+  Adamax, Nadam, Lion) given the rate and every setting the optimizer reads,
+  each at its Keras default unless the configuration sets it; weight decay
+  is the optimizer's own `weight_decay` (decoupled, on every variable);
 - batch order: fit reads a tf.data pipeline that replays the run's epoch
   permutations (at full batch, the whole set every epoch), with
   steps_per_epoch set so one iterator runs through all epochs and Keras never
@@ -36,17 +38,25 @@ import numpy as np
 
 from mlpbench.config.core import Config
 from mlpbench.engines.base import Engine, EpochCallback, Fit, Problem, Trainer
-from mlpbench.nn.optimizers import ADAM_BETA_1, ADAM_BETA_2, EPSILON, RMSPROP_RHO
+from mlpbench.nn.optimizers import OPTIMIZERS
 
-OPTIMIZERS = {
-    "sgd": lambda lr: keras.optimizers.SGD(learning_rate=lr),
-    "rmsprop": lambda lr: keras.optimizers.RMSprop(
-        learning_rate=lr, rho=RMSPROP_RHO, epsilon=EPSILON
-    ),
-    "adam": lambda lr: keras.optimizers.Adam(
-        learning_rate=lr, beta_1=ADAM_BETA_1, beta_2=ADAM_BETA_2, epsilon=EPSILON
-    ),
-}
+# each optimizer's Keras class; it is given every setting the optimizer reads, by Keras' name
+KERAS_OPTIMIZERS = {"sgd": "SGD", "rmsprop": "RMSprop", "adam": "Adam", "adamw": "AdamW",
+                    "adagrad": "Adagrad", "adamax": "Adamax", "nadam": "Nadam", "lion": "Lion"}
+KERAS_NAMES = {"initial_accumulator": "initial_accumulator_value"}
+
+
+def make_optimizer(config: Config, lr: float) -> keras.optimizers.Optimizer:
+    """Keras' own optimizer object for the configuration, every setting passed explicitly."""
+    s = config.settings
+    kwargs = {KERAS_NAMES.get(n, n): getattr(s, n) for n in OPTIMIZERS[config.optimizer].uses}
+    # weight decay: None for none, but AdamW wants a number
+    if s.weight_decay or config.optimizer == "adamw":
+        kwargs["weight_decay"] = s.weight_decay
+    return getattr(keras.optimizers, KERAS_OPTIMIZERS[config.optimizer])(learning_rate=lr,
+                                                                         **kwargs)  # fmt: skip
+
+
 LOSSES = {"bce": "binary_crossentropy", "cce": "categorical_crossentropy",
           "mse": "mean_squared_error"}  # fmt: skip
 # Keras' own activations by name (a callable works too; the mutation tests use one)
@@ -82,7 +92,7 @@ def build_model(config: Config, dtype: str) -> tuple[keras.Model, keras.Model]:
     logit = keras.layers.Dense(outputs, dtype=dtype)(a)
     output = keras.layers.Activation("sigmoid" if outputs == 1 else "softmax", dtype=dtype)(logit)
     model = keras.Model(inputs, output)
-    model.compile(optimizer=OPTIMIZERS[config.optimizer](config.lr), loss=LOSSES[config.loss])
+    model.compile(optimizer=make_optimizer(config, config.lr), loss=LOSSES[config.loss])
     model.optimizer.build(model.trainable_variables)
     return model, keras.Model(inputs, logit)
 

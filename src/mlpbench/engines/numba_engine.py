@@ -19,14 +19,9 @@ import numpy as np
 
 from mlpbench.config.core import Config
 from mlpbench.engines.base import Engine, EpochCallback, Fit, Problem, Trainer
-from mlpbench.engines.numba_kernels import (
-    OPTIMIZER_CODES,
-    adam_corrections,
-    constants,
-    kernels,
-    loss_code,
-)
+from mlpbench.engines.numba_kernels import constants, kernels, loss_code
 from mlpbench.engines.numba_math import math_constants
+from mlpbench.engines.numba_optimizers import OPTIMIZER_CODES, extended, step_table
 from mlpbench.nn.model import Params
 
 
@@ -88,20 +83,21 @@ class NumbaTrainer(Trainer):
     def __init__(self, config: Config, problem: Problem, lrs: np.ndarray, dtype: str):
         data, params, orders = problem
         runs = len(lrs)
-        k, c = constants(dtype), math_constants(dtype)
+        settings = config.settings
+        k, c = constants(dtype, config.optimizer, settings), math_constants(dtype)
         self.shape, self.k, self.c = layout(config.layer_sizes), k, c
-        self.kernels = kernels(config.activation, config.layer_sizes[-1] > 1)
+        step = extended(config.optimizer, settings)
+        self.kernels = kernels(config.activation, config.layer_sizes[-1] > 1, step)
         self.like = params
         self.theta = flatten(params)
         self.curve = np.zeros((runs, config.epochs), dtype=dtype)
         shuffled = orders is not None
         order_arg = orders if shuffled else np.zeros((runs, 1, 1), dtype=np.int32)
         batches = math.ceil(data.x_train.shape[1] / config.batch)
-        steps = config.epochs * batches if config.optimizer == "adam" else 0
         lr = np.asarray(lrs, dtype=dtype)
         self.per_run = (data.x_train, data.y_train, order_arg, self.theta, lr, self.curve)
         codes = (loss_code(config.loss, config.layer_sizes[-1]), OPTIMIZER_CODES[config.optimizer])
-        loop = (config.batch, *adam_corrections(steps, k))
+        loop = (config.batch, step_table(config.optimizer, config.epochs * batches, k))
         self.shared = (shuffled, *self.shape, *codes, *loop, k, c)
         self.epochs = config.epochs
 

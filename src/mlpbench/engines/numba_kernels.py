@@ -58,25 +58,23 @@ from mlpbench.engines.numba_math import (
     tanh,
     weighted_rows,
 )
+from mlpbench.engines.numba_optimizers import M2_START, optimizer_constants, step_function
 from mlpbench.engines.numba_softmax import CCE, ONE, TWO, ZERO, softmax_rows, softmax_sample
-from mlpbench.nn.optimizers import ADAM_BETA_1, ADAM_BETA_2, EPSILON, RMSPROP_RHO
+from mlpbench.nn.optimizers import Settings
 
 ACTIVATION_CODES = {"sigmoid": 0, "tanh": 1, "relu": 2}
 LOSS_CODES = {"bce": 0, "mse": 1, "cce": CCE}  # bce and mse on a sigmoid unit, cce on k
 SOFTMAX_MSE = 3  # mse on a softmax output
-OPTIMIZER_CODES = {"sgd": 0, "rmsprop": 1, "adam": 2}
 ROWS_FROM = 8  # batches this large or larger are computed by rows (measured crossover)
-# indices into the constants array `k` (the first three are numba_softmax's)
-RHO, ONE_M_RHO, BETA_1, ONE_M_B1, BETA_2, ONE_M_B2, EPS = range(3, 10)
 # what a variant is compiled for: each of kernels()' copies sees its own values
 ACTIVATION = ACTIVATION_CODES["sigmoid"]
 SOFTMAX = False
+_step = step_function(False)
 
 
-def constants(dtype: str) -> np.ndarray:
+def constants(dtype: str, optimizer: str, settings: Settings) -> np.ndarray:
     """Scalars the kernels need, already in the parameters' float width."""
-    values = [0.0, 1.0, 2.0, RMSPROP_RHO, 1 - RMSPROP_RHO]
-    values += [ADAM_BETA_1, 1 - ADAM_BETA_1, ADAM_BETA_2, 1 - ADAM_BETA_2, EPSILON]
+    values = [0.0, 1.0, 2.0, *optimizer_constants(optimizer, settings)]
     return np.array(values, dtype=dtype)
 
 
@@ -253,58 +251,24 @@ def _batch_by_samples(theta, grad, nb, net, acts, targets, z, a, d, k, c):
     return total
 
 
-@njit(cache=True, error_model="numpy", inline="always")
-def _step(theta, grad, m1, m2, opt, lr, root, denominator, k):
-    """One optimizer update of every parameter, Keras 3 rules (see optimizers.py).
-
-    For Adam, root = sqrt(1 - beta_2^t) and denominator = 1 - beta_1^t.
-    """
-    alpha = lr * root / denominator
-    for p in range(theta.shape[0]):
-        g = grad[p]
-        if opt == 0:
-            theta[p] = theta[p] + -(g * lr)
-        elif opt == 1:
-            m2[p] = k[RHO] * m2[p] + k[ONE_M_RHO] * g * g
-            theta[p] = theta[p] + -(lr * g / np.sqrt(m2[p] + k[EPS]))
-        else:
-            m1[p] = m1[p] + (g - m1[p]) * k[ONE_M_B1]
-            m2[p] = m2[p] + (g * g - m2[p]) * k[ONE_M_B2]
-            theta[p] = theta[p] + -(m1[p] * alpha / (np.sqrt(m2[p]) + k[EPS]))
-
-
-@njit(cache=True, error_model="numpy")
-def adam_corrections(steps, k):
-    """sqrt(1 - beta_2^t) and 1 - beta_1^t for t = 0..steps, in k's dtype as Keras has them.
-
-    They depend on the step count alone: computed once for every run (two pow
-    calls a step would otherwise dominate batch size 1).
-    """
-    root, denominator = np.ones(steps + 1, k.dtype), np.ones(steps + 1, k.dtype)
-    t = k[ZERO]
-    for s in range(1, steps + 1):
-        t += k[ONE]
-        root[s] = np.sqrt(k[ONE] - k[BETA_2] ** t)
-        denominator[s] = k[ONE] - k[BETA_1] ** t
-    return root, denominator
-
-
 def train_kernel(x, y, orders, theta, lr, curve, epochs, shuffled, sizes, woff, boff, uoff,
-                 loss, opt, batch, root, denominator, k, c):  # fmt: skip
+                 loss, opt, batch, table, k, c):  # fmt: skip
     """Train runs r = 0..R-1 in turn; theta (R, P) is updated in place, curve (R, E) filled.
 
     The arguments up to curve have a leading run axis: callers give each
-    thread a slice of it (the kernel releases the GIL). root and denominator
-    come from adam_corrections (length 1 will do for other optimizers).
+    thread a slice of it (the kernel releases the GIL). table is
+    numba_optimizers.step_table's (one row will do for optimizers without).
     """
     runs, m, dim, ko = x.shape[0], x.shape[1], x.shape[2], y.shape[2]
     units = uoff[-1] + sizes[-1]
     # built once: made for every batch, this tuple's reference counting alone
     # made batch size 1 take twice as long
     net = (sizes, woff, boff, uoff, loss)
+    tabled = table.shape[0] > 1
     for r in range(runs):
         th = theta[r]
-        grad, m1, m2 = np.zeros_like(th), np.zeros_like(th), np.zeros_like(th)
+        grad, m1, m3 = np.zeros_like(th), np.zeros_like(th), np.zeros_like(th)
+        m2 = np.full_like(th, k[M2_START])  # adagrad's initial accumulator, else 0
         zs = np.zeros((units, batch), th.dtype)
         acts, ds = np.zeros_like(zs), np.zeros_like(zs)
         values, ones = np.zeros((4, batch), th.dtype), np.ones((1, batch), th.dtype)
@@ -329,8 +293,7 @@ def train_kernel(x, y, orders, theta, lr, curve, epochs, shuffled, sizes, woff, 
                 else:
                     batch_loss = _batch_by_samples(th, grad, nb, net, acts, targets, z, a, d, k, c)
                 step += 1
-                s = step if opt == 2 else 0
-                _step(th, grad, m1, m2, opt, lr[r], root[s], denominator[s], k)
+                _step(th, grad, m1, m2, m3, opt, lr[r], table[step if tabled else 0], k)
                 nbf = k[ONE] * nb
                 total += batch_loss / nbf * nbf  # Keras: the batch's mean loss x its size
             curve[r, e] = total / m
@@ -364,19 +327,28 @@ SPECIALISED = ("_forward_rows", "_backward_rows", "_batch_by_rows", "_batch_by_s
                "train_kernel", "predict_kernel")  # fmt: skip
 
 
+def kernels(activation: str, softmax: bool, extended: bool = False) -> Kernels:
+    """A variant's kernels (see _kernels), one set per variant in a process."""
+    return _kernels(activation, softmax, extended)
+
+
 @cache
-def kernels(activation: str, softmax: bool) -> Kernels:
+def _kernels(activation: str, softmax: bool, extended: bool) -> Kernels:
     """A variant's kernels, compiled (or loaded from numba's disk cache) on their first call.
 
     Each copy shares its code with the function above of the same name, but
     looks its globals up in the variant's own namespace: there ACTIVATION and
-    SOFTMAX hold the variant's values, and the names in SPECIALISED the
-    variant's copies. A copy's own name keeps its cache file apart.
+    SOFTMAX hold the variant's values, `_step` its optimizer step (plain, or
+    extended: numba_optimizers), and the names in SPECIALISED the
+    variant's copies. A copy's own name keeps its cache file apart. Prediction
+    does not depend on the step: every step variant shares the plain one's.
     """
-    scope = dict(globals(), ACTIVATION=ACTIVATION_CODES[activation], SOFTMAX=softmax)
-    variant = f"{activation}_{'softmax' if softmax else 'unit'}"
+    scope = dict(globals(), ACTIVATION=ACTIVATION_CODES[activation], SOFTMAX=softmax,
+                 _step=step_function(extended))  # fmt: skip
+    variant = f"{activation}_{'softmax' if softmax else 'unit'}{'_extended' if extended else ''}"
     for name in SPECIALISED:
         copy = types.FunctionType(globals()[name].__code__, scope, f"{name}_{variant}")
         copy.__qualname__ = copy.__name__
         scope[name] = njit(cache=True, nogil=True, error_model="numpy")(copy)
-    return Kernels(scope["train_kernel"], scope["predict_kernel"])
+    predict = kernels(activation, softmax).predict if extended else scope["predict_kernel"]
+    return Kernels(scope["train_kernel"], predict)

@@ -21,7 +21,7 @@ from mlpbench.engines.base import Engine, EpochCallback, Fit, Problem, Trainer
 from mlpbench.nn.activations import ACTIVATIONS
 from mlpbench.nn.losses import LOSSES
 from mlpbench.nn.model import Params, forward, logits
-from mlpbench.nn.optimizers import OPTIMIZERS, apply_updates
+from mlpbench.nn.optimizers import OPTIMIZERS, apply_updates, decayed
 
 
 def loss_and_grads(
@@ -51,7 +51,8 @@ class NumpyTrainer(Trainer):
     def fit(self, on_epoch: EpochCallback | None) -> Fit:
         """Epoch by epoch, batch by batch, in each run's own sample order."""
         c, (data, params, orders) = self.config, self.problem
-        optimizer = OPTIMIZERS[c.optimizer](c.lr)
+        settings = c.settings
+        optimizer = OPTIMIZERS[c.optimizer].build(c.lr, settings)
         state = optimizer.init(params)
         runs, m, batch = len(params[0]), c.train_size, c.batch
         curve = np.zeros((runs, c.epochs))
@@ -68,7 +69,7 @@ class NumpyTrainer(Trainer):
                 value, grads = loss_and_grads(params, xb, yb, c.activation, c.loss)
                 total += value * xb.shape[1]
                 updates, state = optimizer.update(grads, state)
-                params = apply_updates(params, updates)
+                params = apply_updates(decayed(params, settings.weight_decay, c.lr), updates)
             curve[:, epoch] = total / m
             if on_epoch:
                 on_epoch(runs)

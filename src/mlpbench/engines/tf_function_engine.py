@@ -28,7 +28,7 @@ import tensorflow as tf
 
 from mlpbench.config.core import Config
 from mlpbench.engines.base import Engine, EpochCallback, Fit, Problem, Trainer
-from mlpbench.engines.keras_engine import OPTIMIZERS, device_scope
+from mlpbench.engines.keras_engine import device_scope, make_optimizer
 
 ACTIVATIONS = {"sigmoid": tf.sigmoid, "tanh": tf.tanh, "relu": tf.nn.relu}
 # each train() call builds its own function, which TensorFlow reports as "retracing"
@@ -103,7 +103,7 @@ class TfTrainer(Trainer):
         self.config, self.device = config, device
         with device_scope(device):
             self.weights = [keras.Variable(p, dtype=dtype) for p in params]
-            optimizer = OPTIMIZERS[config.optimizer](config.lr)
+            optimizer = make_optimizer(config, config.lr)
             optimizer.build(self.weights)
             fresh_optimizer = [v.numpy() for v in optimizer.variables]
             self.x, self.y = tf.constant(data.x_train), tf.constant(data.y_train)

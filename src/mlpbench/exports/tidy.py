@@ -10,7 +10,7 @@ import io
 from pathlib import Path
 from typing import NamedTuple
 
-from mlpbench.config.core import Config
+from mlpbench.config.core import Config, trained_settings
 from mlpbench.config.fields import CONFIG_FIELDS, DEFAULTS_LEFT_OUT, FORMULA_RANGE
 from mlpbench.data.dataset import is_file, labels_of, make_dataset
 from mlpbench.engines.results import METRICS, StoredRun
@@ -62,6 +62,7 @@ def tidy(run: StoredRun, place: Place = NOWHERE) -> dict:
     row: dict = dict(place._asdict())
     row.update({k: getattr(run, k) for k in RUN_FIELDS})
     row.update({k: run.config.get(k, DEFAULTS_LEFT_OUT.get(k)) for k in CONFIG_FIELDS})
+    row.update(trained_settings(run.config))
     row["hidden"] = ",".join(str(h) for h in run.config["hidden"])
     row["range"] = ",".join(str(v) for v in row["range"])
     config = stored_config(run.config)

@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mlpbench.config.core import trained_settings
 from mlpbench.errors import UsageError
 from mlpbench.files import make_folder
 
@@ -77,7 +78,8 @@ def log_runs(
     for run in runs:
         if _key(run) in logged:
             continue
-        params = {**run.config, "hidden": ",".join(map(str, run.config["hidden"])),
+        settings = {k: v for k, v in trained_settings(run.config).items() if v is not None}
+        params = {**run.config, **settings, "hidden": ",".join(map(str, run.config["hidden"])),
                   "engine": run.engine, "dtype": run.dtype, "device": run.device,
                   "seed": run.seed}  # fmt: skip
         created = client.create_run(exp, run_name=f"{run.engine} seed {run.seed}",
