@@ -114,3 +114,41 @@ def test_train_takes_one_keyword_per_field_with_its_default():
         assert parameters[f.name].kind is inspect.Parameter.KEYWORD_ONLY
         assert f"\n    {f.name}: {f.text}." in mb.train.__doc__
     assert {"runs", "engine", "seed", "out", "dtype"} <= set(parameters)
+
+
+def test_the_api_takes_what_a_python_user_passes(tiny_study, tmp_path):
+    """NumPy integers, paths, and tables as ints, names or lists, as the CLI's text would."""
+    result = mb.train(runs=np.int64(2), seed=np.int32(1), m=np.int64(30), n=np.uint8(10),
+                      hidden=[np.int64(3)], batch_size=np.int16(10), epochs=np.int64(3),
+                      lr=np.float32(0.5), engine="numpy", out=tmp_path / "t")  # fmt: skip
+    assert result.job.config.m == 30 and result.job.config.hidden == (3,)
+    assert result.seeds == [1, 2] and (tmp_path / "t").is_dir()
+    study = mb.load_study(tiny_study)
+    for tables, trained in ((1, 4), ([1, "batch"], 2), (["loss"], 0), ((np.int64(2),), 0)):
+        assert study.run(tables=tables, runs=2, engine="numpy", out=tmp_path / "s").trained == \
+            trained, tables  # fmt: skip
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda s, t: s.run(tables=[1.5], engine="numpy", out=t),
+     "tables must be a table number or name, or a list of them, got [1.5]"),
+    (lambda s, t: s.run(tables=True, engine="numpy", out=t), "got True"),
+    (lambda s, t: s.run(tables=[], engine="numpy", out=t), "got []"),
+    (lambda s, t: s.run(engine=["numpy"], out=t), "engine must be a name (a string), got "
+     "['numpy']"),
+    (lambda s, t: s.run(engine="numpy", out=123), "out must be a folder's path (a string or "
+     "pathlib.Path), got 123"),
+    (lambda s, t: mb.train(engine="numpy", dtype=64, out=t), "dtype must be a name"),
+    (lambda s, t: mb.load_study(7), "a study is a bundled study's name or a TOML file's path"),
+])  # fmt: skip
+def test_a_wrong_kind_of_api_argument_is_one_usage_error(tiny_study, tmp_path, call, message):
+    with pytest.raises(mb.UsageError) as e:
+        call(mb.load_study(tiny_study), tmp_path)
+    assert message in str(e.value)
+    assert not (tmp_path / "mlpbench.sqlite").exists()
+
+
+def test_an_unknown_metric_of_a_cell_is_a_usage_error(tiny_study, tmp_path):
+    result = mb.load_study(tiny_study).run(tables=1, runs=2, engine="numpy", out=tmp_path)
+    with pytest.raises(mb.UsageError, match=r"unknown metric 'bogus'; allowed: .*test_accuracy"):
+        result.table(1).cell("BCE", "bogus")

@@ -376,3 +376,36 @@ def test_a_field_option_reads_its_kind():
     assert (args.hidden, args.range, args.batch_size) == ((8, 4), (-1.0, 3.0), 32)
     with pytest.raises(SystemExit):
         parser.parse_args(["train", "--hidden", "8,x"])
+
+
+def test_a_tuning_grid_where_every_rate_diverges_still_reports(tmp_path, capsys):
+    argv = ["tune", "--m", "30", "--n", "10", "--epochs", "3", "--runs", "1", "--tune-runs",
+            "1", "--lr-grid", "1e250:1e300:1", "--engine", "numpy", "--out", str(tmp_path)]
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "validation loss n/a ± n/a" in out and "(1 diverged)" in out
+    assert list((tmp_path / "plots").glob("tune-*.png"))
+
+
+def test_train_prints_its_summary_to_a_few_digits(tmp_path, capsys):
+    argv = ["train", "--m", "60", "--n", "20", "--epochs", "20", "--runs", "3", "--engine",
+            "numpy", "--out", str(tmp_path)]
+    assert cli.main(argv) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if "test_accuracy:" in x)
+    mean, std = line.split(":")[1].split(" ± ")
+    assert len(mean.strip().replace(".", "")) <= 6 and len(std.strip().replace(".", "")) <= 3
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--executor", "dask://a..b:1"], "unknown executor 'dask://a..b:1'"),
+    (["--executor", f"dask://{'a' * 64}:8786"], "unknown executor"),
+    (["--executor", "dask", "--dask-timeout", "nan"], "got nan"),
+    (["--executor", "dask", "--dask-timeout", "-5"], "(0, 86400], got -5.0"),
+    (["--executor", "dask", "--dask-timeout", "0"], "got 0.0"),
+])  # fmt: skip
+def test_bad_dask_addresses_and_timeouts_are_one_line(tmp_path, capsys, argv, message):
+    assert cli.main(["train", "--m", "20", "--n", "5", "--epochs", "2", *argv, "--out",
+                     str(tmp_path / "out")]) == 2  # fmt: skip
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()

@@ -15,7 +15,7 @@ import pytest
 from mlpbench import cli
 from mlpbench.config.core import Config
 from mlpbench.data.dataset import make_dataset
-from mlpbench.exports.tidy import data_sha256
+from mlpbench.exports.tidy import data_sha256, spreadsheet_safe
 from mlpbench.report.latex import escape
 
 SHARED = textwrap.dedent("""
@@ -194,3 +194,13 @@ def test_an_unreachable_tracker_stops_before_training(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "cannot reach the MLflow tracking store" in err[0]
     assert not out.exists()
+
+
+def test_user_named_cells_cannot_run_as_spreadsheet_formulas():
+    row = {"study": "=HYPERLINK(\"http://x\")", "table": "@SUM(1+1)", "column": "-2+3",
+           "shared": "\tx", "target": "+y", "range": "-2.0,2.0", "lr": -1.0, "engine": "=x"}
+    safe = spreadsheet_safe(row)
+    assert safe["study"] == "'=HYPERLINK(\"http://x\")" and safe["table"] == "'@SUM(1+1)"
+    assert (safe["column"], safe["shared"], safe["target"]) == ("'-2+3", "'\tx", "'+y")
+    assert (safe["range"], safe["lr"], safe["engine"]) == ("-2.0,2.0", -1.0, "=x")  # not named
+    assert spreadsheet_safe({"column": "BCE (10.0)"}) == {"column": "BCE (10.0)"}

@@ -231,6 +231,9 @@ class Planted(NamedTuple):
 
 
 PLANTED: dict[str, Planted] = {
+    "accuracy interval past 100%": Planted(
+        "analysis/stats.py", "low, high = max(low, floor), min(high, ceiling)",
+        "low, high = low, high", "test_stats.py"),
     "holm dropped": Planted(
         "analysis/compare.py", "adjusted = holm([r.p for _, r in greater])",
         "adjusted = [r.p for _, r in greater]", "test_compare.py"),

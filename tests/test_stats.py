@@ -180,3 +180,18 @@ def test_two_values_have_an_interval_and_no_runs_have_nan_everywhere():
     assert one.normal is True
     shift = paired([2.0, 3.0, 4.0], [1.0, 2.0, 3.0])
     assert 0 < shift.p_wilcoxon < 1  # the signed-rank test of three +1 differences
+
+
+def test_an_interval_stays_inside_what_its_metric_can_take():
+    # 5 runs, mean 99, deviations 1, 1, 1, -3, 0: sd sqrt(12 / 4) = 1.732; t(0.975, 4) =
+    # 2.776: half-width 2.776 * 1.732 / sqrt(5) = 2.151, so the t interval is
+    # [96.849, 101.151], and an accuracy's is cut at 100
+    values = [100.0, 100.0, 100.0, 96.0, 99.0]
+    plain = summarize(values, [False] * 5)
+    assert plain.ci_high == pytest.approx(101.151, abs=1e-3)
+    clipped = summarize(values, [False] * 5, "test_accuracy")
+    assert clipped.ci_high == 100.0 and clipped.ci_low == pytest.approx(96.849, abs=1e-3)
+    assert clipped.mean == plain.mean and clipped.std == plain.std
+    loss = summarize([0.01, 0.5, 0.02], [False] * 3, "test_loss")
+    assert loss.ci_low == 0.0 and loss.ci_high == summarize([0.01, 0.5, 0.02], [False] * 3).ci_high
+    assert summarize([50.0, 60.0], [False] * 2, "train_accuracy").ci_low == 0.0  # t(1) is wide

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -18,7 +19,8 @@ from hypothesis import strategies as st
 from mlpbench.config.core import Config, Job
 from mlpbench.config.fields import CONFIG_FIELDS
 from mlpbench.engines.results import METRICS, RunResult, StoredRun
-from mlpbench.experiment.store import DB_NAME, Store
+from mlpbench.errors import UsageError
+from mlpbench.experiment.store import DB_NAME, RUN_COLUMNS, SCHEMA, Store
 
 JOB = Job(Config(m=20, n=5, epochs=3), "numpy")
 
@@ -205,3 +207,104 @@ def test_a_claim_of_several_jobs_fails_when_any_one_is_held(tmp_path):
         assert not store.claim([JOB, other])  # JOB is free, other is held: no claim at all
         assert store._connect(create=False).execute(
             "SELECT COUNT(*) FROM leases").fetchone()[0] == 1  # fmt: skip
+
+
+def test_a_folder_where_the_store_would_be_is_named_in_one_line(tmp_path):
+    (tmp_path / DB_NAME).mkdir()
+    with pytest.raises(UsageError) as e, Store(tmp_path) as store:
+        store.all_runs()
+    assert str(e.value) == f"store {tmp_path / DB_NAME} is a folder, not an mlpbench store"
+
+
+def test_a_read_only_store_reads_runs_and_writes_nothing(tmp_path, monkeypatch):
+    with Store(tmp_path) as store:
+        _save(store, JOB, [_result(1)])
+    monkeypatch.chdir(tmp_path)  # a URI misread as a file name would land here
+    before = sorted(p.name for p in tmp_path.iterdir())
+    with Store(tmp_path, readonly=True) as store:
+        assert store.readonly and [r.seed for r in store.all_runs()] == [1]
+        assert store.finished_seeds(JOB) == {1} and [r.seed for r in store.runs(JOB, [1])] == [1]
+        with pytest.raises(UsageError, match="is read-only"):
+            store.set_meta("x", 1)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_an_empty_file_is_a_store_without_runs_and_one_byte_is_not_a_store(tmp_path):
+    (tmp_path / DB_NAME).write_bytes(b"")
+    with Store(tmp_path, readonly=True) as store:
+        assert store.all_runs() == [] and store.get_meta("x") is None
+    (tmp_path / DB_NAME).write_bytes(b"x")
+    with pytest.raises(UsageError) as e, Store(tmp_path, readonly=True) as store:
+        store.all_runs()
+    assert str(e.value) == (f"store {tmp_path / DB_NAME} is not an mlpbench store (corrupted, "
+                            "or another kind of file)")  # fmt: skip
+
+
+def test_another_schema_is_refused_naming_the_columns_it_lacks(tmp_path):
+    conn = sqlite3.connect(tmp_path / DB_NAME)
+    conn.execute("CREATE TABLE runs (id INTEGER, config_key TEXT, seed INTEGER, extra TEXT)")
+    conn.close()
+    for readonly in (False, True):
+        with pytest.raises(UsageError) as e, Store(tmp_path, readonly=readonly) as store:
+            store.all_runs()
+        missing = ", ".join(sorted(RUN_COLUMNS - {"id", "config_key", "seed"}))
+        assert str(e.value) == (f"store {tmp_path / DB_NAME} holds another schema (columns "
+                                f"missing: {missing}); use another output folder")  # fmt: skip
+
+
+def test_a_schema_with_every_column_and_more_says_none_are_missing(tmp_path):
+    with Store(tmp_path) as store:
+        store.set_meta("x", 1)
+    conn = sqlite3.connect(tmp_path / DB_NAME)
+    conn.execute("ALTER TABLE runs ADD COLUMN extra TEXT")
+    conn.close()
+    assert "extra" not in SCHEMA
+    with pytest.raises(UsageError, match=r"columns missing: none\); use another output folder"):
+        Store(tmp_path).all_runs()
+
+
+def test_one_connection_serves_a_store_until_it_closes(tmp_path):
+    with Store(tmp_path) as store:
+        first = store._connect(create=True)
+        assert store._connect(create=False) is first
+    assert store._conn is None
+
+
+def test_a_lease_at_its_expiry_instant_has_lapsed(tmp_path, monkeypatch):
+    with Store(tmp_path) as store:
+        _lease(store, JOB, "elsewhere", 1, 1000.0)
+        monkeypatch.setattr(time, "time", lambda: 1000.0)
+        assert store.claim([JOB])  # expires == now: lapsed
+        _lease(store, JOB, "elsewhere", 1, 1000.5)
+        assert not store.claim([JOB])  # half a second left: held
+
+
+def test_release_and_get_meta_work_on_a_store_not_yet_written(tmp_path):
+    with Store(tmp_path) as store:
+        store.release([JOB])  # creates the store: nothing to release, no error
+        assert store.get_meta("absent") is None
+    assert (tmp_path / DB_NAME).exists()
+
+
+def test_a_stored_run_keeps_its_id_and_a_utc_time(tmp_path):
+    with Store(tmp_path) as store:
+        _save(store, JOB, [_result(1), _result(2)])
+        runs = store.all_runs()
+    assert [r.id for r in runs] == [1, 2]
+    for run in runs:
+        assert run.created_at.endswith("+00:00") and "T" in run.created_at
+
+
+def test_a_loss_curve_is_stored_as_little_endian_float64(tmp_path):
+    with Store(tmp_path) as store:
+        _save(store, JOB, [_result(1)])
+        blob = store._connect(create=False).execute("SELECT loss_curve FROM runs").fetchone()[0]
+    assert blob == np.array([0.7, 0.5, 0.25], dtype="<f8").tobytes()
+
+
+@pytest.mark.parametrize("content", [b"x", b"SQLite format 2\x00" + bytes(100)])
+def test_a_short_or_foreign_file_is_not_taken_for_a_store_by_a_writer(tmp_path, content):
+    (tmp_path / DB_NAME).write_bytes(content)
+    with pytest.raises(UsageError, match="is not an mlpbench store"), Store(tmp_path) as store:
+        _save(store, JOB, [_result(1)])
+    assert (tmp_path / DB_NAME).read_bytes() == content  # left as it was

@@ -248,3 +248,27 @@ def test_a_study_file_may_start_with_a_byte_order_mark(tmp_path):
     path = tmp_path / "bom.toml"
     path.write_bytes(b"\xef\xbb\xbf" + COL.encode())
     assert load_study(path).tables[0].columns[0].label == "a"
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("[[tables]]\nnumber = 1\n[[tables.columns]]\nlabel = \"\\u001b[2J\\u001b]0;PWNED\\u0007A\"",
+     "tables[0].columns[0].label: control character U+001B is not allowed in a label"),
+    ("[[tables]]\nnumber = 1\ntitle = \"a\\rb\"\n[[tables.columns]]\nlabel = 'a'",
+     "tables[0].title: control character U+000D is not allowed in a title"),
+    ("[[tables]]\nnumber = 1\n[[tables.columns]]\nlabel = \"a\\n\\nb\"",
+     "control character U+000A is not allowed in a label"),
+    (f"[[tables]]\nnumber = 1\n[[tables.columns]]\nlabel = '{'x' * 101}'",
+     "tables[0].columns[0].label: a label is at most 100 characters, got 101"),
+    (f"title = '{'t' * 301}'\n[[tables]]\nnumber = 1\n[[tables.columns]]\nlabel = 'a'",
+     "title: a title is at most 300 characters, got 301"),
+])  # fmt: skip
+def test_text_for_people_has_no_control_characters_and_a_length_cap(text, message):
+    with pytest.raises(UsageError) as e:
+        parse_study(text, "s.toml")
+    assert message in str(e.value)
+
+
+def test_a_note_may_break_lines_and_a_label_may_be_100_characters():
+    study = parse_study(f"[[tables]]\nnumber = 1\nnote = \"one\\ntwo\"\n[[tables.columns]]\n"
+                        f"label = '{'x' * 100}'", "s.toml")  # fmt: skip
+    assert study.tables[0].note == "one\ntwo" and len(study.tables[0].columns[0].label) == 100

@@ -51,7 +51,7 @@ def _pandas():
 
 def _summaries(runs: list[StoredRun]) -> dict[str, Summary]:
     flags = [r.diverged for r in runs]
-    return {m: summarize([r.metrics[m] for r in runs], flags) for m in METRICS}
+    return {m: summarize([r.metrics[m] for r in runs], flags, m) for m in METRICS}
 
 
 def _html_table(header: list[str], rows: list[list[Cell]]) -> str:
@@ -101,6 +101,45 @@ class Result:
         return f"<p>{html.escape(title)}</p>" + _html_table(["metric", "mean ± std"], rows)
 
 
+def _plain(value: Any) -> Any:
+    """A NumPy scalar as its Python value, a path as its text, inside lists and tuples too:
+    what a Python user passes, as the checks downstream read it."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        return type(value)(_plain(v) for v in value)
+    return value
+
+
+def _name(what: str, value: Any) -> str | None:
+    """An engine or dtype name: a string, or None for the default."""
+    if value is None or isinstance(value, str):
+        return value
+    raise UsageError(f"{what} must be a name (a string), got {value!r}")
+
+
+def _folder(value: Any) -> str | None:
+    """An output folder: a string or a path."""
+    value = _plain(value)
+    if value is None or isinstance(value, str):
+        return value
+    raise UsageError(f"out must be a folder's path (a string or pathlib.Path), got {value!r}")
+
+
+def _tables(value: Any) -> str | None:
+    """Tables as the CLI's --tables text: a number, a name, or a list of either."""
+    value = _plain(value)
+    items = value if isinstance(value, (list, tuple)) else [value]
+    if value is None:
+        return None
+    if not items or any(isinstance(v, bool) or not isinstance(v, (int, str)) for v in items):
+        raise UsageError(f"tables must be a table number or name, or a list of them, got "
+                         f"{value!r}")  # fmt: skip
+    return ",".join(str(v) for v in items)
+
+
 def train(
     *,
     runs: int = 20,
@@ -124,8 +163,10 @@ def train(
     if unknown:
         raise UsageError(f"unknown configuration field(s): {', '.join(sorted(unknown))}; "
                          f"allowed: {', '.join(CONFIG_FIELDS)}")  # fmt: skip
-    config = Config(**fields)
+    config = Config(**{k: _plain(v) for k, v in fields.items()})
+    runs, seed, out = _plain(runs), _plain(seed), _folder(out)
     seeds = service.seeds(runs, seed, runs)
+    engine, dtype = _name("engine", engine), _name("dtype", dtype)
     with tempfile.TemporaryDirectory(prefix="mlpbench-") as tmp:
         job, stored = service.train(config, seeds, engine, dtype, tmp if out is None else out)
     return Result(job, seeds, stored)
@@ -159,7 +200,11 @@ class TableResult:
         """Mean, std, 95% CI and counts of one column on one metric."""
         for col in self.columns:
             if col.column.label == label:
-                return _summaries(col.runs)[metric]
+                summaries = _summaries(col.runs)
+                if metric not in summaries:
+                    raise UsageError(f"unknown metric {metric!r}; allowed: "
+                                     f"{', '.join(summaries)}")  # fmt: skip
+                return summaries[metric]
         labels = [c.column.label for c in self.columns]
         raise UsageError(f"no column {label!r} in table {self.table.number}; columns: {labels}")
 
@@ -224,7 +269,7 @@ class Study:
 
     def run(
         self,
-        tables: str | int | None = None,
+        tables: str | int | list[str | int] | None = None,
         runs: int | None = None,
         engine: str | None = None,
         out: str | Path = "results",
@@ -235,9 +280,10 @@ class Study:
     ) -> StudyResult:
         """Train what the store in out lacks and return the tables (no report is written
         until write_report)."""
-        chosen = None if tables is None else str(tables)
-        outcome = service.run_study(self.schema, chosen, runs, seed, engine, dtype, out, fresh,
-                                    executor)  # fmt: skip
+        runs, seed = _plain(runs), _plain(seed)
+        engine, dtype, out = _name("engine", engine), _name("dtype", dtype), _folder(out)
+        outcome = service.run_study(self.schema, _tables(tables), runs, seed, engine, dtype, out,
+                                    fresh, executor)  # fmt: skip
         return StudyResult(outcome)
 
     def _repr_html_(self) -> str:
@@ -248,4 +294,7 @@ class Study:
 
 def load_study(spec: str | Path = "seed") -> Study:
     """A bundled study by name ('seed', 'seed-tuned') or a study TOML file."""
-    return Study(service.resolve_study(str(spec)))
+    spec = _plain(spec)
+    if not isinstance(spec, str):
+        raise UsageError(f"a study is a bundled study's name or a TOML file's path, got {spec!r}")
+    return Study(service.resolve_study(spec))

@@ -74,7 +74,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     """Print every stored run (or, with --curves, every run's every epoch) as CSV, JSON or
     Parquet."""
     service = _service()
-    from mlpbench.exports.tidy import CURVE_FIELDS, TIDY_FIELDS, to_parquet
+    from mlpbench.exports.tidy import CURVE_FIELDS, TIDY_FIELDS, spreadsheet_safe, to_parquet
     from mlpbench.report.formatting import jsonable
 
     rows = service.export_rows(args.out, args.curves)
@@ -86,7 +86,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     else:
         writer = csv.DictWriter(sys.stdout, fieldnames=fields, lineterminator="\n")
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows(spreadsheet_safe(row) for row in rows)
     return 0
 
 
@@ -144,7 +144,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
     for point in result["grid"]:
         mark = "  <- chosen" if all(point[n] == result[n] for n in names) else ""
         values = ", ".join(f"{n} {point[n]:g}" for n in names)
-        print(f"{values}: validation {spec.score} {point['mean']:.6g} ± {point['std']:.3g}{mark}")
+        score = f"{_g(point['mean'], 6)} ± {_g(point['std'], 3)}"
+        print(f"{values}: validation {spec.score} {score}{mark}")
     print(f"confirmation on {len(seeds)} fresh seeds (test set):")
     _print_summary(result)
     print(f"sensitivity plot: {result['plot']}")
@@ -172,9 +173,14 @@ def _config(args: argparse.Namespace, **overrides: object) -> Config:
     return Config(**{f: getattr(args, f) for f in fields}, **overrides)
 
 
+def _g(value: float | None, digits: int) -> str:
+    """A number to so many significant digits; None (no finite value: diverged) as n/a."""
+    return "n/a" if value is None else f"{value:.{digits}g}"
+
+
 def _print_summary(result: dict) -> None:
     for metric, s in result["metrics"].items():
-        print(f"{metric:>15}: {s['mean']} ± {s['std']}")
+        print(f"{metric:>15}: {_g(s['mean'], 6)} ± {_g(s['std'], 3)}")
     print(f"{'runs':>15}: {result['runs']} ({result['diverged']} diverged), {result['engine']}")
 
 

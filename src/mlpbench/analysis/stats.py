@@ -8,6 +8,7 @@ far from normal (p < 0.05), with Holm's correction across a table's pairs.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -39,8 +40,15 @@ def _t_interval(values: np.ndarray) -> tuple[float, float]:
     return mean - half, mean + half
 
 
-def summarize(values: Sequence[float], diverged: Sequence[bool]) -> Summary:
-    """Summarise the runs that did not diverge; diverged runs are counted, never averaged."""
+def bounds(metric: str) -> tuple[float, float]:
+    """The values a metric can take: accuracies are percentages, losses and times >= 0."""
+    return (0.0, 100.0) if metric.endswith("accuracy") else (0.0, math.inf)
+
+
+def summarize(values: Sequence[float], diverged: Sequence[bool], metric: str = "") -> Summary:
+    """Summarise the runs that did not diverge; diverged runs are counted, never averaged.
+    With the metric named, the interval is clipped to the values it can take (a 5-run
+    interval of accuracies near 100% would otherwise reach past 100%)."""
     if len(values) != len(diverged):
         raise ValueError(f"{len(values)} values but {len(diverged)} divergence flags")
     kept = np.array([v for v, d in zip(values, diverged) if not d], dtype=np.float64)
@@ -52,6 +60,9 @@ def summarize(values: Sequence[float], diverged: Sequence[bool]) -> Summary:
     same = kept.max() == kept.min()
     std = 0.0 if same or kept.size < 2 else float(kept.std(ddof=1))
     low, high = _t_interval(kept)
+    if metric:
+        floor, ceiling = bounds(metric)
+        low, high = max(low, floor), min(high, ceiling)
     return Summary(float(kept.mean()), std, int(kept.size), n_div, low, high)
 
 

@@ -169,13 +169,17 @@ def _groups(tasks: list[Task]) -> list[list[Task]]:
     return list(groups.values())
 
 
-ADDRESS = re.compile(r"^dask://(tcp://)?([A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\]):(?P<port>\d{1,5})$")
+# a host name's labels are 1 to 63 characters (RFC 1123), or an IPv6 address in brackets
+ADDRESS = re.compile(r"^dask://(tcp://)?(?P<host>[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63})*"
+                     r"|\[[0-9A-Fa-f:]+\]):(?P<port>\d{1,5})$")  # fmt: skip
+MAX_WAIT_S = 86_400.0  # --dask-timeout: a day at most
 
 
 def check_executor(spec: str) -> str:
     """Accept local, dask and dask://HOST:PORT (a TCP address)."""
-    address = ADDRESS.match(spec)
-    if spec in ("local", "dask") or (address and 0 < int(address["port"]) < 65536):
+    address = ADDRESS.match(spec) if isinstance(spec, str) else None
+    if spec in ("local", "dask") or (address and 0 < int(address["port"]) < 65536
+                                     and len(address["host"]) <= 253):  # fmt: skip
         return spec
     raise UsageError(
         f"unknown executor {spec!r}; allowed: local, dask, dask://HOST:PORT "
@@ -183,11 +187,21 @@ def check_executor(spec: str) -> str:
     )
 
 
+def check_wait(wait_s: object) -> float:
+    """--dask-timeout: a number of seconds, more than 0 and at most a day."""
+    number = isinstance(wait_s, (int, float)) and not isinstance(wait_s, bool)
+    if number and 0 < wait_s <= MAX_WAIT_S:  # NaN fails both comparisons
+        return float(wait_s)
+    raise UsageError(f"dask timeout must be a number of seconds in (0, {MAX_WAIT_S:g}], got "
+                     f"{wait_s!r}")  # fmt: skip
+
+
 @contextlib.contextmanager
 def open_executor(spec: str, wait_s: float = DASK_WAIT_S) -> Iterator[Executor]:
     """The executor named by spec, connected (or failing with one line) before any work;
     a scheduler without workers is waited for up to wait_s seconds."""
     check_executor(spec)
+    check_wait(wait_s)
     if spec == "local":
         yield LocalExecutor()
         return
@@ -208,7 +222,7 @@ def open_executor(spec: str, wait_s: float = DASK_WAIT_S) -> Iterator[Executor]:
             address = "tcp://" + spec.removeprefix("dask://").removeprefix("tcp://")
         try:
             client = stack.enter_context(Client(address, timeout=CONNECT_TIMEOUT_S))
-        except (OSError, TimeoutError) as e:
+        except (OSError, TimeoutError, ValueError) as e:  # ValueError: a name IDNA refuses
             raise UsageError(f"cannot reach the Dask scheduler at {address}: {e}") from None
         workers = len(client.scheduler_info(n_workers=-1)["workers"])
         if not workers:

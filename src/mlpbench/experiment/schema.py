@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import unicodedata
 from typing import Any, NamedTuple
 
 from mlpbench.config.tuning import LR_GRID, SCORES, TuneSpec
@@ -143,6 +144,25 @@ def table_of(where: Where, value: Any, allowed: tuple[str, ...]) -> dict:
 def typed(where: Where, value: Any, kind: type | tuple[type, ...], what: str) -> Any:
     if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
         raise where.error(f"expected {what}, got {value!r}")
+    return value
+
+
+# the longest text a study may give each kind of string (a 1 MB label stalled the report)
+TEXT_LIMITS = {"label": 100, "name": 100, "group": 100, "title": 300, "text": 300,
+               "summary": 300, "note": 2000}  # fmt: skip
+
+
+def prose(where: Where, value: Any, kind: str) -> str:
+    """A study's string for people to read: no control characters (they would reach the
+    terminal and the reports; a note may break lines), at most TEXT_LIMITS[kind] long."""
+    value = typed(where, value, str, f"a string {kind}")
+    allowed = "\n" if kind == "note" else ""
+    bad = next((c for c in value if unicodedata.category(c) == "Cc" and c not in allowed), None)
+    if bad is not None:
+        raise where.error(f"control character U+{ord(bad):04X} is not allowed in a {kind}")
+    if len(value) > TEXT_LIMITS[kind]:
+        raise where.error(f"a {kind} is at most {TEXT_LIMITS[kind]} characters, got "
+                          f"{len(value)}")  # fmt: skip
     return value
 
 

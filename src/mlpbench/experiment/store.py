@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 
 DB_NAME = "mlpbench.sqlite"
+SQLITE_HEADER = b"SQLite format 3\x00"  # how every SQLite database file begins
 
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS runs (
@@ -123,6 +124,11 @@ class Store:
         exists = self.path.is_file()
         if not exists and (self.readonly or not create):
             return None
+        if exists and self.path.stat().st_size > 0:
+            with self._guard(), self.path.open("rb") as f:
+                header = f.read(len(SQLITE_HEADER))
+            if header != SQLITE_HEADER:  # SQLite would take a short file for an empty store
+                raise UsageError(f"store {self.path} {PROBLEMS['file is not a database']}")
         if self.readonly:
             if self.path.stat().st_size == 0:
                 return None  # an empty file holds no runs

@@ -66,6 +66,7 @@ from mlpbench.experiment.schema import (
     Where,
     get,
     number,
+    prose,
     table_of,
     typed,
 )
@@ -213,7 +214,7 @@ def _config(where: Where, fields: dict[str, tuple[Any, str]]) -> Config:
 
 def _column(where: Where, raw: Any, defaults: dict, base: Path) -> Column:
     raw = table_of(where, raw, COLUMN_KEYS)
-    label = typed(where / "label", raw.get("label"), str, "a string label")
+    label = prose(where / "label", raw.get("label"), "label")
     fields = {**defaults, **_fields(where, raw)}
     for key in ("data", "test"):  # a CSV file's path is relative to the study file
         value, spelled = fields.get(key, (None, key))
@@ -256,20 +257,20 @@ def _table(where: Where, raw: Any, defaults: dict, base: Path) -> Table:
         raise (where / "baseline").error(f"{baseline!r} is not a column; columns: {labels}")
     return Table(
         number=number,
-        name=typed(where / "name", raw.get("name", str(number)), str, "a string name"),
-        title=typed(where / "title", get(raw, TABLE, "title"), str, "a string title"),
-        note=typed(where / "note", get(raw, TABLE, "note"), str, "a string note"),
+        name=prose(where / "name", raw.get("name", str(number)), "name"),
+        title=prose(where / "title", get(raw, TABLE, "title"), "title"),
+        note=prose(where / "note", get(raw, TABLE, "note"), "note"),
         rows=rows,
         columns=parsed,
         claims=tuple(_claim(where / "claims" / i, c, labels) for i, c in enumerate(claims)),
         baseline=baseline,
-        group=typed(where / "group", get(raw, TABLE, "group"), str, "a string group"),
+        group=prose(where / "group", get(raw, TABLE, "group"), "group"),
     )
 
 
 def _claim(where: Where, raw: Any, labels: list[str]) -> Claim:
     raw = table_of(where, raw, tuple(CLAIM))
-    text = typed(where / "text", raw.get("text"), str, "the claim's text")
+    text = prose(where / "text", raw.get("text"), "text")
     checks = typed(where / "checks", raw.get("checks"), list, "a list of checks")
     if not checks:  # all of no checks would hold: a claim nothing could refute
         raise (where / "checks").error("a claim needs at least one check")
@@ -320,15 +321,14 @@ def parse_study(text: str, origin: str = "<study>", folder: str | None = None) -
     except UsageError as e:
         raise where.error(str(e)) from None
     return Study(
-        name=typed(where / "name", raw.get("name", Path(origin).stem), str, "a string name"),
-        title=typed(where / "title", get(raw, STUDY, "title"), str,
-                     "a string title"),
+        name=prose(where / "name", raw.get("name", Path(origin).stem), "name"),
+        title=prose(where / "title", get(raw, STUDY, "title"), "title"),
         runs=runs,
         seed=seed,
         tables=parsed,
         source=text,
         tuning=_tuning(where / "tuning", raw.get("tuning", {}), seed),
-        summary=typed(where / "summary", get(raw, STUDY, "summary"), str, "a string title"),
+        summary=prose(where / "summary", get(raw, STUDY, "summary"), "summary"),
         folder=str(base.resolve()),
     )
 

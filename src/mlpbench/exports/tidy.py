@@ -54,6 +54,17 @@ def stored_config(fields: dict) -> Config | None:
     return config if config.info.sha256 == fields.get("file_sha256", "") else None
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet runs as a formula
+USER_TEXT = (*PLACE_FIELDS, "target")  # cells a study or a CSV file's header names
+
+
+def spreadsheet_safe(row: dict) -> dict:
+    """A CSV row whose user-named cells cannot run as spreadsheet formulas: one starting with
+    =, +, -, @, a tab or a carriage return gets a leading ' (OWASP's CSV injection advice)."""
+    return {k: f"'{v}" if k in USER_TEXT and isinstance(v, str) and v.startswith(FORMULA_STARTS)
+            else v for k, v in row.items()}  # fmt: skip
+
+
 NOWHERE = Place()  # a run that belongs to no column of the last study
 
 

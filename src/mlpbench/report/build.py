@@ -78,7 +78,7 @@ def cell(col: ColumnRuns, metric: str) -> Cell:
         return Cell.of(reason, kind="missing")
     if metric.endswith("_time_s"):
         return time_cell(col.runs, metric)
-    s = summarize([r.metrics[metric] for r in col.runs], [r.diverged for r in col.runs])
+    s = summarize([r.metrics[metric] for r in col.runs], [r.diverged for r in col.runs], metric)
     cell = format_cell(metric, s)
     return Cell.of(*cell.lines, _reported(col.column, metric, s), kind=cell.kind)
 

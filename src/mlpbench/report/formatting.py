@@ -114,7 +114,7 @@ def summary(job: Job, run_seeds: list[int], stored: list[StoredRun]) -> dict:
     flags = [r.diverged for r in stored]
     metrics = {}
     for metric in METRICS:
-        s = summarize([r.metrics[metric] for r in stored], flags)
+        s = summarize([r.metrics[metric] for r in stored], flags, metric)
         metrics[metric] = {"mean": json_number(s.mean), "std": json_number(s.std)}
     return {
         "config": job.config.as_dict(),

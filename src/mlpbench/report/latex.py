@@ -30,7 +30,7 @@ def escape(text: str) -> str:
 
 
 def _cell(metric: str, col: ColumnRuns) -> str:
-    s = summarize([r.metrics[metric] for r in col.runs], [r.diverged for r in col.runs])
+    s = summarize([r.metrics[metric] for r in col.runs], [r.diverged for r in col.runs], metric)
     if s.count == 0:
         return "diverged" if s.diverged else "--"
     text = f"{format_value(metric, s.mean)} ± {format_value(metric, s.std)}"

@@ -256,7 +256,7 @@ def spread(title: str, columns: list[ColumnRuns]) -> Figure:
         if not values:
             continue
         ax.scatter(i + rng.uniform(-0.15, 0.15, len(values)), values, s=16, alpha=0.7)
-        s = summarize(values, [False] * len(values))
+        s = summarize(values, [False] * len(values), "test_accuracy")
         ax.errorbar(i + 0.3, s.mean, yerr=[[s.mean - s.ci_low], [s.ci_high - s.mean]],
                     fmt="D", color="black", capsize=4)  # fmt: skip
     ax.set_xticks(range(len(columns)), [c.column.label for c in columns], fontsize=8)
@@ -278,14 +278,16 @@ def sensitivity(title: str, entries: list[tuple], score: str) -> Figure:
     """
     fig = Figure(figsize=(7, 4.5), layout="constrained")
     ax = fig.subplots()
-    axis = "lr"
+    axis, drawable, tried = "lr", False, []
     for label, result in entries:
         axis = "lr" if "lr" in result.best.values else next(iter(result.best.values))
         others = {k: v for k, v in result.best.values.items() if k != axis}
         points = [p for p in result.grid
                   if all(p.values[k] == v for k, v in others.items())]  # fmt: skip
         xs = np.array([p.values[axis] for p in points])
-        means = np.array([p.mean for p in points])
+        tried += list(xs)
+        means = np.array([p.mean for p in points], dtype=float)
+        drawable = drawable or bool(np.any(np.isfinite(means) & (means > 0)))
         lows = np.array([min(p.scores, default=np.nan) for p in points])
         highs = np.array([max(p.scores, default=np.nan) for p in points])
         line = ax.plot(xs, means, marker=".", label=label)[0]
@@ -293,8 +295,11 @@ def sensitivity(title: str, entries: list[tuple], score: str) -> Figure:
         ax.plot([result.best.values[axis]], [result.best.mean], marker="*", markersize=14,
                 color=line.get_color(), markeredgecolor="black")  # fmt: skip
     ax.set_xscale("log")
-    if score == "loss":
+    if score == "loss" and drawable:  # a log axis needs one finite positive score
         ax.set_yscale("log")
+    if not drawable:  # nothing finite to place: show the grid's span and say why
+        ax.set(xlim=(min(tried), max(tried)) if tried else (1e-3, 1), ylim=(0, 1))
+        ax.text(0.5, 0.5, "every grid point diverged", transform=ax.transAxes, ha="center")
     name = AXIS_NAMES.get(axis, axis)
     ax.set(xlabel=name, ylabel=f"validation {score} (mean, min-max over seeds)")
     ax.set_title(f"{title}: {name} sensitivity (star: chosen)")
