@@ -322,3 +322,28 @@ def test_a_test_files_rows_bound_n(tmp_path):
         Config(data=str(tmp_path / "train.csv"), test="test.txt")
     assert e.value.field == "test" and "test must be a .csv file, got 'test.txt'" in str(e.value)
     assert check_runs(1) == 1
+
+
+def test_a_stored_configuration_says_the_settings_it_trained_with():
+    from mlpbench.config.core import trained_settings
+
+    sgd = trained_settings(Config(optimizer="sgd", momentum=0.9).as_dict())
+    assert sgd["momentum"] == 0.9 and sgd["nesterov"] is False and sgd["weight_decay"] == 0.0
+    assert sgd["beta_1"] is None and sgd["epsilon"] is None  # sgd reads neither
+    lion = trained_settings({"optimizer": "lion"})  # a store written before these fields
+    assert (lion["beta_2"], lion["weight_decay"], lion["momentum"]) == (0.99, 0.0, None)
+    assert trained_settings({"optimizer": "adamw"})["weight_decay"] == 0.004
+
+
+def test_a_section_shows_a_setting_once_it_is_given():
+    assert Config(optimizer="sgd", momentum=0.9, lr=0.1).section("optimizer") == {
+        "name": "sgd", "lr": 0.1, "momentum": 0.9}  # fmt: skip
+
+
+@pytest.mark.parametrize(("fields", "field"), [
+    ({"optimizer": "adam", "momentum": 0.9}, "momentum"), ({"nesterov": True}, "nesterov"),
+])  # fmt: skip
+def test_a_settings_error_names_its_field(fields, field):
+    with pytest.raises(UsageError) as e:
+        Config(**fields)
+    assert e.value.field == field

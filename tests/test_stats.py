@@ -195,3 +195,10 @@ def test_an_interval_stays_inside_what_its_metric_can_take():
     loss = summarize([0.01, 0.5, 0.02], [False] * 3, "test_loss")
     assert loss.ci_low == 0.0 and loss.ci_high == summarize([0.01, 0.5, 0.02], [False] * 3).ci_high
     assert summarize([50.0, 60.0], [False] * 2, "train_accuracy").ci_low == 0.0  # t(1) is wide
+
+
+def test_a_loss_interval_is_not_cut_at_100():
+    values = [50.0, 300.0, 10.0]
+    assert summarize(values, [False] * 3, "test_loss").ci_high == summarize(values,
+                                                                             [False] * 3).ci_high
+    assert summarize(values, [False] * 3).ci_high > 100
