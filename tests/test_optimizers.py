@@ -237,7 +237,7 @@ KERAS_CASES = [
 def test_each_rule_is_keras_own_from_the_same_gradients(name, given):
     """Keras' optimizer object and the rule here, float64, six steps of the same gradients."""
     keras = pytest.importorskip("keras")
-    from mlpbench.engines.keras_engine import KERAS_NAMES, KERAS_OPTIMIZERS
+    from mlpbench.engines.keras_engine import keras_optimizer
 
     rng = np.random.default_rng(7)
     params = [rng.normal(size=(3, 2)), rng.normal(size=(2,))]
@@ -245,10 +245,7 @@ def test_each_rule_is_keras_own_from_the_same_gradients(name, given):
     lr = 0.03125
     exact = {n: v for n, v in EXACT.items() if n in OPTIMIZERS[name].uses or n == "weight_decay"}
     settings = resolve(name, exact | given)
-    kwargs = {KERAS_NAMES.get(n, n): getattr(settings, n) for n in OPTIMIZERS[name].uses}
-    if settings.weight_decay:
-        kwargs["weight_decay"] = settings.weight_decay
-    theirs = getattr(keras.optimizers, KERAS_OPTIMIZERS[name])(learning_rate=lr, **kwargs)
+    theirs = keras_optimizer(name, settings, lr)
     variables = [keras.Variable(p, dtype="float64") for p in params]
     opt, ours = build(name, lr, settings), params
     state = opt.init(ours)

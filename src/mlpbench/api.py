@@ -131,9 +131,9 @@ def _folder(value: Any) -> str | None:
 def _tables(value: Any) -> str | None:
     """Tables as the CLI's --tables text: a number, a name, or a list of either."""
     value = _plain(value)
-    items = value if isinstance(value, (list, tuple)) else [value]
     if value is None:
         return None
+    items = value if isinstance(value, (list, tuple)) else [value]
     if not items or any(isinstance(v, bool) or not isinstance(v, (int, str)) for v in items):
         raise UsageError(f"tables must be a table number or name, or a list of them, got "
                          f"{value!r}")  # fmt: skip

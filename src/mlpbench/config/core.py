@@ -101,7 +101,7 @@ class Config:
         d["range"] = [float(v) for v in self.range]
         for name in Settings._fields:  # a setting at its optimizer's default is not given
             value = d[name]
-            if value is None or value == optimizers.default(self.optimizer, name):
+            if optimizers.at_default(self.optimizer, name, value):
                 d[name] = None
             elif not isinstance(value, bool):
                 d[name] = float(value)
@@ -229,8 +229,7 @@ def _validate_loss(c: Config, info: DataInfo) -> None:
 def _validate_settings(c: Config) -> None:
     """A setting the optimizer does not read is refused unless at its default."""
     for name in Settings._fields:
-        value = getattr(c, name)
-        if value is None or value == optimizers.default(c.optimizer, name):
+        if optimizers.at_default(c.optimizer, name, getattr(c, name)):
             continue
         if not optimizers.uses(c.optimizer, name):
             readers = [o for o in optimizers.OPTIMIZERS if optimizers.uses(o, name)]

@@ -38,7 +38,7 @@ import numpy as np
 
 from mlpbench.config.core import Config
 from mlpbench.engines.base import Engine, EpochCallback, Fit, Problem, Trainer
-from mlpbench.nn.optimizers import OPTIMIZERS
+from mlpbench.nn.optimizers import OPTIMIZERS, Settings
 
 # each optimizer's Keras class; it is given every setting the optimizer reads, by Keras' name
 KERAS_OPTIMIZERS = {"sgd": "SGD", "rmsprop": "RMSprop", "adam": "Adam", "adamw": "AdamW",
@@ -46,15 +46,20 @@ KERAS_OPTIMIZERS = {"sgd": "SGD", "rmsprop": "RMSprop", "adam": "Adam", "adamw":
 KERAS_NAMES = {"initial_accumulator": "initial_accumulator_value"}
 
 
-def make_optimizer(config: Config, lr: float) -> keras.optimizers.Optimizer:
-    """Keras' own optimizer object for the configuration, every setting passed explicitly."""
-    s = config.settings
-    kwargs = {KERAS_NAMES.get(n, n): getattr(s, n) for n in OPTIMIZERS[config.optimizer].uses}
+def keras_optimizer(optimizer: str, settings: Settings, lr: float
+                    ) -> keras.optimizers.Optimizer:  # fmt: skip
+    """Keras' own optimizer object, every setting the optimizer reads passed explicitly."""
+    s = settings
+    kwargs = {KERAS_NAMES.get(n, n): getattr(s, n) for n in OPTIMIZERS[optimizer].uses}
     # weight decay: None for none, but AdamW wants a number
-    if s.weight_decay or config.optimizer == "adamw":
+    if s.weight_decay or optimizer == "adamw":
         kwargs["weight_decay"] = s.weight_decay
-    return getattr(keras.optimizers, KERAS_OPTIMIZERS[config.optimizer])(learning_rate=lr,
-                                                                         **kwargs)  # fmt: skip
+    return getattr(keras.optimizers, KERAS_OPTIMIZERS[optimizer])(learning_rate=lr, **kwargs)
+
+
+def make_optimizer(config: Config, lr: float) -> keras.optimizers.Optimizer:
+    """The configuration's optimizer, as Keras builds it."""
+    return keras_optimizer(config.optimizer, config.settings, lr)
 
 
 LOSSES = {"bce": "binary_crossentropy", "cce": "categorical_crossentropy",

@@ -26,10 +26,10 @@ from typing import Any
 import numpy as np
 from numba import njit
 
+from mlpbench.engines.numba_softmax import ONE, ZERO
 from mlpbench.nn.optimizers import NADAM_DECAY, Settings
 
-# indices into numba_kernels.constants(): 0, 1, 2 first, then the optimizer's settings
-ZERO, ONE, TWO = range(3)
+# indices into numba_kernels.constants(): 0, 1, 2 first (numba_softmax's), then the settings
 (RHO, ONE_M_RHO, BETA_1, ONE_M_B1, BETA_2, ONE_M_B2, EPS, MOMENTUM, WD, HALF, DECAY_BASE,
  NESTEROV, CENTERED, AMSGRAD, M2_START) = range(3, 18)  # fmt: skip
 # columns of step_table(): one row per step t (row 0 unused)

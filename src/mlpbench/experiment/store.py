@@ -124,13 +124,14 @@ class Store:
         exists = self.path.is_file()
         if not exists and (self.readonly or not create):
             return None
-        if exists and self.path.stat().st_size > 0:
+        size = self.path.stat().st_size if exists else 0
+        if size > 0:
             with self._guard(), self.path.open("rb") as f:
                 header = f.read(len(SQLITE_HEADER))
             if header != SQLITE_HEADER:  # SQLite would take a short file for an empty store
                 raise UsageError(f"store {self.path} {PROBLEMS['file is not a database']}")
         if self.readonly:
-            if self.path.stat().st_size == 0:
+            if size == 0:
                 return None  # an empty file holds no runs
             uri = f"{self.path.resolve().as_uri()}?mode=ro"
             conn = sqlite3.connect(uri, uri=True, timeout=LOCK_TIMEOUT_S)

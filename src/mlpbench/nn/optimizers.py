@@ -315,6 +315,11 @@ def default(optimizer: str, name: str) -> Any:
     return dict(OPTIMIZERS[optimizer].defaults).get(name, getattr(DEFAULTS, name))
 
 
+def at_default(optimizer: str, name: str, value: Any) -> bool:
+    """Whether a setting is not given (None) or given at the optimizer's own default."""
+    return value is None or value == default(optimizer, name)
+
+
 def uses(optimizer: str, name: str) -> bool:
     """Whether the optimizer reads this setting."""
     return name in EVERY_OPTIMIZER or name in OPTIMIZERS[optimizer].uses
