@@ -23,6 +23,13 @@ POINTS = np.array([[0.5, 0.1, -1.0], [-1.5, 3.0, 2.0], [0.0, 0.0, 0.0], [2.0, -0
     ("x1 < x2 < x3 or x1 == 0", ((POINTS[:, 0] < POINTS[:, 1]) & (POINTS[:, 1] < POINTS[:, 2]))
      | (POINTS[:, 0] == 0)),
     ("exp(x1) / 2 != 1 * x3 - 0.5", np.exp(POINTS[:, 0]) / 2 != POINTS[:, 2] - 0.5),
+    # a comparison in arithmetic or a function is 1 or 0, as in Python
+    ("-(x1 > 0) < 0", POINTS[:, 0] > 0),
+    ("(x1 > 0) - (x2 > 0) > 0", (POINTS[:, 0] > 0) & ~(POINTS[:, 1] > 0)),
+    ("+(x1 > 0) > 0", POINTS[:, 0] > 0),
+    ("(x1 > 0) + (x2 > 0) + (x3 > 0) >= 2",
+     (POINTS > 0).sum(axis=1) >= 2),
+    ("sin(x1 >= 0) > 0.5", POINTS[:, 0] >= 0),  # sin(1) = 0.84, sin(0) = 0
 ])  # fmt: skip
 def test_rules_compute_what_they_say(text, expected):
     np.testing.assert_array_equal(Rule(text).labels(POINTS), expected)
@@ -68,6 +75,10 @@ def test_the_longest_rules_nest_within_the_stack():
     ("", "needs a rule"),
     ("(" * 240 + "x1" + ")" * 240 + " > 0", "cannot be read"),  # the parser's own limit
     ("x1 > 0 and " * 60 + "x2 > 0", "at most 500"),
+    ("abs > x1", "abs is a function: write abs(...)"),
+    ("sin(abs) > x1", "abs is a function"),
+    ("x1 > 1" + "0" * 400, "the integer of 401 digits is beyond float64"),
+    ("-1" + "0" * 309 + " < x1", "the integer of 310 digits"),
 ])  # fmt: skip
 def test_anything_else_is_refused(text, message):
     with pytest.raises(UsageError) as e:

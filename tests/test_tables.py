@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -94,6 +95,80 @@ def test_a_changed_file_is_another_configuration(tmp_path, capsys):
     assert sum(r["data_sha256"] is None for r in runs) == 2  # the old file's points are gone
 
 
+
+def _flipped(path, flip=False):
+    """60 rows of two classes 0/1; flipped: the same bytes but every label swapped (same size)."""
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-2, 2, (60, 2)).round(4)
+    label = (x[:, 0] ** 2 > x[:, 1]).astype(int) ^ flip
+    return _csv(path, ["a", "b", "y"], [[*p, c] for p, c in zip(x, label)])
+
+
+def _study(tmp_path, data):
+    columns = "".join(f'\n[[tables.columns]]\nlabel = "lr {lr}"\nlr = {lr}\n'
+                      for lr in (0.5, 1.5, 3.0))  # fmt: skip
+    text = (f'runs = 2\n[defaults]\ndata = "{data}"\nepochs = 40\nbatch_size = 4\n'
+            f'[[tables]]\nnumber = 1\nname = "t"\ntitle = "t"\nrows = ["accuracy"]\n{columns}')
+    return str(_csv_text(tmp_path / "s.toml", text))
+
+
+def _csv_text(path, text):
+    path.write_text(text)
+    return path
+
+
+def _accuracies(out, capsys):
+    assert cli.main(["export", "--out", out, "--format", "json"]) == 0
+    runs = json.loads(capsys.readouterr().out)
+    return sorted((r["column"], r["seed"], r["test_accuracy"]) for r in runs
+                  if r["data_sha256"] is not None)  # runs on the file as it is now
+
+
+def test_a_file_changed_while_the_study_runs_is_never_stored_as_the_new_file(
+    tmp_path, capsys, monkeypatch
+):
+    """The issue's probe: d.csv rewritten (same size, labels swapped) while column 2 trains."""
+    from mlpbench import engines
+
+    data = _flipped(tmp_path / "d.csv")
+    study, out = _study(tmp_path, data), str(tmp_path / "out")
+    real, calls = engines.train, []
+
+    def train_then_rewrite(*args, **kwargs):
+        results = real(*args, **kwargs)  # column 2 trained on the rows it read
+        calls.append(args[1].lr)
+        if len(calls) == 2:
+            _flipped(data, flip=True)
+            stamp = data.stat().st_mtime_ns + 10**9
+            os.utime(data, ns=(stamp, stamp))
+        return results
+
+    monkeypatch.setattr(engines, "train", train_then_rewrite)
+    assert cli.main(["run", study, "--out", out, "--engine", "numpy"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "changed while the study ran" in err and "d.csv" in err and "\n" not in err
+    assert calls == [0.5, 1.5]  # column 3 never trained on the new rows under the old key
+    monkeypatch.setattr(engines, "train", real)
+    assert cli.main(["run", study, "--out", out, "--engine", "numpy"]) == 0
+    fresh = str(tmp_path / "fresh")
+    assert cli.main(["run", study, "--out", fresh, "--engine", "numpy"]) == 0
+    capsys.readouterr()
+    assert _accuracies(out, capsys) == _accuracies(fresh, capsys)  # every column anew
+
+
+def test_a_config_keeps_the_sha256_it_read_and_training_checks_it(tmp_path):
+    data = _flipped(tmp_path / "d.csv")
+    config = Config(data=str(data))
+    before = config.key()
+    _flipped(data, flip=True)
+    stamp = data.stat().st_mtime_ns + 10**9
+    os.utime(data, ns=(stamp, stamp))
+    assert config.key() == before  # the key is of the bytes it read, not of the file now
+    with pytest.raises(UsageError, match="changed while the study ran"):
+        make_dataset(config, 0)
+    assert Config(data=str(data)).key() != before
+    make_dataset(Config(data=str(data)), 0)  # read again: trains on the new rows
+
 BAD = [
     ("missing.csv", None, [], "cannot read data file"),
     ("empty.csv", "", [], "is empty"),
@@ -110,6 +185,10 @@ BAD = [
     ("binary.csv", "a,y\n1,0\n2,1\n3,2\n4,1\n", ["--loss", "bce"], "'bce' is for two classes"),
     ("bytes.csv", b"a,y\n\xff\xfe,1\n", [], "is not UTF-8 text"),
     ("twice.csv", "a,a,y\n1,2,0\n3,4,1\n", [], "column name(s) 'a' appear more than once"),
+    ("huge.csv", "a,b,y\n1,1e308,0\n2,-1e308,1\n3,1,0\n4,2,1\n5,0,1\n", [],
+     "column 'b': standardising values up to 1e+308 overflows float64"),
+    ("square.csv", "a,b,y\n1,1e200,0\n2,1,1\n3,1,0\n4,2,1\n5,0,1\n", [],
+     "column 'b': standardising values up to 1e+200 overflows"),  # its square does
 ]
 
 
@@ -253,3 +332,20 @@ def test_a_test_files_numeric_labels_match_the_train_files_by_value():
     words = parse_csv(b"x,y\n0,a\n1,1\n", "train.csv", "")
     with pytest.raises(UsageError, match=r"class '1\.0' is not a class of the train file"):
         parse_csv(b"x,y\n0,1.0\n", "test.csv", "", words.classes)
+
+
+def test_huge_unscaled_inputs_train_and_report_with_their_panels_left_out(tmp_path, capsys):
+    """scale = "none" keeps 1e307 inputs as they are: the runs saturate, the boundary plot
+    says which columns it cannot draw instead of failing on infinite axis limits."""
+    rows = "".join(f"{(-1) ** i * 1e307 * (i % 3)},{i % 5},{i % 2}\n" for i in range(30))
+    data = tmp_path / "huge.csv"
+    data.write_text("a,b,y\n" + rows)
+    study = tmp_path / "s.toml"
+    study.write_text(f'runs = 2\n[defaults]\ndata = "{data}"\nscale = "none"\nepochs = 5\n'
+                     '[[tables]]\nnumber = 1\nname = "t"\ntitle = "t"\nrows = ["accuracy"]\n'
+                     '[[tables.columns]]\nlabel = "sgd"\n')  # fmt: skip
+    code = cli.main(["run", str(study), "--out", str(tmp_path / "out"), "--engine", "numpy"])
+    assert code == 0, capsys.readouterr().err
+    assert (tmp_path / "out" / "plots" / "table-1-boundary.png").stat().st_size > 0
+    with pytest.raises(UsageError, match="column 'a': standardising values up to 2e"):
+        Config(data=str(data))  # scaled, the same file is refused before any run

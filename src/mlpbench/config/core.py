@@ -24,6 +24,7 @@ from mlpbench.data.dataset import (
     FORMULA,
     GENERATED,
     DataInfo,
+    check_scaling,
     default_sizes,
     describe,
     is_file,
@@ -55,7 +56,8 @@ class Config:
         if isinstance(self.hidden, list):
             object.__setattr__(self, "hidden", tuple(self.hidden))
         _validate_data(self)
-        info = self.info
+        info = describe(self)
+        object.__setattr__(self, "_info", info)  # the data as read now, kept for the key
         m, n = default_sizes(info)
         object.__setattr__(self, "m", m if self.m is None else self.m)
         object.__setattr__(self, "n", n if self.n is None else self.n)
@@ -63,8 +65,9 @@ class Config:
 
     @property
     def info(self) -> DataInfo:
-        """Inputs, classes and rows of the data (a file is read once while unchanged)."""
-        return describe(self)
+        """Inputs, classes, rows and sha256 of the data as this config read it; training checks
+        a file still has that sha256, so runs are stored under the bytes they trained on."""
+        return self._info
 
     @property
     def train_size(self) -> int:
@@ -247,6 +250,7 @@ def _validate(c: Config, info: DataInfo) -> None:
     _validate_settings(c)
     _validate_sizes(c, info)
     _validate_loss(c, info)
+    check_scaling(c)
     v = c.validation
     if v > 0 and not 1 <= round(v * c.m) < c.m:
         raise UsageError(

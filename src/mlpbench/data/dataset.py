@@ -88,7 +88,19 @@ class DataInfo(NamedTuple):
 
 
 def tables(config: Config) -> tuple[Table, Table | None]:
-    """The train table and the test file's table (or None) of table data."""
+    """The train table and the test file's table (or None), as the config read them: a file
+    changed since is one line, so no run trained on it is stored as the old file's."""
+    train, test = _read_tables(config)
+    for path, table, sha in zip((config.data, config.test), (train, test),
+                                config.info.sha256.split(":")):  # fmt: skip
+        if table is not None and table.sha256 != sha:
+            raise UsageError(f"data file {path!r} changed while the study ran (sha256 {sha[:12]}"
+                             f" when read, {table.sha256[:12]} now); nothing was stored for runs "
+                             "on the changed file: run again to train on it as it is now")
+    return train, test
+
+
+def _read_tables(config: Config) -> tuple[Table, Table | None]:
     if not is_file(config.data):
         return load_shipped(config.data), None
     train = load_csv(config.data, config.target)
@@ -105,7 +117,7 @@ def describe(config: Config) -> DataInfo:
         return DataInfo(2, ("0", "1"), None, None, "")
     if config.data == FORMULA:
         return DataInfo(rule(config.rule).inputs, ("0", "1"), None, None, "")
-    train, test = tables(config)
+    train, test = _read_tables(config)
     sha = train.sha256 + (f":{test.sha256}" if test is not None else "")
     return DataInfo(train.x.shape[1], train.classes, len(train.x),
                     None if test is None else len(test.x), sha)  # fmt: skip
@@ -135,10 +147,37 @@ def labels_of(y: np.ndarray) -> np.ndarray:
     return (y[..., 0] > 0.5).astype(np.int64) if y.shape[-1] == 1 else y.argmax(axis=-1)
 
 
-def _standardise(x_train: np.ndarray, x_test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    mean, std = x_train.mean(axis=0), x_train.std(axis=0)
-    std = np.where(std > 0, std, 1.0)  # a constant column stays constant (at 0)
-    return (x_train - mean) / std, (x_test - mean) / std
+def _standardise(x_train: np.ndarray, x_test: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Both parts scaled by the train part's mean and std, and those two (finite or not)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean, std = x_train.mean(axis=0), x_train.std(axis=0)
+        std = np.where(std > 0, std, 1.0)  # a constant column stays constant (at 0)
+        return (x_train - mean) / std, (x_test - mean) / std, mean, std
+
+
+def standardised(config: Config, x_train: np.ndarray, x_test: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Inputs standardised on the train part; a column whose mean, spread or scaled values
+    overflow float64 (values near 1e154 and beyond: their squares do) is one line naming it,
+    never zeros or NaN silently."""
+    *parts, mean, std = _standardise(x_train, x_test)
+    bad = ~(np.isfinite(mean) & np.isfinite(std))
+    for part in parts:
+        bad |= ~np.isfinite(part).all(axis=0)
+    if bad.any():
+        column = int(np.argmax(bad))
+        name = tables(config)[0].columns[column]
+        top = max(np.abs(x[:, column]).max(initial=0.0) for x in (x_train, x_test))
+        raise UsageError(f"data {config.data!r}, column {name!r}: standardising values up to "
+                         f"{top:.3g} overflows float64; rescale the column, or give scale = "
+                         "'none' to train on it as it is")  # fmt: skip
+    return tuple(parts)
+
+
+def check_scaling(config: Config) -> None:
+    """Refuse, before any run, a table whose columns cannot be standardised."""
+    if scaled(config) and is_file(config.data):
+        train, test = tables(config)
+        standardised(config, train.x, train.x if test is None else test.x)
 
 
 def scaled(config: Config) -> bool:
@@ -170,7 +209,7 @@ def make_dataset(config: Config, seed: int) -> Dataset:
     x_train, l_train, x_test, l_test = _draw(config, seed)
     x_train, x_test = np.asarray(x_train, np.float64), np.asarray(x_test, np.float64)
     if scaled(config):
-        x_train, x_test = _standardise(x_train, x_test)
+        x_train, x_test = standardised(config, x_train, x_test)
     k = len(describe(config).classes)
     return Dataset(x_train, targets(l_train, k), x_test, targets(l_test, k))
 

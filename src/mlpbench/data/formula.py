@@ -4,9 +4,12 @@ The rule is parsed by Python's `ast` (which only reads it) and every node is
 checked against a short whitelist before anything is computed: numbers,
 inputs x1 .. xk, + - * / **, abs, sin, cos, exp, comparisons (chained too),
 and, or, not. Anything else (names, attributes, calls of other functions,
-strings, subscripts, lambdas) is refused with one line, and nothing the user
-wrote is ever passed to `eval`. Numbers become float64 arrays before any
-arithmetic, so `9**9**9` overflows to inf instead of building a huge integer.
+strings, subscripts, lambdas, a function's name not called, a number beyond
+float64) is refused with one line, and nothing the user wrote is ever passed
+to `eval`. Numbers become float64 arrays before any arithmetic, so `9**9**9`
+overflows to inf instead of building a huge integer. A comparison inside
+arithmetic or a function counts 1 when true and 0 when false, as in Python:
+`(x1 > 0) + (x2 > 0) > 1` says both are positive.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ COMPARE: dict[type, Callable] = {
     ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt,
     ast.GtE: operator.ge, ast.Eq: operator.eq, ast.NotEq: operator.ne,
 }  # fmt: skip
+MAX_FLOAT = int(np.finfo(np.float64).max)
 ALLOWED = "numbers, x1..xk, + - * / **, abs, sin, cos, exp, < <= > >= == !=, and, or, not"
 
 
@@ -44,10 +48,13 @@ def _refuse(rule: str, what: str) -> UsageError:
 def _inputs(tree: ast.AST, rule: str) -> int:
     """Check every node against the whitelist; return the highest input index used."""
     highest = 0
+    called = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
     for node in ast.walk(tree):
         if isinstance(node, ast.Name):
             found = INPUT.match(node.id)
             if node.id in FUNCTIONS:
+                if id(node) not in called:
+                    raise _refuse(rule, f"{node.id} is a function: write {node.id}(...)")
                 continue
             if not found:
                 raise _refuse(rule, f"unknown name {node.id!r}")
@@ -59,6 +66,9 @@ def _inputs(tree: ast.AST, rule: str) -> int:
         elif isinstance(node, ast.Constant):
             if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
                 raise _refuse(rule, f"{node.value!r} is not a number")
+            if isinstance(node.value, int) and abs(node.value) > MAX_FLOAT:
+                raise _refuse(rule, f"the integer of {len(str(node.value))} digits is beyond "
+                              "float64 (about 1.8e308)")  # fmt: skip
         elif isinstance(node, ast.BinOp | ast.UnaryOp | ast.BoolOp | ast.Compare):
             ops = node.ops if isinstance(node, ast.Compare) else [node.op]
             allowed = (*BINARY, *COMPARE, ast.USub, ast.UAdd, ast.Not, ast.And, ast.Or)
@@ -81,13 +91,15 @@ def _evaluate(node: ast.AST, x: np.ndarray) -> np.ndarray:
     if isinstance(node, ast.Name):
         return x[:, int(node.id[1:]) - 1]
     if isinstance(node, ast.Call):
-        return FUNCTIONS[node.func.id](_evaluate(node.args[0], x))  # type: ignore[attr-defined]
+        function = FUNCTIONS[node.func.id]  # type: ignore[attr-defined]
+        return function(_float(_evaluate(node.args[0], x)))
     if isinstance(node, ast.BinOp):
-        return BINARY[type(node.op)](_evaluate(node.left, x), _evaluate(node.right, x))
+        left, right = _float(_evaluate(node.left, x)), _float(_evaluate(node.right, x))
+        return BINARY[type(node.op)](left, right)
     if isinstance(node, ast.UnaryOp):
-        value = _evaluate(node.operand, x)
         if isinstance(node.op, ast.Not):
-            return np.logical_not(value)
+            return np.logical_not(_evaluate(node.operand, x))
+        value = _float(_evaluate(node.operand, x))
         return -value if isinstance(node.op, ast.USub) else +value
     if isinstance(node, ast.BoolOp):
         combine = np.logical_and if isinstance(node.op, ast.And) else np.logical_or
@@ -103,6 +115,11 @@ def _evaluate(node: ast.AST, x: np.ndarray) -> np.ndarray:
         out &= COMPARE[type(op)](left, right)
         left = right
     return out
+
+
+def _float(value: np.ndarray) -> np.ndarray:
+    """A value as float64: a comparison's true and false become 1 and 0."""
+    return np.asarray(value, dtype=np.float64)
 
 
 class Rule:

@@ -164,7 +164,8 @@ def _groups(tasks: list[Task]) -> list[list[Task]]:
     groups: dict[object, list[Task]] = {}
     for i, (job, seeds) in enumerate(tasks):
         sweeps = _per_run_lr(job)
-        key = (job.engine, job.dtype, job.device, job.config.replace(lr=1.0)) if sweeps else i
+        c = job.config
+        key = (job.engine, job.dtype, job.device, c.replace(lr=1.0), c.info.sha256) if sweeps else i
         groups.setdefault(key, []).append((job, seeds))
     return list(groups.values())
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -18,7 +19,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from mlpbench.analysis.stats import median_interval, summarize
-from mlpbench.data.dataset import extent, labels_of, make_dataset
+from mlpbench.data.dataset import Dataset, extent, labels_of, make_dataset
 from mlpbench.data.dataset import truth as data_truth
 from mlpbench.files import temporary
 from mlpbench.nn.activations import probabilities
@@ -48,6 +49,12 @@ def save(fig: Figure, path: Path, formats: tuple[str, ...] = ("png",)) -> Path:
         finally:
             tmp.unlink(missing_ok=True)
     return path
+
+
+def fitted(text: str, width_in: float, points: float = 12.0) -> str:
+    """Text broken into lines that fit width_in inches at a font size, so no title is clipped."""
+    chars = max(16, int(width_in * 72 / (0.6 * points)))
+    return "\n".join(textwrap.fill(line, chars) or line for line in text.split("\n"))
 
 
 def _literal_text(draw: Callable[..., Figure]) -> Callable[..., Figure]:
@@ -108,10 +115,20 @@ def _limits(config: Config, plane: Plane, shown: list[np.ndarray]) -> tuple[floa
     return low[0] - margin[0], high[0] + margin[0], low[1] - margin[1], high[1] + margin[1]
 
 
-def _panel(ax, col: ColumnRuns, run: StoredRun):
+def _drawn(col: ColumnRuns) -> tuple[StoredRun, Dataset] | None:
+    """A column's first finite run and its points, or None: every run diverged, or inputs
+    (an unscaled table's) too large for a plot's grid to hold."""
+    runs = _finite(col)
+    if not runs:
+        return None
+    data = make_dataset(col.job.config, runs[0].seed)
+    top = max(np.abs(x).max(initial=0.0) for x in (data.x_train, data.x_test))
+    return (runs[0], data) if top < DRAWN_MAX else None
+
+
+def _panel(ax, col: ColumnRuns, run: StoredRun, data: Dataset):
     """One column's panel; returns the surface's contour set (None for k classes)."""
     config = col.job.config
-    data = make_dataset(config, run.seed)
     plane = plane_of(data.x_train)
     train, test = plane.coords(data.x_train), plane.coords(data.x_test)
     x0, x1, y0, y1 = _limits(config, plane, [train, test])
@@ -153,12 +170,14 @@ def _panel(ax, col: ColumnRuns, run: StoredRun):
     ax.set(xlim=(x0, x1), ylim=(y0, y1), xlabel=plane.names[0], ylabel=plane.names[1])
     if not plane.names[1]:  # one input: the vertical axis means nothing
         ax.set_yticks([])
-    ax.set_title(f"{col.column.label}\nseed {run.seed}, test {run.metrics['test_accuracy']:.0f}%,"
-                 f" {int(wrong.sum())} wrong", fontsize=9)  # fmt: skip
+    ax.set_title(fitted(f"{col.column.label}\nseed {run.seed}, test "
+                        f"{run.metrics['test_accuracy']:.0f}%, {int(wrong.sum())} wrong",
+                        PANEL - 0.4, 9), fontsize=9)  # fmt: skip
     return shade
 
 
 MARKERS = ("o", "^", "s", "D", "v", "P", "*", "h", "<", ">")
+DRAWN_MAX = 1e100  # |input| past which a plot's grid and margins overflow float64
 
 
 @_literal_text
@@ -167,11 +186,14 @@ def decision_boundaries(title: str, columns: list[ColumnRuns]) -> Figure:
     than two inputs, their first two principal components), its decision boundary, the
     true boundary where the data set has one, train points as small dots, test points by
     class, misclassified test points crossed in red."""
-    shown = [c for c in columns if _finite(c)]
+    drawn = {id(c): _drawn(c) for c in columns}
+    shown = [c for c in columns if drawn[id(c)] is not None]
     panels = max(1, len(shown))
     fig = Figure(figsize=(PANEL * panels + 1.6, PANEL + 0.9), layout="constrained")
     axes = fig.subplots(1, panels, squeeze=False)
-    shades = [_panel(ax, col, _finite(col)[0]) for ax, col in zip(axes[0], shown)]
+    shades = [_panel(ax, col, *drawn[id(col)]) for ax, col in zip(axes[0], shown)]
+    if not shown:
+        axes[0][0].axis("off")
     if shown:
         handles = dict(zip(*reversed(axes[0][0].get_legend_handles_labels())))
         fig.legend(list(handles.values()), list(handles), loc="outside lower center",
@@ -182,7 +204,11 @@ def decision_boundaries(title: str, columns: list[ColumnRuns]) -> Figure:
     where = ""
     if shown and shown[0].job.config.info.inputs > 2:
         where = ", on the plane of the train inputs' first two principal components"
-    fig.suptitle(f"{title}: decision boundaries (black: predicted boundary{where})")
+    missing = [c.column.label for c in columns if drawn[id(c)] is None]
+    note = (f"\nnot drawn: {', '.join(missing)} (every run diverged, or inputs beyond "
+            f"{DRAWN_MAX:g})" if missing else "")  # fmt: skip
+    fig.suptitle(fitted(f"{title}: decision boundaries (black: predicted boundary{where}){note}",
+                        fig.get_figwidth()))
     return fig
 
 
@@ -209,7 +235,7 @@ def learning_curves(title: str, columns: list[ColumnRuns]) -> Figure:
         ax.set_title(f"{loss.upper()} loss")
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8)
-    fig.suptitle(f"{title}: learning curves")
+    fig.suptitle(fitted(f"{title}: learning curves", fig.get_figwidth()))
     return fig
 
 
@@ -241,7 +267,7 @@ def training_time(title: str, columns: list[ColumnRuns]) -> Figure:
         ax.set_xlim(-0.5, len(shown) - 0.5)
     ax.set_ylim(bottom=0)
     ax.set_ylabel("training time per run, s (median, 95% interval)")
-    ax.set_title(f"{title}: training time")
+    ax.set_title(fitted(f"{title}: training time", fig.get_figwidth() - 1))
     return fig
 
 
@@ -261,7 +287,8 @@ def spread(title: str, columns: list[ColumnRuns]) -> Figure:
                     fmt="D", color="black", capsize=4)  # fmt: skip
     ax.set_xticks(range(len(columns)), [c.column.label for c in columns], fontsize=8)
     ax.set_ylabel("test accuracy per run (%)")
-    ax.set_title(f"{title}: spread over runs (black: mean, 95% CI)")
+    text = f"{title}: spread over runs (black: mean, 95% CI)"
+    ax.set_title(fitted(text, fig.get_figwidth() - 1))
     return fig
 
 
@@ -302,7 +329,7 @@ def sensitivity(title: str, entries: list[tuple], score: str) -> Figure:
         ax.text(0.5, 0.5, "every grid point diverged", transform=ax.transAxes, ha="center")
     name = AXIS_NAMES.get(axis, axis)
     ax.set(xlabel=name, ylabel=f"validation {score} (mean, min-max over seeds)")
-    ax.set_title(f"{title}: {name} sensitivity (star: chosen)")
+    ax.set_title(fitted(f"{title}: {name} sensitivity (star: chosen)", fig.get_figwidth() - 1))
     ax.legend(fontsize=8)
     return fig
 
