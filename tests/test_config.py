@@ -30,7 +30,12 @@ BAD = [
     ({"epochs": 10**7 + 1}, "epochs must be at most 10000000 per run, got 10000001"),
     ({"hidden": 3}, "hidden must be a list of layer sizes such as [3], got 3"),
     ({"hidden": ()}, "hidden must list at least one layer size"),
-    ({"hidden": (3, 0)}, "hidden layer size must be an integer >= 1, got 0"),
+    ({"hidden": (3, 0)}, "hidden layer size must be an integer in [1, 100000], got 0"),
+    ({"hidden": (10**400,)}, "hidden layer size must be an integer in [1, 100000], got an "
+     "integer of 401 digits"),
+    ({"lr": 10**400}, "learning rate must be a finite number > 0, got an integer of 401 digits"),
+    ({"m": 10**400}, "m must be at most 1000000000, got an integer of 401 digits"),
+    ({"range": (0, 10**400)}, "range must be two finite numbers low < high"),
     ({"lr": 0.0}, "learning rate must be a finite number > 0, got 0.0"),
     ({"lr": float("nan")}, "learning rate must be a finite number > 0, got nan"),
     ({"lr": "1"}, "learning rate must be a finite number > 0, got '1'"),

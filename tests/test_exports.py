@@ -177,13 +177,39 @@ def test_mlflow_logs_each_run_once_with_its_curve_and_the_report(shared, tmp_pat
     assert _export(shared, capsys) == before  # the store holds what it held
 
 
-def test_mlflow_default_store_and_train(tmp_path, capsys):
-    pytest.importorskip("mlflow")
+def test_mlflow_default_store_is_sqlite_and_an_older_folder_is_still_read(tmp_path, capsys):
+    mlflow = pytest.importorskip("mlflow")
+    pytest.importorskip("sqlalchemy")
     out = tmp_path / "out"
     argv = ["train", "--epochs", "3", "--m", "20", "--n", "5", "--runs", "2", "--out", str(out),
             "--engine", "numpy", "--mlflow"]  # fmt: skip
     assert cli.main(argv) == 0
-    assert (tmp_path / "mlruns").is_dir()  # beside --out
+    assert (tmp_path / "mlruns.db").is_file() and not (tmp_path / "mlruns").exists()  # beside
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlruns.db'}")
+    experiment = client.get_experiment_by_name("mlpbench train")
+    assert len(client.search_runs([experiment.experiment_id])) == 2
+    older = tmp_path / "old"
+    (older / "mlruns").mkdir(parents=True)  # a file store from before: it keeps being used
+    argv[argv.index(str(out))] = str(older / "out")
+    assert cli.main(argv) == 0
+    assert any((older / "mlruns").iterdir()) and not (older / "mlruns.db").exists()
+
+
+@pytest.mark.parametrize(("uri", "message"), [
+    ("ftp://example/x", "unsupported scheme 'ftp'; allowed: http, https, file, sqlite"),
+    ("http://[::1", "is not a valid URI: Invalid IPv6 URL"),
+    ("http://h:99999", "is not a valid URI: Port out of range"),
+    ("databricks", "cannot reach the MLflow tracking store at databricks"),
+])  # fmt: skip
+def test_a_tracking_uri_mlflow_cannot_use_is_one_line_before_training(tmp_path, capsys, uri,
+                                                                      message):  # fmt: skip
+    pytest.importorskip("mlflow")
+    out = tmp_path / "out"
+    argv = ["train", "--epochs", "3", "--out", str(out), "--engine", "numpy", "--mlflow", uri]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
+    assert list(tmp_path.iterdir()) == []  # no ./databricks folder, no store
 
 
 def test_an_unreachable_tracker_stops_before_training(tmp_path, capsys):

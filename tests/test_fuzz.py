@@ -13,6 +13,7 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -22,14 +23,16 @@ from mlpbench import cli
 OUTCOMES: Counter = Counter()
 # bounded for CI; MLPBENCH_FUZZ_EXAMPLES=2000 for a deeper search
 FUZZ_EXAMPLES = int(os.environ.get("MLPBENCH_FUZZ_EXAMPLES", "120"))
-SIZES = ["1", "2", "3", "0", "-1", "2.5", "abc", "", "1000000000", "1000000000000"]
+HUGE = str(10**400)  # past float64: an OverflowError wherever a check calls float() on it
+SIZES = ["1", "2", "3", "0", "-1", "2.5", "abc", "", "1000000000", "1000000000000", HUGE]
 VALUES = {
     "--data": ["quadratic", "linear", "spiral", "iris", "formula", "", "../etc", "x.csv",
                "/dev/null.csv", "/"],
     "--rule": ["x1**2 > x2", "x1 +", "__import__('os')", "x1 > 0 and x2 < 1", "", "x9 > 0",
-               "x1 ** 1e300 > 1", "exp(x1) == x2"],
-    "--range": ["-2,2", "2,-2", "a,b", "0,0", "-1e308,1e308", "-inf,0", "1"],
-    "--noise": ["0.1", "0", "1", "2", "-0.1", "nan"],
+               "x1 ** 1e300 > 1", "exp(x1) == x2", "abs > x1", "sin(abs) > x1",
+               "-(x1 > 0) < 1", "(x1 > 0) - (x2 > 0) > 0", "+(x1 > 0) > 0", f"x1 > {HUGE}"],
+    "--range": ["-2,2", "2,-2", "a,b", "0,0", "-1e308,1e308", "-inf,0", "1", f"0,{HUGE}"],
+    "--noise": ["0.1", "0", "1", "2", "-0.1", "nan", HUGE],
     "--scale": ["standard", "none", "minmax", ""],
     "--target": ["y", "z", ""],
     "--test": ["t.csv", "", "x"],
@@ -39,18 +42,19 @@ VALUES = {
     "--activation": ["sigmoid", "relu", "tanh", "swish", ""],
     "--loss": ["bce", "mse", "hinge", ""],
     "--optimizer": ["sgd", "adam", "rmsprop", "lbfgs"],
-    "--lr": ["10", "0.5", "0", "-1", "nan", "inf", "1e200", "1e300", "abc"],
+    "--lr": ["10", "0.5", "0", "-1", "nan", "inf", "1e200", "1e300", "abc", HUGE],
     "--batch-size": ["1", "4", "0", "-3", "1000000", "x"],
     "--epochs": SIZES,
     "--runs": SIZES,
-    "--seed": ["0", "7", "-1", "9223372036854775807", "9223372036854775806", "1e3", "x"],
+    "--seed": ["0", "7", "-1", "9223372036854775807", "9223372036854775806", "1e3", "x", HUGE],
     "--engine": ["numpy", "numba", "", "cuda", "NUMPY"],
     "--dtype": ["float64", "float32", "float16", ""],
     "--executor": ["local", "dask://", "dask://host:notaport", "dask://tls://h:1", "ray"],
     "--tables": ["1", "loss", ",", "", "9", "1,1"],
     "--format": ["csv", "json", "xml"],
     "--tune": ["lr", "batch_size", "momentum", ""],
-    "--lr-grid": ["0.1,1", "1e-2:1e0:2", "1:0.1:2", "a:b:c", "1e-300:1e300:1000", ""],
+    "--lr-grid": ["0.1,1", "1e-2:1e0:2", "1:0.1:2", "a:b:c", "1e-300:1e300:1000", "",
+                  f"1:{HUGE}:2", f"1e-2:1:{HUGE}"],
     "--batch-grid": ["2,4", "0", "x"],
     "--validation": ["0.2", "0", "1", "-0.5", "nan"],
     "--engines": ["numpy,numba", "numpy", "numpy,cuda", ","],
@@ -143,6 +147,7 @@ def tiny_text():
 # Study files: random keys, types and values, written as TOML by a tiny writer
 SCALARS = st.one_of(
     st.integers(-(2**63), 2**63 - 1), st.floats(allow_nan=True), st.booleans(),
+    st.sampled_from([10**400, -(10**400), 10**25]),
     st.text(max_size=12), st.sampled_from(["sgd", "bce", "tuned", "quadratic", "accuracy",
                                            "greater", "ratio", "a", "b", "gpu", "numba"]),
 )  # fmt: skip
@@ -179,12 +184,16 @@ def toml_value(value: object) -> str:
 COLUMN = st.fixed_dictionaries(
     {"label": st.sampled_from(["a", "b", "![x](/etc/hostname)", "$x$", "a|b"])},
     optional={k: st.sampled_from(v) for k, v in {
-        "lr": [0.5, 10, -1, "tuned", "fast"], "loss": ["bce", "mse", "cce", "hinge", 3],
-        "data": ["circle", "iris", "formula", "no.csv", 7], "rule": ["x1 > x2", "x1 >", 1],
+        "lr": [0.5, 10, -1, "tuned", "fast", 10**400],
+        "loss": ["bce", "mse", "cce", "hinge", 3],
+        "data": ["circle", "iris", "formula", "no.csv", 7],
+        "rule": ["x1 > x2", "x1 >", 1, "(x1 > 0) - (x2 > 0) > 0", "abs > x1"],
         "noise": [0.1, 5, "x"],
-        "optimizer": ["sgd", "adam"], "hidden": [[2], 3, [], [0]],
+        "optimizer": ["sgd", "adam"],
         "batch_size": [4, 0, 100], "engine": ["numpy", "cuda", 5], "device": ["cpu", "tpu"],
-        "reported": [{"test_accuracy": 99.0}, {"test_accuracy": "high"}, "x"],
+        "reported": [{"test_accuracy": 99.0}, {"test_accuracy": "high"}, "x",
+                     {"test_accuracy": 10**400}],
+        "hidden": [[2], 3, [], [0], [10**400]],
     }.items()},
 )  # fmt: skip
 STUDIES = st.fixed_dictionaries(
@@ -210,6 +219,21 @@ def test_study_files_never_crash(study):
         path.write_text(text)
         code, _, err = invoke(["run", str(path), "--out", str(out), "--engine", "numpy"])
         check_outcome(code, err, out)
+
+
+@pytest.mark.parametrize("text", [
+    "runs = " + "[" * 10_000 + "]" * 10_000,  # deeper than the parser's recursion
+    "runs = " + "{a = " * 5_000 + "1" + "}" * 5_000,
+    "runs = 1" + "0" * 5_000,  # past Python's 4300-digit limit for reading an integer
+    "runs = 1" + "0" * 400,
+    '[defaults]\nlr = 1' + "0" * 400,
+], ids=["deep-arrays", "deep-tables", "5000-digits", "400-digits", "400-digit-lr"])  # fmt: skip
+def test_deep_and_huge_study_files_are_one_line(tmp_path, text):
+    path, out = tmp_path / "study.toml", tmp_path / "out"
+    path.write_text(text + '\n[[tables]]\nnumber = 1\n[[tables.columns]]\nlabel = "a"\n')
+    code, _, err = invoke(["run", str(path), "--out", str(out), "--engine", "numpy"])
+    assert code == 2 and len(err) < 300, err
+    check_outcome(code, err, out)
 
 
 @settings(max_examples=40, deadline=None)
@@ -240,3 +264,39 @@ def test_csv_files_never_crash(header, rows, extra):
         code, _, err = invoke(["train", "--data", str(path), "--epochs", "2", "--engine",
                                "numpy", "--out", str(out), *extra])  # fmt: skip
         check_outcome(code, err, out)
+
+
+# The Python API: what a Python user might pass for each keyword, of every type
+API_VALUES = st.one_of(
+    SCALARS, st.none(), st.sampled_from([np.int64(3), np.float32(0.5), np.bool_(True),
+                                         Path("x.csv"), (2,), [2, 2], {"a": 1}, b"x", 1j]),
+)  # fmt: skip
+API_KEYS = st.sampled_from(["m", "n", "epochs", "lr", "hidden", "batch_size", "data", "rule",
+                            "range", "noise", "loss", "optimizer", "momentum", "nesterov",
+                            "runs", "seed", "engine", "dtype", "out", "scale", "bogus"])
+
+
+@settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.dictionaries(API_KEYS, API_VALUES, max_size=3))
+def test_api_arguments_are_a_result_or_a_usage_error(kwargs):
+    import mlpbench as mb
+
+    base = {"m": 20, "n": 5, "epochs": 2, "runs": 1, "engine": "numpy"}
+    if kwargs.get("engine") in ("numba", "keras", "jax", "tf-function", "tf-xla"):
+        kwargs["engine"] = "numpy"  # a compiling engine would make each example take seconds
+    with tempfile.TemporaryDirectory() as tmp:
+        kwargs = {k: (str(Path(tmp) / "o") if k == "out" and isinstance(v, (str, Path)) else v)
+                  for k, v in kwargs.items()}  # fmt: skip
+        try:
+            result = mb.train(**(base | kwargs))
+        except mb.UsageError as e:
+            OUTCOMES["api usage error"] += 1
+            assert "\n" not in str(e) and len(str(e)) < 400, str(e)
+        else:
+            OUTCOMES["api result"] += 1
+            assert len(result.runs) == result_runs(base | kwargs)
+
+
+def result_runs(kwargs: dict) -> int:
+    runs = kwargs["runs"]
+    return int(runs.item() if isinstance(runs, np.generic) else runs)

@@ -261,6 +261,9 @@ def test_a_study_file_may_start_with_a_byte_order_mark(tmp_path):
      "tables[0].columns[0].label: a label is at most 100 characters, got 101"),
     (f"title = '{'t' * 301}'\n[[tables]]\nnumber = 1\n[[tables.columns]]\nlabel = 'a'",
      "title: a title is at most 300 characters, got 301"),
+    ("name = ''\n[[tables]]\nnumber = 1\n[[tables.columns]]\nlabel = 'a'",
+     "name: a name must not be empty"),  # MLflow refused it as an experiment's, after training
+    ("[[tables]]\nnumber = 1\n[[tables.columns]]\nlabel = ' '", "a label must not be empty"),
 ])  # fmt: skip
 def test_text_for_people_has_no_control_characters_and_a_length_cap(text, message):
     with pytest.raises(UsageError) as e:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ from mlpbench.config.core import Config
 from mlpbench.config.tuning import TuneSpec, log_grid
 from mlpbench.data.dataset import make_dataset
 from mlpbench.engines import prepare
+from mlpbench.errors import UsageError
 from mlpbench.experiment.store import Store
 from mlpbench.service import tune
 
@@ -24,6 +26,18 @@ def test_log_grid():
     assert len(grid) == 25 and grid[0] == 1e-4 and grid[-1] == 100.0
     assert grid[4] == pytest.approx(1e-3) and grid[2] == pytest.approx(10**-3.5, rel=1e-5)
     np.testing.assert_allclose(np.diff(np.log10(grid)), 0.25, rtol=1e-5)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    ((1e-2, 10**400, 2), "got 0.01, an integer of 401 digits, 2"),
+    ((1e-2, 1.0, 10**400), "points per decade are at most 1000, got an integer of 401 digits"),
+    ((1e-2, 1.0, 1001), "points per decade are at most 1000, got 1001"),
+    ((1e-300, 1e300, 2), "a grid of 1201 rates is more than 1000"),
+    ((1.0, 1.0, 2), "grid needs 0 < low < high"),
+])  # fmt: skip
+def test_a_grid_past_its_bounds_is_one_line(args, message):
+    with pytest.raises(UsageError, match=re.escape(message)):
+        log_grid(*args)
 
 
 def test_validation_hold_out_replaces_the_test_set():

@@ -24,7 +24,7 @@ from mlpbench import service
 from mlpbench.analysis.compare import ColumnRuns, Verdict, judge
 from mlpbench.analysis.stats import Summary, summarize
 from mlpbench.config.core import Config, Job
-from mlpbench.config.fields import CONFIG_FIELDS, FIELDS
+from mlpbench.config.fields import CONFIG_FIELDS, FIELDS, shown
 from mlpbench.engines.results import METRICS, StoredRun
 from mlpbench.errors import UsageError
 from mlpbench.experiment.study import Column, Table
@@ -117,7 +117,7 @@ def _name(what: str, value: Any) -> str | None:
     """An engine or dtype name: a string, or None for the default."""
     if value is None or isinstance(value, str):
         return value
-    raise UsageError(f"{what} must be a name (a string), got {value!r}")
+    raise UsageError(f"{what} must be a name (a string), got {shown(value)}")
 
 
 def _folder(value: Any) -> str | None:
@@ -125,7 +125,7 @@ def _folder(value: Any) -> str | None:
     value = _plain(value)
     if value is None or isinstance(value, str):
         return value
-    raise UsageError(f"out must be a folder's path (a string or pathlib.Path), got {value!r}")
+    raise UsageError(f"out must be a folder's path (a string or pathlib.Path), got {shown(value)}")
 
 
 def _tables(value: Any) -> str | None:
@@ -136,7 +136,7 @@ def _tables(value: Any) -> str | None:
     items = value if isinstance(value, (list, tuple)) else [value]
     if not items or any(isinstance(v, bool) or not isinstance(v, (int, str)) for v in items):
         raise UsageError(f"tables must be a table number or name, or a list of them, got "
-                         f"{value!r}")  # fmt: skip
+                         f"{shown(value)}")  # fmt: skip
     return ",".join(str(v) for v in items)
 
 
@@ -202,11 +202,12 @@ class TableResult:
             if col.column.label == label:
                 summaries = _summaries(col.runs)
                 if metric not in summaries:
-                    raise UsageError(f"unknown metric {metric!r}; allowed: "
+                    raise UsageError(f"unknown metric {shown(metric)}; allowed: "
                                      f"{', '.join(summaries)}")  # fmt: skip
                 return summaries[metric]
         labels = [c.column.label for c in self.columns]
-        raise UsageError(f"no column {label!r} in table {self.table.number}; columns: {labels}")
+        raise UsageError(f"no column {shown(label)} in table {self.table.number}; columns: "
+                         f"{labels}")  # fmt: skip
 
     def _repr_html_(self) -> str:
         title = f"Table {self.table.number}: {self.table.title}"
@@ -225,7 +226,7 @@ class StudyResult:
             if key in (table.number, table.name, str(table.number)):
                 return TableResult(table, columns)
         known = [f"{t.number} ({t.name})" for t, _ in self.outcome.tables]
-        raise UsageError(f"unknown table {key!r}; this result has: {', '.join(known)}")
+        raise UsageError(f"unknown table {shown(key)}; this result has: {', '.join(known)}")
 
     @property
     def claims(self) -> list[Verdict]:
@@ -296,5 +297,6 @@ def load_study(spec: str | Path = "seed") -> Study:
     """A bundled study by name ('seed', 'seed-tuned') or a study TOML file."""
     spec = _plain(spec)
     if not isinstance(spec, str):
-        raise UsageError(f"a study is a bundled study's name or a TOML file's path, got {spec!r}")
+        raise UsageError(f"a study is a bundled study's name or a TOML file's path, got "
+                         f"{shown(spec)}")  # fmt: skip
     return Study(service.resolve_study(spec))

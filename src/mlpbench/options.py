@@ -94,8 +94,8 @@ def add_common(p: argparse.ArgumentParser, store: bool = True) -> None:
                    "dask://HOST:PORT")  # fmt: skip
     if store:
         p.add_argument("--mlflow", nargs="?", const="", metavar="URI",
-                       help="also log the runs to MLflow (default: a mlruns/ folder beside "
-                       "--out)")  # fmt: skip
+                       help="also log the runs to MLflow (default: sqlite:///mlruns.db beside "
+                       "--out, or an mlruns/ folder already there)")  # fmt: skip
     p.add_argument(
         "--dask-timeout",
         type=float,

@@ -18,6 +18,7 @@ from mlpbench.config.fields import (
     SECTION_KEYS,
     choice_error,
     count_error,
+    shown,
 )
 from mlpbench.data.dataset import (
     DATASETS,
@@ -178,30 +179,30 @@ def _validate_data(c: Config) -> None:
     if not is_file(c.data):
         names = ", ".join(DATASETS)
         if not isinstance(c.data, str) or c.data not in DATASETS:
-            raise UsageError(f"unknown data set {c.data!r}; allowed: {names}, or a CSV file's "
+            raise UsageError(f"unknown data set {shown(c.data)}; allowed: {names}, or a CSV file's "
                              "path (name.csv)", "data")  # fmt: skip
         for name in ("target", "test"):
             if getattr(c, name):
                 raise UsageError(f"{name} applies to a CSV data file only, not to data set "
-                                 f"{c.data!r}", name)  # fmt: skip
+                                 f"{shown(c.data)}", name)  # fmt: skip
     else:
         object.__setattr__(c, "data", os.path.abspath(c.data))
     if c.test:
         if not is_file(c.test):
-            raise UsageError(f"test must be a .csv file, got {c.test!r}", "test")
+            raise UsageError(f"test must be a .csv file, got {shown(c.test)}", "test")
         object.__setattr__(c, "test", os.path.abspath(c.test))
     for name in THEN:
         BY_NAME[name].check(getattr(c, name))
     noisy = [name for name, g in GENERATED.items() if g.noisy]
     if c.noise and c.data not in noisy:
         raise UsageError(f"noise applies to data sets {', '.join(noisy)} only; got data set "
-                         f"{c.data!r}", "noise")  # fmt: skip
+                         f"{shown(c.data)}", "noise")  # fmt: skip
     object.__setattr__(c, "range", (float(c.range[0]), float(c.range[1])))
     if c.data == FORMULA:
         rule(c.rule)  # checked: one line on a rule that cannot be read
     elif c.rule or c.range != FORMULA_RANGE:
         raise UsageError(f"rule and range apply to data set 'formula' only; got data set "
-                         f"{c.data!r}", "rule")  # fmt: skip
+                         f"{shown(c.data)}", "rule")  # fmt: skip
 
 
 def _validate_sizes(c: Config, info: DataInfo) -> None:
@@ -237,9 +238,10 @@ def _validate_settings(c: Config) -> None:
         if not optimizers.uses(c.optimizer, name):
             readers = [o for o in optimizers.OPTIMIZERS if optimizers.uses(o, name)]
             raise UsageError(f"{name} applies to optimizer {', '.join(readers)}, not to "
-                             f"{c.optimizer!r}", name)  # fmt: skip
+                             f"{shown(c.optimizer)}", name)  # fmt: skip
     if c.nesterov and not c.momentum:
-        raise UsageError(f"nesterov needs momentum > 0, got momentum {c.momentum!r}", "nesterov")
+        raise UsageError(f"nesterov needs momentum > 0, got momentum {shown(c.momentum)}",
+                         "nesterov")  # fmt: skip
 
 
 def _validate(c: Config, info: DataInfo) -> None:
@@ -255,7 +257,7 @@ def _validate(c: Config, info: DataInfo) -> None:
     if v > 0 and not 1 <= round(v * c.m) < c.m:
         raise UsageError(
             f"validation must be a fraction in [0, 1) leaving points on both sides of m = {c.m},"
-            f" got {v!r}",
+            f" got {shown(v)}",
             "validation",
         )
     if c.batch_size is not None and c.batch_size > c.train_size:
@@ -286,7 +288,7 @@ def check_runs(runs: object) -> int:
     seeds is ever made, so 10^9 runs cannot exhaust memory just being enumerated)."""
     _refuse(count_error("runs", runs))
     if runs > MAX_RUNS:  # type: ignore[operator]
-        raise UsageError(f"runs must be at most {MAX_RUNS}, got {runs}")
+        raise UsageError(f"runs must be at most {MAX_RUNS}, got {shown(runs)}")
     return int(runs)  # type: ignore[arg-type]
 
 
@@ -296,10 +298,10 @@ SEED_LIMIT = 2**63  # seeds are stored as SQLite's signed 64-bit integers
 def check_seeds(first: object, runs: int) -> int:
     """Seeds first .. first + runs - 1 must lie in [0, 2^63)."""
     if isinstance(first, bool) or not isinstance(first, int) or first < 0:
-        raise UsageError(f"seed must be an integer >= 0, got {first!r}")
+        raise UsageError(f"seed must be an integer >= 0, got {shown(first)}")
     if first + runs > SEED_LIMIT:
         raise UsageError(
-            f"seeds {first}..{first + runs - 1} run past the largest seed 2^63 - 1; "
+            f"seeds {shown(first)}..{shown(first + runs - 1)} run past the largest seed 2^63 - 1; "
             f"use a seed <= {SEED_LIMIT - runs}"
         )
     return first

@@ -27,10 +27,35 @@ from mlpbench.nn.optimizers import DEFAULTS, OPTIMIZERS, default
 
 FORMULA_RANGE = (-2.0, 2.0)
 MAX_EPOCHS = 10_000_000  # per run; more would take hours even on the smallest problem
+MAX_UNITS = 100_000  # per hidden layer
+MAX_POINTS = 10**9  # m, n, a batch: 8 GB a float64 input column; memory is estimated after
 
 
 def _number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def finite(value: Any) -> bool:
+    """Whether a number is finite as a float64: an integer past 1.8e308 is not."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
+SHOWN_CHARS = 80  # of a value in an error line; a longer one is cut and its length said
+
+
+def shown(value: Any) -> str:
+    """A value as a one-line error shows it: its repr, an integer of more than 20 digits by
+    length, any other repr past SHOWN_CHARS cut short."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**20:
+        return f"an integer of {len(str(abs(value)))} digits"
+    text = repr(value)
+    if len(text) <= SHOWN_CHARS:
+        return text
+    size = f"{len(value)} characters" if isinstance(value, str) else f"{len(text)} characters"
+    return f"{text[: SHOWN_CHARS - 20]}... ({size})"
 
 
 def _is_count(value: object) -> bool:
@@ -68,16 +93,16 @@ def choice_error(what: str, v: Any, allowed: tuple[str, ...]) -> str | None:
     """None when v is one of the allowed names, else the one-line error naming them."""
     if isinstance(v, str) and v in allowed:
         return None
-    return f"unknown {what} {v!r}; allowed: {', '.join(allowed)}"
+    return f"unknown {what} {shown(v)}; allowed: {', '.join(allowed)}"
 
 
 def count_error(what: str, v: Any) -> str | None:
     """None when v is an integer >= 1, else the one-line error saying so."""
-    return None if _is_count(v) else f"{what} must be an integer >= 1, got {v!r}"
+    return None if _is_count(v) else f"{what} must be an integer >= 1, got {shown(v)}"
 
 
 def _check_text(f: Field, v: Any) -> str | None:
-    return None if isinstance(v, str) else f"{f.name} must be a string, got {v!r}"
+    return None if isinstance(v, str) else f"{f.name} must be a string, got {shown(v)}"
 
 
 def _check_choice(f: Field, v: Any) -> str | None:
@@ -92,26 +117,26 @@ def _check_count(f: Field, v: Any) -> str | None:
     if not _is_count(v):
         return count_error(f.what, v)
     if f.high is not None and v > f.high:
-        return f"{f.what} must be at most {f.high}{f.high_note}, got {v}"
+        return f"{f.what} must be at most {f.high}{f.high_note}, got {shown(v)}"
     return None
 
 
 def _check_rate(f: Field, v: Any) -> str | None:
-    if _number(v) and math.isfinite(v) and v > 0:
+    if _number(v) and finite(v) and v > 0:
         return None
-    return f"{f.what} must be a finite number > 0, got {v!r}"
+    return f"{f.what} must be a finite number > 0, got {shown(v)}"
 
 
 def _check_fraction(f: Field, v: Any) -> str | None:
-    if _number(v) and math.isfinite(v) and 0 <= v <= 1:
+    if _number(v) and finite(v) and 0 <= v <= 1:
         return None
-    return f"{f.what} must be a number in [0, 1], got {v!r}"
+    return f"{f.what} must be a number in [0, 1], got {shown(v)}"
 
 
 def _check_holdout(f: Field, v: Any) -> str | None:
     if _number(v) and 0 <= v < 1:
         return None
-    return f"{f.what} must be a fraction in [0, 1), got {v!r}"
+    return f"{f.what} must be a fraction in [0, 1), got {shown(v)}"
 
 
 def _check_setting(inside: Callable[[float], bool], bounds: str
@@ -119,9 +144,9 @@ def _check_setting(inside: Callable[[float], bool], bounds: str
     """An optimizer setting: None (the optimizer's own default) or a finite number in range."""
 
     def check(f: Field, v: Any) -> str | None:
-        if v is None or (_number(v) and math.isfinite(v) and inside(v)):
+        if v is None or (_number(v) and finite(v) and inside(v)):
             return None
-        return f"{f.what} must be a number {bounds}, got {v!r}"
+        return f"{f.what} must be a number {bounds}, got {shown(v)}"
 
     return check
 
@@ -129,7 +154,7 @@ def _check_setting(inside: Callable[[float], bool], bounds: str
 def _check_switch(f: Field, v: Any) -> str | None:
     if v is None or isinstance(v, bool):
         return None
-    return f"{f.what} must be true or false, got {v!r}"
+    return f"{f.what} must be true or false, got {shown(v)}"
 
 
 def _switch(text: str) -> bool:
@@ -138,18 +163,20 @@ def _switch(text: str) -> bool:
 
 def _check_sizes(f: Field, v: Any) -> str | None:
     if not isinstance(v, (list, tuple)):
-        return f"{f.name} must be a list of layer sizes such as [3], got {v!r}"
+        return f"{f.name} must be a list of layer sizes such as [3], got {shown(v)}"
     if not v:
         return f"{f.name} must list at least one layer size, got []"
-    bad = next((units for units in v if not _is_count(units)), None)
-    return None if bad is None else f"hidden layer size must be an integer >= 1, got {bad!r}"
+    bad = next((units for units in v if not _is_count(units) or units > MAX_UNITS), None)
+    if bad is None:
+        return None
+    return f"hidden layer size must be an integer in [1, {MAX_UNITS}], got {shown(bad)}"
 
 
 def _check_interval(f: Field, v: Any) -> str | None:
-    ok = (isinstance(v, (list, tuple)) and len(v) == 2 and all(_number(x) and math.isfinite(x)
-          for x in v) and v[0] < v[1] and math.isfinite(v[1] - v[0]))  # fmt: skip
+    ok = (isinstance(v, (list, tuple)) and len(v) == 2 and all(_number(x) and finite(x)
+          for x in v) and v[0] < v[1] and finite(v[1] - v[0]))  # fmt: skip
     return None if ok else (f"{f.name} must be two finite numbers low < high, a finite width "
-                            f"apart, got {v!r}")  # fmt: skip
+                            f"apart, got {shown(v)}")  # fmt: skip
 
 
 KINDS: dict[str, Kind] = {
@@ -253,16 +280,16 @@ FIELDS: tuple[Field, ...] = (
     Field("rule", "data", "text", "", "the formula data set's rule, e.g. 'x1**2 > x2'"),
     Field("range", "data", "interval", FORMULA_RANGE, "the formula data set's input range"),
     Field("m", "data", "optional count", None, "train set size (default: 1000, or 80% of a "
-          "table's rows, or all of a train file's)", keyed=True),
+          "table's rows, or all of a train file's)", keyed=True, high=MAX_POINTS),
     Field("n", "data", "optional count", None, "test set size (default: 100, or the rest of a "
-          "table's rows, or all of a test file's)", keyed=True),
+          "table's rows, or all of a test file's)", keyed=True, high=MAX_POINTS),
     Field("hidden", "network", "sizes", (3,), "hidden layer sizes, e.g. 3 or 8,8",
           keyed=True),
     Field("activation", "network", "choice", "sigmoid", "hidden activation",
           choices=_names(ACTIVATIONS), keyed=True),
     Field("loss", "training", "choice", "bce", "loss", choices=_names(LOSSES), keyed=True),
     Field("batch_size", "training", "optional count", None, "mini-batch size (default: m, "
-          "full batch)", what="batch size", keyed=True),
+          "full batch)", what="batch size", keyed=True, high=MAX_POINTS),
     Field("epochs", "training", "count", 1000, "passes over the train set", high=MAX_EPOCHS,
           high_note=" per run", keyed=True),
     Field("validation", "training", "holdout", 0.0, "fraction of the train set held out for "

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mlpbench.config.fields import finite, shown
 from mlpbench.errors import UsageError
 
 SCORES = {"loss": "test_loss", "accuracy": "test_accuracy"}  # measured on the hold-out
@@ -26,10 +27,14 @@ LR_GRID = (1e-4, 1e2, 4)  # the default rates: low, high, points per decade
 def log_grid(low: float = LR_GRID[0], high: float = LR_GRID[1],
              per_decade: int = LR_GRID[2]) -> tuple[float, ...]:  # fmt: skip
     """Log-spaced values from low to high inclusive, per_decade points a decade."""
-    if not (0 < low < high and math.isfinite(high)) or per_decade < 1:
+    if not (0 < low < high and finite(high)) or per_decade < 1:
         raise UsageError(
-            f"grid needs 0 < low < high and per_decade >= 1, got {low}, {high}, {per_decade}"
+            f"grid needs 0 < low < high and per_decade >= 1, got {shown(low)}, {shown(high)}, "
+            f"{shown(per_decade)}"
         )
+    if per_decade > MAX_GRID:
+        raise UsageError(f"a grid's points per decade are at most {MAX_GRID}, got "
+                         f"{shown(per_decade)}")  # fmt: skip
     count = round((math.log10(high) - math.log10(low)) * per_decade) + 1
     if count > MAX_GRID:
         raise UsageError(f"a grid of {count} rates is more than {MAX_GRID}; use fewer per decade")

@@ -9,10 +9,10 @@ listed here: they are config/fields.py's, flat or in their sections.
 from __future__ import annotations
 
 import dataclasses
-import math
 import unicodedata
 from typing import Any, NamedTuple
 
+from mlpbench.config.fields import finite, shown
 from mlpbench.config.tuning import LR_GRID, SCORES, TuneSpec
 from mlpbench.engines.results import METRICS
 from mlpbench.errors import UsageError
@@ -160,6 +160,8 @@ def prose(where: Where, value: Any, kind: str) -> str:
     bad = next((c for c in value if unicodedata.category(c) == "Cc" and c not in allowed), None)
     if bad is not None:
         raise where.error(f"control character U+{ord(bad):04X} is not allowed in a {kind}")
+    if kind in ("name", "label") and not value.strip():
+        raise where.error(f"a {kind} must not be empty")  # it names a table, a column, a run
     if len(value) > TEXT_LIMITS[kind]:
         raise where.error(f"a {kind} is at most {TEXT_LIMITS[kind]} characters, got "
                           f"{len(value)}")  # fmt: skip
@@ -168,6 +170,6 @@ def prose(where: Where, value: Any, kind: str) -> str:
 
 def number(where: Where, value: Any) -> float:
     value = typed(where, value, (int, float), "a number")
-    if not math.isfinite(value):
-        raise where.error(f"expected a finite number, got {value!r}")
+    if not finite(value):
+        raise where.error(f"expected a finite number, got {shown(value)}")
     return float(value)

@@ -300,6 +300,10 @@ def parse_study(text: str, origin: str = "<study>", folder: str | None = None) -
         raw = tomllib.loads(text.removeprefix("\ufeff"))  # a byte-order mark is not TOML
     except tomllib.TOMLDecodeError as e:
         raise UsageError(f"{origin} is not valid TOML: {e}") from None
+    except RecursionError:
+        raise UsageError(f"{origin}: arrays or tables nested too deeply to read") from None
+    except ValueError as e:  # an integer past Python's 4300-digit limit for reading one
+        raise UsageError(f"{origin}: a number cannot be read ({str(e).split(':')[0]})") from None
     table_of(where, raw, tuple(STUDY))
     defaults = _fields(where / "defaults",
                        table_of(where / "defaults", raw.get("defaults", {}), FIELD_KEYS))

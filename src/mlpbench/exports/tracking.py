@@ -2,15 +2,19 @@
 artifact. The SQLite store stays the record; MLflow gets a copy, and a run already logged
 (same configuration, engine, dtype, device and seed) is not logged twice.
 
-Without a URI the tracking store is a local `mlruns/` folder beside the output folder,
-no server needed. MLflow 3 keeps its file store only on request, so mlpbench sets
-MLFLOW_ALLOW_FILE_STORE=true for such a folder.
+Without a URI the tracking store is a SQLite database `mlruns.db` beside the output folder
+(MLflow 3 advises a database over its file store, now in maintenance mode), no server
+needed; an `mlruns/` folder already there is used instead, so older stores keep growing.
+For a folder store mlpbench sets MLFLOW_ALLOW_FILE_STORE=true, which MLflow 3 asks for.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import logging
 import math
 import os
+import urllib.parse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,12 +28,41 @@ if TYPE_CHECKING:
     from mlpbench.engines.results import StoredRun
 
 INSTALL = "pip install 'mlpbench[mlflow]'"
+# the tracking URIs MLflow's client serves: a server, a folder, a database, Databricks
+SCHEMES = ("http", "https", "file", "sqlite", "postgresql", "mysql", "mssql", "databricks",
+           "databricks-uc")  # fmt: skip
+DATABASES = ("sqlite", "postgresql", "mysql", "mssql")  # MLflow's SQLAlchemy store
+BARE_SCHEMES = ("databricks", "databricks-uc")  # a URI of one word: not a folder
 KEY_TAG = "mlpbench.run"
 
 
 def tracking_uri(spec: str, out: Path) -> str:
-    """The URI given, or the mlruns/ folder beside the output folder."""
-    return spec or (out.resolve().parent / "mlruns").as_uri()
+    """The URI given; else beside the output folder an mlruns/ folder that exists (an older
+    file store, still read), or the SQLite database mlruns.db (MLflow's advice)."""
+    if spec:
+        return spec
+    beside = out.resolve().parent
+    if (beside / "mlruns").is_dir():
+        return (beside / "mlruns").as_uri()
+    return f"sqlite:///{beside / 'mlruns.db'}"
+
+
+def _checked(uri: str) -> str:
+    """The URI's scheme, or "" for a local folder; one line for a URI MLflow cannot use."""
+    if "://" not in uri:
+        return uri if uri in BARE_SCHEMES else ""
+    try:
+        parts = urllib.parse.urlsplit(uri)
+        parts.port  # noqa: B018 - reading it checks the port and an IPv6 host's brackets
+    except ValueError as e:
+        raise UsageError(f"--mlflow {uri!r} is not a valid URI: {e}") from None
+    scheme = parts.scheme.split("+")[0].lower()  # sqlalchemy's mysql+pymysql and the like
+    if scheme not in SCHEMES:
+        raise UsageError(f"--mlflow {uri!r}: unsupported scheme {parts.scheme!r}; allowed: "
+                         f"{', '.join(SCHEMES)}, or a folder's path")  # fmt: skip
+    if scheme in DATABASES and not all(map(importlib.util.find_spec, ("sqlalchemy", "alembic"))):
+        raise UsageError(f"--mlflow {uri!r} needs SQLAlchemy and Alembic: {INSTALL}")
+    return scheme
 
 
 def connect(uri: str) -> MlflowClient:
@@ -38,17 +71,24 @@ def connect(uri: str) -> MlflowClient:
         from mlflow import MlflowClient
     except ImportError:
         raise UsageError(f"--mlflow needs MLflow: {INSTALL}") from None
-    if uri.startswith("file:") or "://" not in uri:
+    scheme = _checked(uri)
+    if scheme in ("", "file"):
         os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
-        make_folder(Path(uri.removeprefix("file://")))
+        make_folder(Path(urllib.parse.unquote(uri.removeprefix("file://"))))
+    elif scheme == "sqlite":
+        make_folder(Path(uri.removeprefix("sqlite:///")).parent)
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")  # fail fast when unreachable
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
-    client = MlflowClient(tracking_uri=uri)
+    quiet = logging.getLogger("mlflow")
+    level, quiet.level = quiet.level, logging.ERROR  # its warnings would be a second line
     try:
+        client = MlflowClient(tracking_uri=uri)
         client.search_experiments(max_results=1)
     except Exception as e:  # MLflow raises many kinds; any of them means unreachable here
         reason = " ".join(str(e).split())[:200]
         raise UsageError(f"cannot reach the MLflow tracking store at {uri}: {reason}") from None
+    finally:
+        quiet.setLevel(level)
     return client
 
 
