@@ -1,11 +1,12 @@
-"""What an optimizer's settings cost on the numba engine, side by side in one run.
+"""What an optimizer's settings and a schedule cost on the numba engine, side by side.
 
     python benchmarks/optimizers.py [--before SRC] [--repeats 5]
 
 Part 1 trains 20 runs of the seed network with each optimizer below, at full
 batch (1000 epochs) and at B = 1 (20 epochs, 20,000 updates), compile
 excluded, and prints each one's median time and its ratio to the plain rule it
-extends (momentum and Nesterov to plain SGD, AdamW to Adam).
+extends (momentum, Nesterov and a schedule to plain SGD, AdamW and a schedule
+to Adam).
 
 Part 2, with --before pointing at another checkout's `src` folder, times the
 seed study's own configurations (plain SGD, RMSProp and Adam at full batch and
@@ -35,6 +36,9 @@ ARMS = {  # name: (settings, the plain rule it is compared with)
     "sgd, Nesterov": ({"optimizer": "sgd", "lr": 0.5, "momentum": 0.9, "nesterov": True}, "sgd"),
     "adam": ({"optimizer": "adam", "lr": 0.01}, "adam"),
     "adamw": ({"optimizer": "adamw", "lr": 0.01}, "adam"),
+    "sgd, exponential": ({"optimizer": "sgd", "lr": 0.5, "schedule": "exponential",
+                          "decay_rate": 0.9}, "sgd"),
+    "adam, cosine": ({"optimizer": "adam", "lr": 0.01, "schedule": "cosine"}, "adam"),
 }
 SEED_CONFIGS = {f"{o}, {shape}": {"optimizer": o, "lr": lr, **SHAPES[shape]}
                 for o, lr in (("sgd", 10.0), ("rmsprop", 0.01), ("adam", 0.01))

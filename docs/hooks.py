@@ -134,11 +134,31 @@ def optimizer_settings() -> str:
     return _table(("optimizer", *(f"`{s}`" for s in Settings._fields)), rows)
 
 
+def schedule_settings() -> str:
+    """Which schedule reads which setting, and its default there (required: no default)."""
+    from mlpbench.nn.schedules import REQUIRED, SCHEDULES, SETTINGS, uses
+
+    def shown(name: str, setting: str) -> str:
+        if not uses(name, setting):
+            return "·"
+        if setting in REQUIRED.get(name, ()) or setting in ("boundaries", "values"):
+            return "required"
+        if setting == "decay_steps":
+            return "the run's updates after warmup" if name == "cosine" else "one epoch's updates"
+        value = SCHEDULES[name].defaults[setting]
+        return "none" if value is None else (
+            f"`{str(value).lower()}`" if isinstance(value, bool) else _default(value))
+
+    rows = [(f"`{name}`", *(shown(name, s) for s in SETTINGS)) for name in SCHEDULES]
+    return _table(("schedule", *(f"`{s}`" for s in SETTINGS)), rows)
+
+
 GENERATED: dict[str, Callable[[], str]] = {
     "study-reference": study_reference,
     "cli-reference": cli_reference,
     "layering": layering,
     "optimizer-settings": optimizer_settings,
+    "schedule-settings": schedule_settings,
 }
 
 

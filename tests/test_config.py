@@ -89,15 +89,18 @@ def test_registries_are_the_only_source_of_names():
     from mlpbench.nn.activations import ACTIVATIONS
     from mlpbench.nn.losses import LOSSES
     from mlpbench.nn.optimizers import OPTIMIZERS
+    from mlpbench.nn.schedules import SCHEDULES
 
     registries = {f.name: f.allowed() for f in FIELDS if f.kind == "choice"}
     assert registries == {"activation": tuple(ACTIVATIONS), "loss": tuple(LOSSES),
-                          "optimizer": tuple(OPTIMIZERS)}  # fmt: skip
+                          "optimizer": tuple(OPTIMIZERS), "schedule": tuple(SCHEDULES)}  # fmt: skip
+    needs = {"cce": {"data": "iris"},  # 3 classes or more
+             "exponential": {"decay_rate": 0.5}, "inverse_time": {"decay_rate": 0.5},
+             "piecewise": {"boundaries": (10,), "values": (1.0, 0.1)}}  # fmt: skip
     for field, registry in registries.items():
         assert field in CONFIG_FIELDS
         for name in registry:
-            data = {"data": "iris"} if name == "cce" else {}  # cce needs 3 classes or more
-            Config(**{field: name}, **data)  # every registered name is a valid value
+            Config(**{field: name}, **needs.get(name, {}))  # every registered name is valid
 
 
 def test_job_describes_itself():
@@ -208,9 +211,13 @@ def test_every_kind_checks_its_values():
         "choice": ("a", "b", "'b'; allowed: a"), "scale": (None, "c", "'c'; allowed: a"),
         "coefficient": (0.0, 1, "in [0, 1), got 1"), "positive": (1e-300, 0.0, "> 0, got 0.0"),
         "nonnegative": (0, -1e-300, ">= 0, got -1e-300"), "switch": (False, 0, "got 0"),
+        "steps": (0, -1, "in [0, 1000000000000], got -1"),
+        "boundaries": ((0, 10), (True,), "update counts in [0, 1000000000000], got (True,)"),
+        "multiples": ((1, 0.5), (1.0,), "2 to 101 finite numbers > 0, got (1.0,)"),
     }  # fmt: skip
     assert set(cases) == set(KINDS)
-    settings = ("coefficient", "positive", "nonnegative", "switch")
+    settings = ("coefficient", "positive", "nonnegative", "switch", "steps", "boundaries",
+                "multiples")  # fmt: skip
     for kind, (good, bad, said) in cases.items():
         if kind in settings:
             Field("f", "optimizer", kind, None, "help").check(None)  # not given

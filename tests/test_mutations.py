@@ -178,7 +178,7 @@ def _keras_mutant(name: str):
         def update_step(self, gradient, variable, learning_rate):
             super().update_step(gradient + self.coupled * variable, variable, learning_rate)
 
-    def make(config, lr):
+    def make(config, lr, factors, dtype):
         if name == "nesterov dropped":
             return keras.optimizers.SGD(learning_rate=lr, momentum=config.momentum)
         return CoupledAdamW(config.settings.weight_decay, learning_rate=lr)
@@ -218,6 +218,40 @@ def test_numba_broken_optimizer_rule_is_caught(tmp_path):
                                                   mutants).items():  # fmt: skip
         limit = 10 * TOLERANCE["float64"]
         assert curve > limit or weights > limit, (mutant, curve, weights)
+
+
+# a schedule read one update late: update s gets the rate of s + 1
+SCHEDULE_CASE = {"optimizer": "sgd", "lr": 0.5, "schedule": "exponential", "decay_rate": 0.5,
+                 "decay_steps": 3}  # fmt: skip
+SCHEDULE_MUTANT = ("rate = lr[r] * factors[step] if scheduled else lr[r]",
+                   "rate = lr[r] * factors[min(step + 1, factors.shape[0] - 1)] if scheduled "
+                   "else lr[r]")  # fmt: skip
+
+
+@pytest.mark.skipif(not engines.available("numba"), reason="numba not installed")
+def test_numba_schedule_off_by_one_step_is_caught(tmp_path):
+    mutants = {"late": (*SCHEDULE_MUTANT, [OPTIMIZER_MUTANT_SCRIPT, json.dumps(SCHEDULE_CASE)])}
+    curve, weights = _patched_runs(tmp_path, "numba_kernels.py", mutants)["late"]
+    assert curve > 10 * TOLERANCE["float64"] or weights > 10 * TOLERANCE["float64"]
+
+
+def test_keras_schedule_off_by_one_step_is_caught(monkeypatch):
+    if not engines.available("keras"):
+        pytest.skip("keras not installed")
+    import keras
+
+    from mlpbench.engines import keras_engine
+
+    class Late(keras_engine.TableSchedule):
+        def __call__(self, step):
+            return keras.ops.take(self.rates, keras.ops.minimum(step + 1, self.last))
+
+    config = _optimizer_case(SCHEDULE_CASE)
+    right = distance("keras", "cpu", config)
+    assert max(right) <= TOLERANCE["float32"], right
+    monkeypatch.setattr(keras_engine, "TableSchedule", Late)
+    curve, weights = distance("keras", "cpu", config)
+    assert curve > 10 * TOLERANCE["float32"] or weights > 10 * TOLERANCE["float32"]
 
 
 class Planted(NamedTuple):

@@ -104,6 +104,9 @@ def _alternatives(folder) -> dict[str, tuple[dict, dict]]:
     csv = {"data": str(train)}
     formula = {"data": "formula", "rule": "x1 > 0"}
     rmsprop, adam, adagrad = ({"optimizer": o} for o in ("rmsprop", "adam", "adagrad"))
+    exp = {"schedule": "exponential", "decay_rate": 0.5}
+    inverse, cosine = {"schedule": "inverse_time", "decay_rate": 0.5}, {"schedule": "cosine"}
+    piecewise = {"schedule": "piecewise", "boundaries": (10,), "values": (1.0, 0.1)}
     return {
         "data": ({}, {"data": "circle"}), "target": (csv, {**csv, "target": "z"}),
         "test": (csv, {**csv, "test": str(other)}), "scale": ({}, {"scale": "standard"}),
@@ -124,6 +127,18 @@ def _alternatives(folder) -> dict[str, tuple[dict, dict]]:
         "epsilon": (adam, {**adam, "epsilon": 1e-8}),
         "initial_accumulator": (adagrad, {**adagrad, "initial_accumulator": 0.0}),
         "weight_decay": ({}, {"weight_decay": 1e-4}),
+        "schedule": ({}, {"schedule": "cosine"}),
+        "decay_rate": (exp, {**exp, "decay_rate": 0.8}),
+        "decay_steps": (exp, {**exp, "decay_steps": 7}),
+        "staircase": (exp, {**exp, "staircase": True}),
+        "power_t": (inverse, {**inverse, "power_t": 0.5}),
+        "alpha": (cosine, {**cosine, "alpha": 0.1}),
+        "warmup_steps": ({**cosine, "warmup_steps": 5, "warmup_target": 2.0},
+                         {**cosine, "warmup_steps": 6, "warmup_target": 2.0}),
+        "warmup_target": ({**cosine, "warmup_steps": 5, "warmup_target": 2.0},
+                          {**cosine, "warmup_steps": 5, "warmup_target": 3.0}),
+        "boundaries": (piecewise, {**piecewise, "boundaries": (20,)}),
+        "values": (piecewise, {**piecewise, "values": (1.0, 0.2)}),
     }  # fmt: skip
 
 

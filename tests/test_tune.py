@@ -42,7 +42,7 @@ def test_a_grid_past_its_bounds_is_one_line(args, message):
 
 def test_validation_hold_out_replaces_the_test_set():
     config = Config(m=50, n=10, validation=0.2, epochs=1)
-    data, _, _ = prepare(config, [3], "float64")
+    data = prepare(config, [3], "float64").data
     full = make_dataset(Config(m=50, n=10), seed=3)
     np.testing.assert_array_equal(data.x_train[0], full.x_train[:40])
     np.testing.assert_array_equal(data.x_test[0], full.x_train[40:])  # never full.x_test

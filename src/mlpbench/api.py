@@ -24,9 +24,9 @@ from mlpbench import service
 from mlpbench.analysis.compare import ColumnRuns, Verdict, judge
 from mlpbench.analysis.stats import Summary, summarize
 from mlpbench.config.core import Config, Job
-from mlpbench.config.fields import CONFIG_FIELDS, FIELDS, shown
+from mlpbench.config.fields import CONFIG_FIELDS, FIELDS
 from mlpbench.engines.results import METRICS, StoredRun
-from mlpbench.errors import UsageError
+from mlpbench.errors import UsageError, shown
 from mlpbench.experiment.study import Column, Table
 from mlpbench.report.build import table_block
 from mlpbench.report.document import Cell, TableBlock

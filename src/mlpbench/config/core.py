@@ -18,7 +18,6 @@ from mlpbench.config.fields import (
     SECTION_KEYS,
     choice_error,
     count_error,
-    shown,
 )
 from mlpbench.data.dataset import (
     DATASETS,
@@ -31,8 +30,8 @@ from mlpbench.data.dataset import (
     is_file,
     rule,
 )
-from mlpbench.errors import UsageError
-from mlpbench.nn import optimizers
+from mlpbench.errors import UsageError, shown
+from mlpbench.nn import optimizers, schedules
 from mlpbench.nn.optimizers import Settings
 
 DTYPE_NAMES = ("float64", "float32")
@@ -54,8 +53,9 @@ class Config:
     fields are those of `mlpbench.config.fields.FIELDS`."""
 
     def __post_init__(self) -> None:
-        if isinstance(self.hidden, list):
-            object.__setattr__(self, "hidden", tuple(self.hidden))
+        for name in ("hidden", "boundaries", "values"):  # lists from a study file or Python
+            if isinstance(getattr(self, name), list):
+                object.__setattr__(self, name, tuple(getattr(self, name)))
         _validate_data(self)
         info = describe(self)
         object.__setattr__(self, "_info", info)  # the data as read now, kept for the key
@@ -88,6 +88,22 @@ class Config:
         return (info.inputs, *self.hidden, info.outputs)
 
     @property
+    def steps(self) -> schedules.Steps:
+        """Updates a run makes, per epoch (the last batch may be short) and in all."""
+        per_epoch = -(-self.train_size // self.batch)
+        return schedules.Steps(per_epoch, per_epoch * self.epochs)
+
+    @property
+    def schedule_settings(self) -> dict[str, Any]:
+        """Every setting the schedule reads, each left out at its default."""
+        given = {n: getattr(self, n) for n in schedules.SETTINGS}
+        return schedules.resolve(self.schedule, given, self.steps)
+
+    def rate_factors(self) -> Any:
+        """The schedule's factor of every update (total,), or None for a constant rate."""
+        return schedules.factors(self.schedule, self.schedule_settings, self.steps.total)
+
+    @property
     def settings(self) -> Settings:
         """The optimizer's settings, each left out one at its Keras 3 default."""
         return optimizers.resolve(self.optimizer, {n: getattr(self, n) for n in Settings._fields})
@@ -109,6 +125,12 @@ class Config:
                 d[name] = None
             elif not isinstance(value, bool):
                 d[name] = float(value)
+        for name in schedules.SETTINGS:  # as the optimizer's: at its default, not given
+            value = d[name]
+            if schedules.at_default(self.schedule, name, value, self.steps):
+                d[name] = None
+            elif name == "values" or not isinstance(value, (bool, int, tuple)):
+                d[name] = [float(v) for v in value] if name == "values" else float(value)
         for name, default in DEFAULTS_LEFT_OUT.items():
             if d[name] == default:
                 del d[name]
@@ -139,11 +161,19 @@ class Config:
 
 
 def trained_settings(stored: dict[str, Any]) -> dict[str, Any]:
-    """A stored configuration's optimizer settings as trained: each one its optimizer reads,
-    resolved to its default where not given, and None for those it does not read."""
+    """A stored configuration's optimizer and schedule settings as trained: each one they
+    read, resolved to its default where not given, and None for those they do not read."""
     optimizer = stored["optimizer"]
     values = optimizers.resolve(optimizer, stored)._asdict()
-    return {n: v if optimizers.uses(optimizer, n) else None for n, v in values.items()}
+    settings = {n: v if optimizers.uses(optimizer, n) else None for n, v in values.items()}
+    schedule = stored.get("schedule", "constant")
+    if schedule == "constant":
+        return settings | dict.fromkeys(schedules.SETTINGS)
+    m = stored["m"]
+    per_epoch = -(-(m - round(stored.get("validation", 0.0) * m)) // stored["batch_size"])
+    steps = schedules.Steps(per_epoch, per_epoch * stored["epochs"])
+    resolved = schedules.resolve(schedule, {n: stored.get(n) for n in schedules.SETTINGS}, steps)
+    return settings | {n: resolved.get(n) for n in schedules.SETTINGS}
 
 
 @dataclass(frozen=True)
@@ -266,6 +296,7 @@ def _validate(c: Config, info: DataInfo) -> None:
             f"batch size must be between 1 and {where} = {c.train_size}, got {c.batch_size}",
             "batch_size",
         )
+    c.schedule_settings  # noqa: B018 - resolving checks the schedule's settings
 
 
 def check_dtype(dtype: str) -> str:
@@ -312,14 +343,16 @@ def memory_bytes(config: Config, runs: int) -> int:
 
     Per run: the data (float64, inputs plus target), the weights with the
     optimizer's three buffers at most and the gradient, the activations of the largest
-    batch, the loss curve, and the batch order (int32 per epoch and point).
+    batch, the loss curve, and the batch order (int32 per epoch and point); once, a
+    schedule's factor per update (float64).
     """
     sizes = config.layer_sizes
     weights = sum((a + 1) * b for a, b in itertools.pairwise(sizes))
     activations = config.batch * sum(sizes) * 2
     orders = config.epochs * config.train_size if config.batch < config.train_size else 0
     per_run = 8 * ((config.m + config.n) * (sizes[0] + sizes[-1]) + 5 * weights + activations)
-    return runs * (per_run + 8 * config.epochs + 4 * orders)
+    rates = 8 * config.steps.total if config.schedule != "constant" else 0  # shared by the runs
+    return runs * (per_run + 8 * config.epochs + 4 * orders) + rates
 
 
 def check_size(config: Config, runs: int, available: int) -> None:

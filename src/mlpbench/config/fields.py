@@ -14,48 +14,27 @@ default no stored run's key changes (only the seed's original fields, marked
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from mlpbench.data.dataset import DATASETS, SCALES
-from mlpbench.errors import UsageError
+from mlpbench.errors import UsageError, finite, shown
 from mlpbench.nn.activations import ACTIVATIONS
 from mlpbench.nn.losses import LOSSES
 from mlpbench.nn.optimizers import DEFAULTS, OPTIMIZERS, default
+from mlpbench.nn.schedules import SCHEDULES
 
 FORMULA_RANGE = (-2.0, 2.0)
 MAX_EPOCHS = 10_000_000  # per run; more would take hours even on the smallest problem
 MAX_UNITS = 100_000  # per hidden layer
+MAX_STEPS = 10**12  # a schedule's update counts: more than any run makes
+MAX_PIECES = 100  # a piecewise schedule's boundaries
 MAX_POINTS = 10**9  # m, n, a batch: 8 GB a float64 input column; memory is estimated after
 
 
 def _number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def finite(value: Any) -> bool:
-    """Whether a number is finite as a float64: an integer past 1.8e308 is not."""
-    try:
-        return math.isfinite(value)
-    except OverflowError:
-        return False
-
-
-SHOWN_CHARS = 80  # of a value in an error line; a longer one is cut and its length said
-
-
-def shown(value: Any) -> str:
-    """A value as a one-line error shows it: its repr, an integer of more than 20 digits by
-    length, any other repr past SHOWN_CHARS cut short."""
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**20:
-        return f"an integer of {len(str(abs(value)))} digits"
-    text = repr(value)
-    if len(text) <= SHOWN_CHARS:
-        return text
-    size = f"{len(value)} characters" if isinstance(value, str) else f"{len(text)} characters"
-    return f"{text[: SHOWN_CHARS - 20]}... ({size})"
 
 
 def _is_count(value: object) -> bool:
@@ -78,6 +57,18 @@ def _sizes(text: str) -> tuple[int, ...]:
     except ValueError:
         raise ValueError(f"hidden sizes must be integers separated by commas, got {text!r}"
                          ) from None  # fmt: skip
+
+
+def _list_of(cast: Callable[[str], Any], what: str) -> Callable[[str], tuple]:
+    """A comma-separated command-line list, each part read by cast."""
+
+    def parse(text: str) -> tuple:
+        try:
+            return tuple(cast(part) for part in text.split(","))
+        except ValueError:
+            raise ValueError(f"expected {what} separated by commas, got {text!r}") from None
+
+    return parse
 
 
 def _interval(text: str) -> tuple[float, float]:
@@ -151,6 +142,30 @@ def _check_setting(inside: Callable[[float], bool], bounds: str
     return check
 
 
+def _check_steps(f: Field, v: Any) -> str | None:
+    if v is None or (isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= MAX_STEPS):
+        return None
+    return f"{f.what} must be an integer in [0, {MAX_STEPS}], got {shown(v)}"
+
+
+def _check_boundaries(f: Field, v: Any) -> str | None:
+    ok = isinstance(v, (list, tuple)) and 0 < len(v) <= MAX_PIECES and all(
+        isinstance(b, int) and not isinstance(b, bool) and 0 <= b <= MAX_STEPS for b in v)
+    if v is None or ok:
+        return None
+    return (f"{f.what} must be a list of 1 to {MAX_PIECES} update counts in [0, {MAX_STEPS}], "
+            f"got {shown(v)}")  # fmt: skip
+
+
+def _check_multiples(f: Field, v: Any) -> str | None:
+    ok = isinstance(v, (list, tuple)) and 1 < len(v) <= MAX_PIECES + 1 and all(
+        _number(x) and finite(x) and x > 0 for x in v)
+    if v is None or ok:
+        return None
+    return (f"{f.what} must be a list of 2 to {MAX_PIECES + 1} finite numbers > 0, got "
+            f"{shown(v)}")  # fmt: skip
+
+
 def _check_switch(f: Field, v: Any) -> str | None:
     if v is None or isinstance(v, bool):
         return None
@@ -195,6 +210,11 @@ KINDS: dict[str, Kind] = {
     "nonnegative": Kind("float | None", float, _check_setting(lambda v: v >= 0, ">= 0"),
                         "number >= 0"),
     "switch": Kind("bool | None", _switch, _check_switch, "true or false"),
+    "steps": Kind("int | None", int, _check_steps, "integer >= 0"),
+    "boundaries": Kind("tuple[int, ...] | None", _list_of(int, "integers"), _check_boundaries,
+                       "list of integers >= 0"),
+    "multiples": Kind("tuple[float, ...] | None", _list_of(float, "numbers"), _check_multiples,
+                      "list of numbers > 0"),
     "sizes": Kind("tuple[int, ...]", _sizes, _check_sizes, "list of integers >= 1"),
     "interval": Kind("tuple[float, float]", _interval, _check_interval, "[low, high]"),
 }
@@ -263,6 +283,9 @@ SECTIONS: dict[str, str] = {
     "training": "the loss, the mini-batch size, the epochs and the tuning hold-out",
     "optimizer": "the update rule and its settings (each setting left out is the "
     "optimizer's own Keras 3 default; one the optimizer does not read is refused)",
+    "schedule": "the learning rate's schedule over the updates, as Keras 3 computes it: the "
+    "rate of update s is lr times the schedule's factor at s (a setting the schedule does "
+    "not read is refused)",
 }
 
 # fmt: off
@@ -321,6 +344,27 @@ FIELDS: tuple[Field, ...] = (
     Field("weight_decay", "optimizer", "nonnegative", None, "decoupled weight decay of every "
           "optimizer: p <- p - p * weight_decay * lr before each update (default: "
           f"{DEFAULTS.weight_decay:g}, adamw {default('adamw', 'weight_decay'):g})"),
+    Field("schedule", "schedule", "choice", "constant", "learning-rate schedule", key="name",
+          choices=_names(SCHEDULES)),
+    Field("decay_rate", "schedule", "positive", None, "exponential: the factor per decay_steps;"
+          " inverse_time: the rate of the denominator's growth (required by both)"),
+    Field("decay_steps", "schedule", "optional count", None, "updates per decay period "
+          "(default: one epoch's updates; cosine: every update after the warmup)",
+          high=MAX_STEPS),
+    Field("staircase", "schedule", "switch", None, "exponential and inverse_time decay at "
+          "whole periods only"),
+    Field("power_t", "schedule", "nonnegative", None, "inverse_time's exponent (default: 1, "
+          "Keras' InverseTimeDecay; scikit-learn's invscaling uses 0.5)"),
+    Field("alpha", "schedule", "coefficient", None, "cosine's final factor, a fraction of the "
+          "peak rate (default: 0)"),
+    Field("warmup_steps", "schedule", "steps", None, "cosine's updates of linear warmup "
+          "(default: 0, none)"),
+    Field("warmup_target", "schedule", "positive", None, "cosine's factor reached after the "
+          "warmup, a multiple of lr (Keras' warmup_target / initial_learning_rate)"),
+    Field("boundaries", "schedule", "boundaries", None, "piecewise: the update counts where "
+          "the factor changes, increasing"),
+    Field("values", "schedule", "multiples", None, "piecewise: one factor more than "
+          "boundaries, multiples of lr (Keras' values / lr)"),
 )
 # fmt: on
 

@@ -11,8 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mlpbench.config.fields import finite, shown
-from mlpbench.errors import UsageError
+from mlpbench.errors import UsageError, finite, shown
 
 SCORES = {"loss": "test_loss", "accuracy": "test_accuracy"}  # measured on the hold-out
 AXES = ("lr", "batch_size", "epochs")

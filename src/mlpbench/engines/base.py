@@ -65,12 +65,15 @@ class Problem(NamedTuple):
 
     x (R, count, inputs), y (R, count, k): k = 1 for a sigmoid output in {0, 1},
     else one-hot over k softmax outputs; params [W1, b1, ...] with a run axis;
-    orders (R, epochs, m) int32 sample order per epoch, None at full batch.
+    orders (R, epochs, m) int32 sample order per epoch, None at full batch;
+    factors (updates,) float64, the schedule's factor of each update s = 0, 1, ...
+    (update s of run r uses rate lrs[r] * factors[s]), None for a constant rate.
     """
 
     data: Dataset
     params: Params
     orders: np.ndarray | None
+    factors: np.ndarray | None = None
 
 
 class Fit(NamedTuple):

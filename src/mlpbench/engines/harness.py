@@ -49,7 +49,7 @@ def prepare(config: Config, seeds: Sequence[int], dtype: str) -> Problem:
         data = Dataset(x[:, :k], y[:, :k], x[:, k:], y[:, k:])
     params = init_params(config.layer_sizes, seeds, dtype)
     orders = batch_orders(seeds, config.train_size, config.epochs, config.batch)
-    return Problem(data, params, orders)
+    return Problem(data, params, orders, config.rate_factors())
 
 
 def accuracy(p: np.ndarray, y: np.ndarray) -> np.ndarray:

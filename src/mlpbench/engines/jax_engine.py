@@ -14,7 +14,9 @@ rate included, so a learning-rate x seed grid is one program. Conventions:
 - optimizers are Keras 3's rules, the very text of optimizers.py run over
   jax.numpy with the run's traced rate, every constant cast to the
   parameters' float width (so a float32 run stays float32); weight decay
-  likewise (optimizers.decayed);
+  likewise (optimizers.decayed); with a schedule, update s (counted in the
+  scan's carry) rebuilds the rule at rate lr * factors[s], both in the run's
+  float width, as the numba engine multiplies them;
 - float32 by default; float64 works because x64 is enabled when this module
   is imported (every array here is given its dtype explicitly);
 - the per-epoch loss is the sample-weighted mean of the batch losses, each
@@ -71,8 +73,9 @@ def logits_one(params, x, activation: str):
     return jnp.matmul(a, params[-2], precision=lax.Precision.HIGHEST) + params[-1]
 
 
-def make_train(config: Config, shuffled: bool) -> Callable:
-    """(params, x, y, orders, lr) of R runs -> (final params, curve (R, epochs))."""
+def make_train(config: Config, shuffled: bool, scheduled: bool) -> Callable:
+    """(params, x, y, orders, lr, factors) of R runs -> (final params, curve (R, epochs));
+    factors, the schedule's, are shared by the runs."""
     loss = LOSSES[config.loss]
     settings = config.settings
     m, batch = config.train_size, config.batch
@@ -83,15 +86,19 @@ def make_train(config: Config, shuffled: bool) -> Callable:
 
     value_and_grad = jax.value_and_grad(batch_loss)
 
-    def train_one(params, x, y, orders, lr):
+    def train_one(params, x, y, orders, lr, factors):
         optimizer = optimizers.build(config.optimizer, lr, settings, jnp)
 
         def step(carry, batch_xy):
-            params, state = carry
+            params, state, s = carry
             value, grads = value_and_grad(params, *batch_xy)
-            updates, state = optimizer.update(grads, state)
-            params = optimizers.decayed(params, settings.weight_decay, lr, jnp)
-            return ([p + u for p, u in zip(params, updates)], state), value
+            rate = lr * factors[s] if scheduled else lr
+            rule = optimizer
+            if scheduled:  # the rule at this update's rate; its state goes on
+                rule = optimizers.build(config.optimizer, rate, settings, jnp)
+            updates, state = rule.update(grads, state)
+            params = optimizers.decayed(params, settings.weight_decay, rate, jnp)
+            return ([p + u for p, u in zip(params, updates)], state, s + 1), value
 
         def epoch(carry, order):
             xe, ye = (x[order], y[order]) if shuffled else (x, y)
@@ -105,12 +112,12 @@ def make_train(config: Config, shuffled: bool) -> Callable:
                 total = total + value * rest
             return carry, total / m
 
-        carry = (params, optimizer.init(params))
+        carry = (params, optimizer.init(params), jnp.zeros((), jnp.int32))
         xs = orders if shuffled else None
-        (params, _), curve = lax.scan(epoch, carry, xs, length=config.epochs)
+        (params, _, _), curve = lax.scan(epoch, carry, xs, length=config.epochs)
         return params, curve
 
-    return jax.vmap(train_one, in_axes=(0, 0, 0, 0 if shuffled else None, 0))
+    return jax.vmap(train_one, in_axes=(0, 0, 0, 0 if shuffled else None, 0, None))
 
 
 def _device(device: str):
@@ -121,14 +128,17 @@ class JaxTrainer(Trainer):
     """The training program compiled ahead of time for these shapes and this device."""
 
     def __init__(self, config: Config, problem: Problem, lrs: np.ndarray, dtype: str, device: str):
-        data, params, orders = problem
+        data, params, orders, factors = problem
         self.device, self.activation = _device(device), config.activation
         shuffled = orders is not None
         self.host_args = (params, data.x_train, data.y_train,
                           orders if shuffled else np.zeros((), np.int32),
-                          np.asarray(lrs, dtype=dtype))  # fmt: skip
+                          np.asarray(lrs, dtype=dtype),
+                          np.ones(1, dtype) if factors is None
+                          else factors.astype(dtype))  # fmt: skip
         args = jax.device_put(self.host_args, self.device)
-        self.train = jax.jit(make_train(config, shuffled)).lower(*args).compile()
+        train = make_train(config, shuffled, factors is not None)
+        self.train = jax.jit(train).lower(*args).compile()
         predict = jax.jit(jax.vmap(lambda p, x: logits_one(p, x, config.activation)))
         self.predict = {
             x.shape: predict.lower(args[0], jax.device_put(x, self.device)).compile()

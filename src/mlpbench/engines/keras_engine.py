@@ -12,7 +12,12 @@ The backend is whatever KERAS_BACKEND says (TensorFlow by default). Conventions:
 - optimizers are Keras' own classes (SGD, RMSprop, Adam, AdamW, Adagrad,
   Adamax, Nadam, Lion) given the rate and every setting the optimizer reads,
   each at its Keras default unless the configuration sets it; weight decay
-  is the optimizer's own `weight_decay` (decoupled, on every variable);
+  is the optimizer's own `weight_decay` (decoupled, on every variable); a
+  schedule is a LearningRateSchedule reading the harness's table of rates,
+  lr * factors[s] computed in float64 and cast to the model's width, at
+  Keras' own step count (tests/test_schedules.py holds the factors equal to
+  Keras' ExponentialDecay, InverseTimeDecay, CosineDecay and
+  PiecewiseConstantDecay);
 - batch order: fit reads a tf.data pipeline that replays the run's epoch
   permutations (at full batch, the whole set every epoch), with
   steps_per_epoch set so one iterator runs through all epochs and Keras never
@@ -32,6 +37,7 @@ import contextlib
 import math
 import os
 import time
+from typing import Any
 
 import keras
 import numpy as np
@@ -46,7 +52,7 @@ KERAS_OPTIMIZERS = {"sgd": "SGD", "rmsprop": "RMSprop", "adam": "Adam", "adamw":
 KERAS_NAMES = {"initial_accumulator": "initial_accumulator_value"}
 
 
-def keras_optimizer(optimizer: str, settings: Settings, lr: float
+def keras_optimizer(optimizer: str, settings: Settings, lr: Any
                     ) -> keras.optimizers.Optimizer:  # fmt: skip
     """Keras' own optimizer object, every setting the optimizer reads passed explicitly."""
     s = settings
@@ -57,9 +63,23 @@ def keras_optimizer(optimizer: str, settings: Settings, lr: float
     return getattr(keras.optimizers, KERAS_OPTIMIZERS[optimizer])(learning_rate=lr, **kwargs)
 
 
-def make_optimizer(config: Config, lr: float) -> keras.optimizers.Optimizer:
-    """The configuration's optimizer, as Keras builds it."""
-    return keras_optimizer(config.optimizer, config.settings, lr)
+class TableSchedule(keras.optimizers.schedules.LearningRateSchedule):
+    """The harness's rate of every update, lr * factors[s], read at Keras' step count s (the
+    last rate holds past the end: Keras' warm-up fit makes no more updates than a run)."""
+
+    def __init__(self, rates: np.ndarray):
+        self.rates = keras.ops.convert_to_tensor(rates)
+        self.last = len(rates) - 1
+
+    def __call__(self, step):
+        return keras.ops.take(self.rates, keras.ops.minimum(step, self.last))
+
+
+def make_optimizer(config: Config, lr: float, factors: np.ndarray | None, dtype: str
+                   ) -> keras.optimizers.Optimizer:  # fmt: skip
+    """The configuration's optimizer, as Keras builds it, its rate scheduled by factors."""
+    rate = lr if factors is None else TableSchedule((lr * factors).astype(dtype))
+    return keras_optimizer(config.optimizer, config.settings, rate)
 
 
 LOSSES = {"bce": "binary_crossentropy", "cce": "categorical_crossentropy",
@@ -81,7 +101,8 @@ def device_scope(device: str):
     return _tf().device("/GPU:0" if device == "gpu" else "/CPU:0")
 
 
-def build_model(config: Config, dtype: str) -> tuple[keras.Model, keras.Model]:
+def build_model(config: Config, dtype: str, factors: np.ndarray | None
+                ) -> tuple[keras.Model, keras.Model]:  # fmt: skip
     """The configuration's network, compiled with its loss and optimizer, and its logit model.
 
     The output is Dense(k) followed by a sigmoid (k = 1) or softmax Activation
@@ -97,7 +118,8 @@ def build_model(config: Config, dtype: str) -> tuple[keras.Model, keras.Model]:
     logit = keras.layers.Dense(outputs, dtype=dtype)(a)
     output = keras.layers.Activation("sigmoid" if outputs == 1 else "softmax", dtype=dtype)(logit)
     model = keras.Model(inputs, output)
-    model.compile(optimizer=make_optimizer(config, config.lr), loss=LOSSES[config.loss])
+    optimizer = make_optimizer(config, config.lr, factors, dtype)
+    model.compile(optimizer=optimizer, loss=LOSSES[config.loss])
     model.optimizer.build(model.trainable_variables)
     return model, keras.Model(inputs, logit)
 
@@ -137,9 +159,9 @@ class KerasTrainer(Trainer):
 
     def __init__(self, config: Config, problem: Problem, dtype: str, device: str):
         self.config, self.problem, self.device = config, problem, device
-        data, _, orders = problem
+        data, _, orders, factors = problem
         with device_scope(device):
-            self.model, self.logit_model = build_model(config, dtype)
+            self.model, self.logit_model = build_model(config, dtype, factors)
             self.fresh_optimizer = [v.numpy() for v in self.model.optimizer.variables]
             run_orders = None if orders is None else orders[0]
             x, y = data.x_train[0], data.y_train[0]
@@ -149,7 +171,7 @@ class KerasTrainer(Trainer):
 
     def fit(self, on_epoch: EpochCallback | None) -> Fit:
         """model.fit for each run, one after another, each timed on its own."""
-        data, params, orders = self.problem
+        data, params, orders, _ = self.problem
         runs = len(params[0])
         curve, seconds = np.zeros((runs, self.config.epochs)), np.zeros(runs)
         with device_scope(self.device):

@@ -81,7 +81,7 @@ class NumbaTrainer(Trainer):
     """
 
     def __init__(self, config: Config, problem: Problem, lrs: np.ndarray, dtype: str):
-        data, params, orders = problem
+        data, params, orders, factors = problem
         runs = len(lrs)
         settings = config.settings
         k, c = constants(dtype, config.optimizer, settings), math_constants(dtype)
@@ -97,7 +97,9 @@ class NumbaTrainer(Trainer):
         lr = np.asarray(lrs, dtype=dtype)
         self.per_run = (data.x_train, data.y_train, order_arg, self.theta, lr, self.curve)
         codes = (loss_code(config.loss, config.layer_sizes[-1]), OPTIMIZER_CODES[config.optimizer])
-        loop = (config.batch, step_table(config.optimizer, config.epochs * batches, k))
+        loop = (config.batch, step_table(config.optimizer, config.epochs * batches, k),
+                np.ones(1, dtype) if factors is None else factors.astype(dtype),
+                factors is not None)  # fmt: skip
         self.shared = (shuffled, *self.shape, *codes, *loop, k, c)
         self.epochs = config.epochs
 

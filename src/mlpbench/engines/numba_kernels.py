@@ -6,10 +6,12 @@ own copies of the functions in SPECIALISED, which read ACTIVATION and SOFTMAX
 as constants; numba drops the branches they rule out, so a study compiles
 only the code it runs (cold, the seed study's one variant compiles in 6.5 s;
 one kernel with runtime codes for every variant took 9.7 s). Loss,
-optimizer, batch size, epochs and a per-run learning rate stay runtime
-arguments. The kernels release the GIL, and numba_engine.py spreads runs
-over the cores by giving each thread a slice of the run axis (numba's prange
-did the same, but compiling took 8.8 s instead of 5.3 s). Parameters are
+optimizer, batch size, epochs, a per-run learning rate and a schedule's
+factor per update stay runtime arguments (a rate lr * factor, one product per
+update, in the parameters' float width). The kernels release the GIL, and
+numba_engine.py spreads runs over the cores by giving each thread a slice of
+the run axis (numba's prange did the same, but compiling took 8.8 s instead
+of 5.3 s). Parameters are
 flattened per run as [W1 (row-major, in x out), b1, W2, b2, ...].
 
 A batch is computed one of two ways, with the same arithmetic per sample:
@@ -252,12 +254,13 @@ def _batch_by_samples(theta, grad, nb, net, acts, targets, z, a, d, k, c):
 
 
 def train_kernel(x, y, orders, theta, lr, curve, epochs, shuffled, sizes, woff, boff, uoff,
-                 loss, opt, batch, table, k, c):  # fmt: skip
+                 loss, opt, batch, table, factors, scheduled, k, c):  # fmt: skip
     """Train runs r = 0..R-1 in turn; theta (R, P) is updated in place, curve (R, E) filled.
 
     The arguments up to curve have a leading run axis: callers give each
     thread a slice of it (the kernel releases the GIL). table is
-    numba_optimizers.step_table's (one row will do for optimizers without).
+    numba_optimizers.step_table's (one row will do for optimizers without);
+    scheduled, update s (from 0) has rate lr[r] * factors[s], else lr[r].
     """
     runs, m, dim, ko = x.shape[0], x.shape[1], x.shape[2], y.shape[2]
     units = uoff[-1] + sizes[-1]
@@ -292,8 +295,9 @@ def train_kernel(x, y, orders, theta, lr, curve, epochs, shuffled, sizes, woff, 
                     )
                 else:
                     batch_loss = _batch_by_samples(th, grad, nb, net, acts, targets, z, a, d, k, c)
+                rate = lr[r] * factors[step] if scheduled else lr[r]
                 step += 1
-                _step(th, grad, m1, m2, m3, opt, lr[r], table[step if tabled else 0], k)
+                _step(th, grad, m1, m2, m3, opt, rate, table[step if tabled else 0], k)
                 nbf = k[ONE] * nb
                 total += batch_loss / nbf * nbf  # Keras: the batch's mean loss x its size
             curve[r, e] = total / m

@@ -7,7 +7,9 @@ as much as one. Numerical conventions:
 - the forward pass is model.forward; the sigmoid is the overflow-free form in
   model.sigmoid; BCE works on the output logit with no clipping and MSE on
   sigmoid(logit) (see losses.py);
-- optimizer rules and epsilon placement as in optimizers.py (Keras 3);
+- optimizer rules and epsilon placement as in optimizers.py (Keras 3); with a
+  schedule, update s rebuilds the rule at rate lr * factors[s] (float64, then
+  cast to the run's width as every coefficient is) and keeps its state;
 - the per-epoch loss is what Keras' History shows: the sample-weighted mean
   of the mini-batch losses, each taken before its update.
 """
@@ -50,9 +52,10 @@ class NumpyTrainer(Trainer):
 
     def fit(self, on_epoch: EpochCallback | None) -> Fit:
         """Epoch by epoch, batch by batch, in each run's own sample order."""
-        c, (data, params, orders) = self.config, self.problem
+        c, (data, params, orders, factors) = self.config, self.problem
         settings = c.settings
-        optimizer = OPTIMIZERS[c.optimizer].build(c.lr, settings)
+        rule = OPTIMIZERS[c.optimizer]
+        optimizer, rate, step = rule.build(c.lr, settings), c.lr, 0
         state = optimizer.init(params)
         runs, m, batch = len(params[0]), c.train_size, c.batch
         curve = np.zeros((runs, c.epochs))
@@ -68,8 +71,12 @@ class NumpyTrainer(Trainer):
                 xb, yb = x[:, s : s + batch], y[:, s : s + batch]
                 value, grads = loss_and_grads(params, xb, yb, c.activation, c.loss)
                 total += value * xb.shape[1]
+                if factors is not None:  # the rule at this update's rate; its state goes on
+                    rate = c.lr * factors[step]
+                    optimizer = rule.build(rate, settings)
                 updates, state = optimizer.update(grads, state)
-                params = apply_updates(decayed(params, settings.weight_decay, c.lr), updates)
+                params = apply_updates(decayed(params, settings.weight_decay, rate), updates)
+                step += 1
             curve[:, epoch] = total / m
             if on_epoch:
                 on_epoch(runs)

@@ -97,13 +97,13 @@ class TfTrainer(Trainer):
     """Keras variables for every run, and the traced training and prediction functions."""
 
     def __init__(self, config: Config, problem: Problem, dtype: str, device: str, xla: bool):
-        data, params, orders = problem
+        data, params, orders, factors = problem
         runs = len(params[0])
         shuffled = orders is not None
         self.config, self.device = config, device
         with device_scope(device):
             self.weights = [keras.Variable(p, dtype=dtype) for p in params]
-            optimizer = make_optimizer(config, config.lr)
+            optimizer = make_optimizer(config, config.lr, factors, dtype)
             optimizer.build(self.weights)
             fresh_optimizer = [v.numpy() for v in optimizer.variables]
             self.x, self.y = tf.constant(data.x_train), tf.constant(data.y_train)

@@ -12,10 +12,9 @@ import dataclasses
 import unicodedata
 from typing import Any, NamedTuple
 
-from mlpbench.config.fields import finite, shown
 from mlpbench.config.tuning import LR_GRID, SCORES, TuneSpec
 from mlpbench.engines.results import METRICS
-from mlpbench.errors import UsageError
+from mlpbench.errors import UsageError, finite, shown
 
 ROWS = ("accuracy", "loss", "time", "compile")
 CHECK_KINDS = ("greater", "ratio")

@@ -74,8 +74,9 @@ def tidy(run: StoredRun, place: Place = NOWHERE) -> dict:
     row.update({k: getattr(run, k) for k in RUN_FIELDS})
     row.update({k: run.config.get(k, DEFAULTS_LEFT_OUT.get(k)) for k in CONFIG_FIELDS})
     row.update(trained_settings(run.config))
-    row["hidden"] = ",".join(str(h) for h in run.config["hidden"])
-    row["range"] = ",".join(str(v) for v in row["range"])
+    for name in ("hidden", "range", "boundaries", "values"):  # lists as one cell: 8,16
+        if row[name] is not None:
+            row[name] = ",".join(str(v) for v in row[name])
     config = stored_config(run.config)
     row["data_sha256"] = None if config is None else data_sha256(config, run.seed)
     row.update(run.metrics)
