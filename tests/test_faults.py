@@ -7,6 +7,7 @@ import base64
 import json
 import os
 import re
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -335,3 +336,71 @@ def test_small_ones(argv, message, tmp_path, capsys):
     code, _, err = _run([*argv, *out], capsys)
     assert code == 2 and len(err) == 1 and message in err[0], err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "parquet"])
+def test_export_to_a_closed_standard_output_is_one_line(stored, fmt):
+    """`mlpbench export >&-`: Python's sys.stdout is None, which once ended in a traceback."""
+    command = " ".join([*MLPBENCH, "export", "--out", str(stored), "--format", fmt]) + " >&-"
+    proc = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert "standard output, which is closed" in proc.stderr
+
+
+KILLED_WRITER = """
+import os, sqlite3, sys
+conn = sqlite3.connect(sys.argv[1])
+conn.execute("BEGIN IMMEDIATE")
+conn.execute("DELETE FROM runs")
+conn.execute("CREATE TABLE spill(x)")  # enough pages that SQLite writes the file mid-transaction
+conn.executemany("INSERT INTO spill VALUES (?)", [(b"x" * 4000,)] * 3000)
+os._exit(9)
+"""
+
+
+def test_a_writer_killed_mid_transaction_is_rolled_back_by_export(tmp_path, capsys):
+    """The hot journal a killed writer leaves made read-only commands say the store was
+    read-only; they now roll it back, and the last committed runs are all there."""
+    out = tmp_path / "out"
+    argv = ["train", "--m", "30", "--n", "10", "--epochs", "3", "--runs", "2", "--engine",
+            "numpy", "--out", str(out)]  # fmt: skip
+    assert cli.main(argv) == 0
+    db = out / "mlpbench.sqlite"
+    subprocess.run([sys.executable, "-c", KILLED_WRITER, str(db)], timeout=120)
+    assert (out / "mlpbench.sqlite-journal").stat().st_size > 0  # a hot journal is left
+    capsys.readouterr()
+    assert cli.main(["export", "--out", str(out), "--format", "json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 2
+    assert not (out / "mlpbench.sqlite-journal").exists()
+
+
+@pytest.mark.parametrize(("column", "value", "said"), [
+    ("loss_curve", b"1234567", "run 1's loss_curve is not what mlpbench writes (b'1234567')"),
+    ("config", "null", "run 1's config is not what mlpbench writes ('null')"),
+    ("test_accuracy", "high", "run 1's test_accuracy is not what mlpbench writes ('high')"),
+    ("params", "{", "run 1's params is not what mlpbench writes ('{')"),
+])  # fmt: skip
+def test_a_corrupted_row_is_one_line_naming_it(tmp_path, capsys, column, value, said):
+    out = tmp_path / "out"
+    argv = ["train", "--m", "30", "--n", "10", "--epochs", "3", "--runs", "2", "--engine",
+            "numpy", "--out", str(out)]  # fmt: skip
+    assert cli.main(argv) == 0
+    with sqlite3.connect(out / "mlpbench.sqlite") as conn:
+        conn.execute(f"UPDATE runs SET {column} = ? WHERE id = 1", (value,))
+    capsys.readouterr()
+    assert cli.main(["export", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and said in err[0], err
+
+
+def test_a_last_study_record_without_its_engine_is_one_line(stored, tmp_path, capsys):
+    copy = tmp_path / "copy"
+    shutil.copytree(stored, copy)
+    with sqlite3.connect(copy / "mlpbench.sqlite") as conn:
+        (value,) = conn.execute("SELECT value FROM meta WHERE key = 'last_study'").fetchone()
+        last = json.loads(value)
+        del last["engine"]
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'last_study'", (json.dumps(last),))
+    assert cli.main(["report", "--out", str(copy)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "record of the last study is corrupted (no engine)" in err[0], err

@@ -77,6 +77,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     from mlpbench.exports.tidy import CURVE_FIELDS, TIDY_FIELDS, spreadsheet_safe, to_parquet
     from mlpbench.report.formatting import jsonable
 
+    if sys.stdout is None:  # `mlpbench export >&-`: Python has no stream to write to
+        raise UsageError("export writes to standard output, which is closed; send it to a "
+                         "file: mlpbench export --format csv > runs.csv")  # fmt: skip
     rows = service.export_rows(args.out, args.curves)
     fields = CURVE_FIELDS if args.curves else TIDY_FIELDS
     if args.format == "json":

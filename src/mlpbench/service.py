@@ -246,10 +246,16 @@ def stored_study(
         last = store.get_meta(LAST_STUDY)
         if not isinstance(last, dict):
             raise UsageError(f"no study has been run in {str(out)!r}; run `mlpbench run` first")
+        lacking = [k for k in ("source", "engine") if not isinstance(last.get(k), str)]
+        lacking += [] if isinstance(last.get("dtype"), str | None) else ["dtype"]  # None: default
+        if lacking:
+            raise UsageError(f"store {str(out)!r}: its record of the last study is corrupted "
+                             f"(no {', '.join(lacking)}); run the study again with "
+                             "`mlpbench run`")  # fmt: skip
         whole = resolve_study(spec) if spec else parse_study(
             last["source"], folder=last.get("folder"))  # fmt: skip
         study, name = _chosen(whole, tables, runs, seed)
-        engine, dtype = last["engine"], last["dtype"]
+        engine, dtype = last["engine"], last.get("dtype")
         study, tuned = resolve_tuned(study, engine, dtype, store, train=False)
         return _outcome(study, store, engine, dtype, Path(out), tuned, 0, name)
 

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from mlpbench.engines.results import METRICS, RunResult, StoredRun
-from mlpbench.errors import UsageError
+from mlpbench.errors import UsageError, shown
 from mlpbench.files import alive, make_folder, output_folder
 
 if TYPE_CHECKING:
@@ -115,6 +115,9 @@ class Store:
             raise UsageError(f"store {self.path}: {e.strerror or e}") from None
         except json.JSONDecodeError as e:
             raise UsageError(f"store {self.path} holds a corrupted record: {e}") from None
+        except CorruptRowError as e:
+            raise UsageError(f"store {self.path} is corrupted: {e}; delete that row, or use "
+                             "another output folder") from None
 
     def _connect(self, create: bool) -> sqlite3.Connection | None:
         if self._conn is not None:
@@ -133,6 +136,7 @@ class Store:
         if self.readonly:
             if size == 0:
                 return None  # an empty file holds no runs
+            self._roll_back_a_killed_writer()
             uri = f"{self.path.resolve().as_uri()}?mode=ro"
             conn = sqlite3.connect(uri, uri=True, timeout=LOCK_TIMEOUT_S)
         else:
@@ -157,6 +161,22 @@ class Store:
             raise
         self._conn = conn
         return conn
+
+    def _roll_back_a_killed_writer(self) -> None:
+        """A writer killed mid-transaction leaves a hot journal that a read-only connection
+        cannot roll back; a read-write one does on its first read, restoring the last commit."""
+        journal = self.path.with_name(self.path.name + "-journal")
+        if not journal.is_file() or journal.stat().st_size == 0:
+            return
+        try:
+            with contextlib.closing(sqlite3.connect(self.path, timeout=LOCK_TIMEOUT_S)) as conn:
+                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.Error as e:
+            raise UsageError(
+                f"store {self.path} holds a killed writer's unfinished transaction ({journal.name})"
+                f" that cannot be rolled back here ({e}); run mlpbench once where the folder is "
+                "writable, and SQLite restores the last committed runs"
+            ) from None
 
     def close(self) -> None:
         """Close the connection, if one was opened."""
@@ -295,8 +315,35 @@ class Store:
             return [decode(r) for r in conn.execute("SELECT * FROM runs ORDER BY id")]
 
 
+class CorruptRowError(Exception):
+    """A stored row whose fields are not what mlpbench wrote (the store was edited or damaged)."""
+
+
+def _checked(row: sqlite3.Row) -> None:
+    """Each field of a row of the type mlpbench writes, else CorruptRowError naming the first."""
+    curve = row["loss_curve"]
+    problems = {
+        "config": lambda: isinstance(json.loads(row["config"]), dict),
+        "loss_curve": lambda: isinstance(curve, bytes) and len(curve) % 8 == 0,
+        "params": lambda: isinstance(json.loads(row["params"]), list),
+        "versions": lambda: isinstance(json.loads(row["versions"]), dict),
+        "environment": lambda: isinstance(json.loads(row["environment"]), dict),
+        **{m: (lambda m=m: row[m] is None or type(row[m]) in (int, float)) for m in METRICS},
+        **{k: (lambda k=k: isinstance(row[k], str)) for k in ("engine", "dtype", "device")},
+    }
+    for name, ok in problems.items():
+        try:
+            good = ok()
+        except (TypeError, ValueError):  # json's errors are ValueErrors
+            good = False
+        if not good:
+            raise CorruptRowError(f"run {row['id']}'s {name} is not what mlpbench writes "
+                             f"({shown(row[name])})")  # fmt: skip
+
+
 def decode(row: sqlite3.Row) -> StoredRun:
-    """A stored row as a typed record."""
+    """A stored row as a typed record; a corrupted one is CorruptRowError, never a traceback."""
+    _checked(row)
     return StoredRun(
         id=row["id"],
         config_key=row["config_key"],
