@@ -275,3 +275,13 @@ def test_a_note_may_break_lines_and_a_label_may_be_100_characters():
     study = parse_study(f"[[tables]]\nnumber = 1\nnote = \"one\\ntwo\"\n[[tables.columns]]\n"
                         f"label = '{'x' * 100}'", "s.toml")  # fmt: skip
     assert study.tables[0].note == "one\ntwo" and len(study.tables[0].columns[0].label) == 100
+
+
+def test_a_hold_out_too_large_for_a_tuned_column_is_refused_when_read(tmp_path):
+    """Once refused only after the store was made, without its key path."""
+    text = ("[defaults]\nm = 30\nn = 10\n[tuning]\nvalidation = 0.99\n[[tables]]\nnumber = 1\n"
+            "[[tables.columns]]\nlabel = \"a\"\nlr = \"tuned\"\n")
+    with pytest.raises(UsageError, match=r"tuning\.validation: validation must be a fraction "
+                                         r".* m = 30, got 0\.99 \(table 1, column 'a'\)"):
+        parse_study(text, "s.toml")
+    parse_study(text.replace("0.99", "0.2"), "s.toml")  # 6 held out of 30: fine

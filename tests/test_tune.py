@@ -271,7 +271,7 @@ def test_a_grid_from_the_command_line():
 
 
 def test_a_grid_batch_as_large_as_the_trained_points_is_full_batch():
-    from mlpbench.experiment.tune import tuning_config
+    from mlpbench.config.tuning import tuning_config
 
     config = Config(m=100)
     assert tuning_config(config, 0.2, batch_size=80).batch_size is None  # 80 = 100 - 20 held

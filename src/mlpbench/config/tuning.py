@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from mlpbench.errors import UsageError, finite, shown
+
+if TYPE_CHECKING:
+    from mlpbench.config.core import Config
 
 SCORES = {"loss": "test_loss", "accuracy": "test_accuracy"}  # measured on the hold-out
 AXES = ("lr", "batch_size", "epochs")
@@ -65,3 +69,12 @@ class TuneSpec:
     def seeds(self) -> list[int]:
         """Seeds of the runs at every grid point."""
         return [self.seed + i for i in range(self.runs)]
+
+
+def tuning_config(config: Config, validation: float, **values: object) -> Config:
+    """A grid point's configuration: the hold-out set aside, a batch of m read as full batch."""
+    point = config.replace(**values)
+    held = point.replace(validation=validation, batch_size=None)
+    if point.batch_size is not None and point.batch_size < held.train_size:
+        held = held.replace(batch_size=point.batch_size)
+    return held

@@ -49,7 +49,7 @@ from mlpbench.config.core import (
     check_seeds,
 )
 from mlpbench.config.fields import BY_NAME, CONFIG_FIELDS, SECTION_KEYS, SECTIONS
-from mlpbench.config.tuning import TUNING_SEED_OFFSET, TuneSpec, log_grid
+from mlpbench.config.tuning import TUNING_SEED_OFFSET, TuneSpec, log_grid, tuning_config
 from mlpbench.data.dataset import is_file
 from mlpbench.engines.registry import spec
 from mlpbench.engines.results import METRICS
@@ -324,6 +324,8 @@ def parse_study(text: str, origin: str = "<study>", folder: str | None = None) -
         check_seeds(seed, runs)
     except UsageError as e:
         raise where.error(str(e)) from None
+    tuning = _tuning(where / "tuning", raw.get("tuning", {}), seed)
+    _check_hold_out(where / "tuning" / "validation", tuning, parsed)
     return Study(
         name=prose(where / "name", raw.get("name", Path(origin).stem), "name"),
         title=prose(where / "title", get(raw, STUDY, "title"), "title"),
@@ -331,10 +333,23 @@ def parse_study(text: str, origin: str = "<study>", folder: str | None = None) -
         seed=seed,
         tables=parsed,
         source=text,
-        tuning=_tuning(where / "tuning", raw.get("tuning", {}), seed),
+        tuning=tuning,
         summary=prose(where / "summary", get(raw, STUDY, "summary"), "summary"),
         folder=str(base.resolve()),
     )
+
+
+def _check_hold_out(where: Where, tuning: TuneSpec, tables: list[Table]) -> None:
+    """The tuning hold-out must leave points on both sides of every tuned column's m, which
+    is known once the study is read (so no store is made for a study that cannot tune)."""
+    for table in tables:
+        for column in table.columns:
+            if column.tuned:
+                try:
+                    tuning_config(column.config, tuning.validation)
+                except UsageError as e:
+                    raise where.error(f"{e} (table {table.number}, column "
+                                      f"{column.label!r})") from None  # fmt: skip
 
 
 def _tuning(where: Where, raw: Any, seed: int) -> TuneSpec:

@@ -18,7 +18,14 @@ from typing import NamedTuple
 import numpy as np
 
 from mlpbench.config.core import SEED_LIMIT, Config, Job, check_runs
-from mlpbench.config.tuning import SCORES, TUNABLE, TUNING_SEED_OFFSET, TuneSpec, log_grid
+from mlpbench.config.tuning import (
+    SCORES,
+    TUNABLE,
+    TUNING_SEED_OFFSET,
+    TuneSpec,
+    log_grid,
+    tuning_config,
+)
 from mlpbench.engines.results import StoredRun
 from mlpbench.errors import UsageError
 
@@ -40,15 +47,6 @@ class TuneResult(NamedTuple):
     best: GridPoint
     config: Config
     trained: int = 0  # grid runs this call trained; the rest came from the store
-
-
-def tuning_config(config: Config, validation: float, **values: object) -> Config:
-    """A grid point's configuration: the hold-out set aside, a batch of m read as full batch."""
-    point = config.replace(**values)
-    held = point.replace(validation=validation, batch_size=None)
-    if point.batch_size is not None and point.batch_size < held.train_size:
-        held = held.replace(batch_size=point.batch_size)
-    return held
 
 
 def grid_jobs(config: Config, spec: TuneSpec, engine: str, dtype: str) -> list[Job]:
