@@ -73,7 +73,7 @@ class Config:
     @property
     def train_size(self) -> int:
         """Points trained on: m less the validation hold-out (the last points drawn)."""
-        return self.m - round(self.validation * self.m)
+        return _trained(self.m, self.validation)
 
     @property
     def batch(self) -> int:
@@ -90,8 +90,7 @@ class Config:
     @property
     def steps(self) -> schedules.Steps:
         """Updates a run makes, per epoch (the last batch may be short) and in all."""
-        per_epoch = -(-self.train_size // self.batch)
-        return schedules.Steps(per_epoch, per_epoch * self.epochs)
+        return schedules.Steps.of(self.train_size, self.batch, self.epochs)
 
     @property
     def schedule_settings(self) -> dict[str, Any]:
@@ -125,9 +124,10 @@ class Config:
                 d[name] = None
             elif not isinstance(value, bool):
                 d[name] = float(value)
+        steps = self.steps
         for name in schedules.SETTINGS:  # as the optimizer's: at its default, not given
             value = d[name]
-            if schedules.at_default(self.schedule, name, value, self.steps):
+            if schedules.at_default(self.schedule, name, value, steps):
                 d[name] = None
             elif name == "values" or not isinstance(value, (bool, int, tuple)):
                 d[name] = [float(v) for v in value] if name == "values" else float(value)
@@ -160,6 +160,11 @@ class Config:
                 if not (f.default is None and getattr(self, f.name) is None)}  # fmt: skip
 
 
+def _trained(m: int, validation: float) -> int:
+    """Points trained on: m less the validation hold-out."""
+    return m - round(validation * m)
+
+
 def trained_settings(stored: dict[str, Any]) -> dict[str, Any]:
     """A stored configuration's optimizer and schedule settings as trained: each one they
     read, resolved to its default where not given, and None for those they do not read."""
@@ -169,9 +174,8 @@ def trained_settings(stored: dict[str, Any]) -> dict[str, Any]:
     schedule = stored.get("schedule", "constant")
     if schedule == "constant":
         return settings | dict.fromkeys(schedules.SETTINGS)
-    m = stored["m"]
-    per_epoch = -(-(m - round(stored.get("validation", 0.0) * m)) // stored["batch_size"])
-    steps = schedules.Steps(per_epoch, per_epoch * stored["epochs"])
+    trained = _trained(stored["m"], stored.get("validation", 0.0))
+    steps = schedules.Steps.of(trained, stored["batch_size"], stored["epochs"])
     resolved = schedules.resolve(schedule, {n: stored.get(n) for n in schedules.SETTINGS}, steps)
     return settings | {n: resolved.get(n) for n in schedules.SETTINGS}
 

@@ -9,7 +9,6 @@ this process, measured apart from training."""
 from __future__ import annotations
 
 import itertools
-import math
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -93,11 +92,10 @@ class NumbaTrainer(Trainer):
         self.curve = np.zeros((runs, config.epochs), dtype=dtype)
         shuffled = orders is not None
         order_arg = orders if shuffled else np.zeros((runs, 1, 1), dtype=np.int32)
-        batches = math.ceil(data.x_train.shape[1] / config.batch)
         lr = np.asarray(lrs, dtype=dtype)
         self.per_run = (data.x_train, data.y_train, order_arg, self.theta, lr, self.curve)
         codes = (loss_code(config.loss, config.layer_sizes[-1]), OPTIMIZER_CODES[config.optimizer])
-        loop = (config.batch, step_table(config.optimizer, config.epochs * batches, k),
+        loop = (config.batch, step_table(config.optimizer, config.steps.total, k),
                 np.ones(1, dtype) if factors is None else factors.astype(dtype),
                 factors is not None)  # fmt: skip
         self.shared = (shuffled, *self.shape, *codes, *loop, k, c)

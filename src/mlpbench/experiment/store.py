@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -319,35 +319,44 @@ class CorruptRowError(Exception):
     """A stored row whose fields are not what mlpbench wrote (the store was edited or damaged)."""
 
 
-def _checked(row: sqlite3.Row) -> None:
-    """Each field of a row of the type mlpbench writes, else CorruptRowError naming the first."""
-    curve = row["loss_curve"]
-    problems = {
-        "config": lambda: isinstance(json.loads(row["config"]), dict),
-        "loss_curve": lambda: isinstance(curve, bytes) and len(curve) % 8 == 0,
-        "params": lambda: isinstance(json.loads(row["params"]), list),
-        "versions": lambda: isinstance(json.loads(row["versions"]), dict),
-        "environment": lambda: isinstance(json.loads(row["environment"]), dict),
-        **{m: (lambda m=m: row[m] is None or type(row[m]) in (int, float)) for m in METRICS},
-        **{k: (lambda k=k: isinstance(row[k], str)) for k in ("engine", "dtype", "device")},
-    }
-    for name, ok in problems.items():
+JSON_FIELDS = {"config": dict, "params": list, "versions": dict, "environment": dict}
+
+
+def _corrupt(row: sqlite3.Row, name: str) -> CorruptRowError:
+    return CorruptRowError(f"run {row['id']}'s {name} is not what mlpbench writes "
+                           f"({shown(row[name])})")  # fmt: skip
+
+
+def _parsed(row: sqlite3.Row) -> dict[str, Any]:
+    """The row's JSON fields, each parsed once and of the type mlpbench writes, and its other
+    fields checked likewise; CorruptRowError names the first that is not."""
+    values = {}
+    for name, kind in JSON_FIELDS.items():
         try:
-            good = ok()
+            values[name] = json.loads(row[name])
         except (TypeError, ValueError):  # json's errors are ValueErrors
-            good = False
-        if not good:
-            raise CorruptRowError(f"run {row['id']}'s {name} is not what mlpbench writes "
-                             f"({shown(row[name])})")  # fmt: skip
+            values[name] = None
+        if not isinstance(values[name], kind):
+            raise _corrupt(row, name)
+    curve = row["loss_curve"]
+    if not (isinstance(curve, bytes) and len(curve) % 8 == 0):
+        raise _corrupt(row, "loss_curve")
+    for name in METRICS:
+        if row[name] is not None and type(row[name]) not in (int, float):
+            raise _corrupt(row, name)
+    for name in ("engine", "dtype", "device"):
+        if not isinstance(row[name], str):
+            raise _corrupt(row, name)
+    return values
 
 
 def decode(row: sqlite3.Row) -> StoredRun:
     """A stored row as a typed record; a corrupted one is CorruptRowError, never a traceback."""
-    _checked(row)
+    values = _parsed(row)
     return StoredRun(
         id=row["id"],
         config_key=row["config_key"],
-        config=json.loads(row["config"]),
+        config=values["config"],
         engine=row["engine"],
         dtype=row["dtype"],
         device=row["device"],
@@ -356,8 +365,8 @@ def decode(row: sqlite3.Row) -> StoredRun:
         metrics={m: row[m] for m in METRICS},
         group_size=row["group_size"],
         loss_curve=np.frombuffer(row["loss_curve"], dtype="<f8"),
-        params=json.loads(row["params"]),
-        versions=json.loads(row["versions"]),
-        environment=json.loads(row["environment"]),
+        params=values["params"],
+        versions=values["versions"],
+        environment=values["environment"],
         created_at=row["created_at"],
     )

@@ -47,6 +47,12 @@ class Steps(NamedTuple):
     per_epoch: int
     total: int
 
+    @classmethod
+    def of(cls, trained: int, batch: int, epochs: int) -> Steps:
+        """The updates of epochs passes over trained points in batches (the last may be short)."""
+        per_epoch = -(-trained // batch)
+        return cls(per_epoch, per_epoch * epochs)
+
 
 def _progress(s: np.ndarray, p: dict[str, Any]) -> np.ndarray:
     progress = s / p["decay_steps"]
