@@ -173,11 +173,18 @@ def standardised(config: Config, x_train: np.ndarray, x_test: np.ndarray) -> tup
     return tuple(parts)
 
 
+_SCALABLE: set[str] = set()  # sha256s of tables found to standardise without overflow
+
+
 def check_scaling(config: Config) -> None:
-    """Refuse, before any run, a table whose columns cannot be standardised."""
-    if scaled(config) and is_file(config.data):
-        train, test = tables(config)
-        standardised(config, train.x, train.x if test is None else test.x)
+    """Refuse, before any run, a table whose columns cannot be standardised (each table is
+    checked once per process: every configuration on it, a grid's and a study's, shares it)."""
+    sha = config.info.sha256
+    if not scaled(config) or not is_file(config.data) or sha in _SCALABLE:
+        return
+    train, test = tables(config)
+    standardised(config, train.x, train.x if test is None else test.x)
+    _SCALABLE.add(sha)
 
 
 def scaled(config: Config) -> bool:
@@ -210,7 +217,7 @@ def make_dataset(config: Config, seed: int) -> Dataset:
     x_train, x_test = np.asarray(x_train, np.float64), np.asarray(x_test, np.float64)
     if scaled(config):
         x_train, x_test = standardised(config, x_train, x_test)
-    k = len(describe(config).classes)
+    k = len(config.info.classes)
     return Dataset(x_train, targets(l_train, k), x_test, targets(l_test, k))
 
 
