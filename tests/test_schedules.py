@@ -111,6 +111,11 @@ def test_a_default_given_is_the_configuration_left_out():
     assert base.replace(staircase=False).key() == base.key()
     assert base.replace(decay_steps=5).key() != base.key()
     assert Config().key() == Config(schedule="constant").key()  # older stores' keys hold
+    # a number given as an integer is the same configuration as its float
+    assert base.replace(decay_rate=1).key() == base.replace(decay_rate=1.0).key()
+    cosine = base.replace(schedule="cosine", decay_rate=None)
+    assert cosine.replace(warmup_steps=2, warmup_target=2).key() == cosine.replace(
+        warmup_steps=2, warmup_target=2.0).key()
 
 
 @pytest.mark.parametrize(("given", "message"), [

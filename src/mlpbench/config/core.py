@@ -15,6 +15,7 @@ from mlpbench.config.fields import (
     DEFAULTS_LEFT_OUT,
     FIELDS,
     FORMULA_RANGE,
+    KINDS,
     SECTION_KEYS,
     choice_error,
     count_error,
@@ -129,8 +130,10 @@ class Config:
             value = d[name]
             if schedules.at_default(self.schedule, name, value, steps):
                 d[name] = None
-            elif name == "values" or not isinstance(value, (bool, int, tuple)):
-                d[name] = [float(v) for v in value] if name == "values" else float(value)
+            elif name == "values":
+                d[name] = [float(v) for v in value]
+            elif KINDS[BY_NAME[name].kind].parse is float:  # 1 and 1.0 are one configuration
+                d[name] = float(value)
         for name, default in DEFAULTS_LEFT_OUT.items():
             if d[name] == default:
                 del d[name]

@@ -142,15 +142,18 @@ def _check_setting(inside: Callable[[float], bool], bounds: str
     return check
 
 
+def _is_step(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= MAX_STEPS
+
+
 def _check_steps(f: Field, v: Any) -> str | None:
-    if v is None or (isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= MAX_STEPS):
+    if v is None or _is_step(v):
         return None
     return f"{f.what} must be an integer in [0, {MAX_STEPS}], got {shown(v)}"
 
 
 def _check_boundaries(f: Field, v: Any) -> str | None:
-    ok = isinstance(v, (list, tuple)) and 0 < len(v) <= MAX_PIECES and all(
-        isinstance(b, int) and not isinstance(b, bool) and 0 <= b <= MAX_STEPS for b in v)
+    ok = isinstance(v, (list, tuple)) and 0 < len(v) <= MAX_PIECES and all(map(_is_step, v))
     if v is None or ok:
         return None
     return (f"{f.what} must be a list of 1 to {MAX_PIECES} update counts in [0, {MAX_STEPS}], "
