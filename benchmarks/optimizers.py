@@ -1,12 +1,13 @@
-"""What an optimizer's settings and a schedule cost on the numba engine, side by side.
+"""What an optimizer's settings, a schedule and a weight penalty cost on the numba engine,
+side by side.
 
     python benchmarks/optimizers.py [--before SRC] [--repeats 5]
 
 Part 1 trains 20 runs of the seed network with each optimizer below, at full
 batch (1000 epochs) and at B = 1 (20 epochs, 20,000 updates), compile
 excluded, and prints each one's median time and its ratio to the plain rule it
-extends (momentum, Nesterov and a schedule to plain SGD, AdamW and a schedule
-to Adam).
+extends (momentum, Nesterov, a schedule and L2 to plain SGD; AdamW, a schedule
+and L1 + L2 to Adam).
 
 Part 2, with --before pointing at another checkout's `src` folder, times the
 seed study's own configurations (plain SGD, RMSProp and Adam at full batch and
@@ -39,6 +40,8 @@ ARMS = {  # name: (settings, the plain rule it is compared with)
     "sgd, exponential": ({"optimizer": "sgd", "lr": 0.5, "schedule": "exponential",
                           "decay_rate": 0.9}, "sgd"),
     "adam, cosine": ({"optimizer": "adam", "lr": 0.01, "schedule": "cosine"}, "adam"),
+    "sgd, l2": ({"optimizer": "sgd", "lr": 0.5, "l2": 1e-3}, "sgd"),
+    "adam, l1 + l2": ({"optimizer": "adam", "lr": 0.01, "l1": 1e-4, "l2": 1e-3}, "adam"),
 }
 SEED_CONFIGS = {f"{o}, {shape}": {"optimizer": o, "lr": lr, **SHAPES[shape]}
                 for o, lr in (("sgd", 10.0), ("rmsprop", 0.01), ("adam", 0.01))

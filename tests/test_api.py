@@ -52,6 +52,17 @@ def test_result_frame_plots_and_html():
     assert "<table>" in page and "test accuracy" in page and "2 runs on numpy" in page
 
 
+def test_a_penalty_has_its_own_curves_drawn_dashed_beside_the_loss():
+    r = mb.train(l1=1e-3, l2=1e-2, runs=2, epochs=10, m=40, n=10, engine="numpy")
+    assert r.penalty_curves.shape == r.curves.shape == (2, 10)
+    assert (r.penalty_curves > 0).all()
+    assert mb.train(runs=2, epochs=10, m=40, n=10, engine="numpy").penalty_curves is None
+    (ax,) = r.plot_curves().axes
+    styles = {line.get_label(): line.get_linestyle() for line in ax.get_lines()}
+    assert styles == {"numpy (2 runs)": "-", "numpy: weight penalty": "--"}
+    assert "dashed: weight penalty" in ax.get_title()
+
+
 def test_to_pandas_without_pandas_says_how_to_install(monkeypatch):
     r = mb.train(runs=1, epochs=2, m=20, n=5, engine="numpy")
     monkeypatch.setitem(sys.modules, "pandas", None)

@@ -17,16 +17,17 @@ weights (mlpbench.analysis.agree.difference). Tolerances, stated once:
 
 The full product of the choices (13 optimizers-with-settings x 5 schedules x
 3 activations x 2 depths x 2 outputs x 2 losses x 2 batch sizes x 2 weight
-decays, 6,240 cases) is far too large, so the cases are a pairwise design
-(pairwise.py): every pair of levels of any two factors is trained by at least
-one case, on every engine (65 cases, the product of the two largest factors,
-the least any such design can have), so every optimizer meets every schedule
-on every engine. Beside it, every optimizer with every schedule on the seed
-network, on numba. Softmax outputs are 3 classes on 3 inputs read from a CSV file
-(so the file path is under test too); a unit output is the seed's quadratic
-set. The optimizers-with-settings are each optimizer at its Keras defaults
-and four arms that set every other setting (momentum, Nesterov, centring,
-rho, amsgrad, betas, epsilon, the initial accumulator).
+decays x 4 weight penalties, 24,960 cases) is far too large, so the cases are
+a pairwise design (pairwise.py): every pair of levels of any two factors is
+trained by at least one case, on every engine (66 cases, one more than the
+product of the two largest factors, the least any such design can have), so
+every optimizer meets every schedule and every weight penalty on every
+engine. Beside it, every optimizer with every schedule on the seed network, on
+numba. Softmax outputs are 3 classes on 3 inputs read from a CSV file (so the
+file path is under test too); a unit output is the seed's quadratic set. The
+optimizers-with-settings are each optimizer at its Keras defaults and five
+arms that set every other setting (momentum, Nesterov, centring, rho, amsgrad,
+betas, epsilon, the initial accumulator).
 
 A new engine in engines.ENGINES is under this whole design with no edit here.
 The mutation tests break each activation's derivative and optimizer rules on
@@ -48,6 +49,7 @@ from mlpbench.config.core import Config
 from mlpbench.nn.activations import ACTIVATIONS
 from mlpbench.nn.losses import LOSSES
 from mlpbench.nn.optimizers import OPTIMIZERS, Settings
+from mlpbench.nn.regularizers import SETTINGS as PENALTY_SETTINGS
 from mlpbench.nn.schedules import SCHEDULES
 from mlpbench.nn.schedules import SETTINGS as SCHEDULE_SETTINGS
 from pairwise import all_pairs, pairs_of
@@ -73,10 +75,12 @@ SCHEDULE_ARMS = (
     {"schedule": "cosine", "alpha": 0.1, "warmup_steps": 3, "warmup_target": 2.0},
     {"schedule": "piecewise", "boundaries": (3, 7), "values": (1.0, 0.5, 0.25)},
 )
+# no weight penalty, each penalty alone, and both
+PENALTY_ARMS = ({}, {"l1": 0.01}, {"l2": 0.02}, {"l1": 0.005, "l2": 0.01})
 FACTORS = {"arm": ARMS, "schedule": SCHEDULE_ARMS, "activation": tuple(ACTIVATIONS),
            "hidden": ((3,), (4, 3)), "output": ("unit", "softmax"),
            "loss": ("cross-entropy", "mse"), "batch": (None, 8),
-           "weight_decay": (None, 0.05)}  # fmt: skip
+           "weight_decay": (None, 0.05), "penalty": PENALTY_ARMS}  # fmt: skip
 DESIGN = all_pairs(FACTORS)
 
 
@@ -113,7 +117,7 @@ def case_config(case: dict, three_classes: str) -> Config:
     return config_for(case["activation"], case["hidden"], loss, batch=case["batch"],
                       data=three_classes if softmax else "quadratic",
                       weight_decay=case["weight_decay"], **case["arm"],
-                      **case["schedule"])  # fmt: skip
+                      **case["schedule"], **case["penalty"])  # fmt: skip
 
 
 @functools.cache
@@ -132,7 +136,8 @@ def _case_id(case: dict) -> str:
     arm = "-".join(f"{v}" if k == "optimizer" else f"{k}{v}" for k, v in case["arm"].items())
     rest = [case["schedule"]["schedule"], case["activation"],
             "x".join(map(str, case["hidden"])), case["output"], case["loss"],
-            f"B{case['batch'] or 'all'}", f"wd{case['weight_decay'] or 0}"]
+            f"B{case['batch'] or 'all'}", f"wd{case['weight_decay'] or 0}",
+            "".join(f"{k}_{v}" for k, v in case["penalty"].items()) or "nopenalty"]
     return "-".join([arm, *rest])
 
 
@@ -182,6 +187,7 @@ def test_the_design_trains_every_registered_choice():
     assert with_settings | {"weight_decay"} == set(Settings._fields)
     assert {arm["schedule"] for arm in SCHEDULE_ARMS} == set(SCHEDULES)
     assert {n for arm in SCHEDULE_ARMS for n in arm} - {"schedule"} == set(SCHEDULE_SETTINGS)
+    assert {n for arm in PENALTY_ARMS for n in arm} == set(PENALTY_SETTINGS)
     losses = {case_config(c, "three.csv").loss if c["output"] == "unit" else
               ("mse" if c["loss"] == "mse" else "cce") for c in DESIGN}  # fmt: skip
     assert losses == set(LOSSES)

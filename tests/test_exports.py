@@ -101,6 +101,27 @@ def test_export_curves_is_long_format(shared, capsys):
     assert all(float(r["train_loss"]) > 0 for r in one)
 
 
+def test_a_weight_penalty_is_its_own_curve_column_and_mlflow_metric(tmp_path, capsys):
+    out = tmp_path / "out"
+    argv = ["train", "--m", "20", "--n", "5", "--epochs", "4", "--runs", "2", "--engine",
+            "numpy", "--out", str(out), "--l2", "0.01"]  # fmt: skip
+    assert cli.main(argv) == 0
+    assert cli.main([*argv[:-2], "--l2", "0"]) == 0  # the same without a penalty
+    capsys.readouterr()
+    rows = list(csv.DictReader(io.StringIO(_export(out, capsys, "--curves"))))
+    assert len(rows) == 2 * 2 * 4
+    penalized = [r for r in rows if r["penalty"]]
+    assert len(penalized) == 8 and all(0 < float(r["penalty"]) < 1 for r in penalized)
+    assert {r["l2"] for r in csv.DictReader(io.StringIO(_export(out, capsys)))} == {"0.0", "0.01"}
+    mlflow = pytest.importorskip("mlflow")
+    pytest.importorskip("sqlalchemy")
+    assert cli.main([*argv, "--mlflow"]) == 0
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlruns.db'}")
+    (run, _) = client.search_runs([client.get_experiment_by_name("mlpbench train").experiment_id])
+    history = client.get_metric_history(run.info.run_id, "train_penalty_curve")
+    assert [m.step for m in history] == [1, 2, 3, 4] and run.data.params["l2"] == "0.01"
+
+
 def test_export_json_is_strict(shared, capsys):
     rows = json.loads(_export(shared, capsys, "--format", "json"), parse_constant=pytest.fail)
     assert len(rows) == 9 and rows[0]["study"] == "shared"

@@ -379,6 +379,10 @@ def test_a_writer_killed_mid_transaction_is_rolled_back_by_export(tmp_path, caps
     ("config", "null", "run 1's config is not what mlpbench writes ('null')"),
     ("test_accuracy", "high", "run 1's test_accuracy is not what mlpbench writes ('high')"),
     ("params", "{", "run 1's params is not what mlpbench writes ('{')"),
+    ("curves", '{"penalty": [1, 2]}', "run 1's curves is not what mlpbench writes"),
+    ("curves", '{"other": [1, 2, 3]}', "run 1's curves is not what mlpbench writes"),
+    ("curves", '{"penalty": ["a", 2, 3]}', "run 1's curves is not what mlpbench writes"),
+    ("curves", "[]", "run 1's curves is not what mlpbench writes ('[]')"),
 ])  # fmt: skip
 def test_a_corrupted_row_is_one_line_naming_it(tmp_path, capsys, column, value, said):
     out = tmp_path / "out"

@@ -12,7 +12,9 @@ source, each run in a subprocess with its own compile cache.
 Optimizer rules likewise: Nesterov's look-ahead dropped and AdamW's decay
 coupled into the gradient (L2, not decoupled) must each fail the pairwise
 conformance measure, in numba (patched source) and in the Keras engine (its
-optimizer swapped for a mutant of Keras' own class).
+optimizer swapped for a mutant of Keras' own class); so must a schedule read
+one update late, and a weight penalty applied to the biases too (numba,
+Keras with a bias regularizer, tf-function).
 
 The code that turns runs into verdicts is held the same way: PLANTED is a
 fixed list of small bugs in the statistics, claims, tuning choice, seed
@@ -228,13 +230,6 @@ SCHEDULE_MUTANT = ("rate = lr[r] * factors[step] if scheduled else lr[r]",
                    "else lr[r]")  # fmt: skip
 
 
-@pytest.mark.skipif(not engines.available("numba"), reason="numba not installed")
-def test_numba_schedule_off_by_one_step_is_caught(tmp_path):
-    mutants = {"late": (*SCHEDULE_MUTANT, [OPTIMIZER_MUTANT_SCRIPT, json.dumps(SCHEDULE_CASE)])}
-    curve, weights = _patched_runs(tmp_path, "numba_kernels.py", mutants)["late"]
-    assert curve > 10 * TOLERANCE["float64"] or weights > 10 * TOLERANCE["float64"]
-
-
 def test_keras_schedule_off_by_one_step_is_caught(monkeypatch):
     if not engines.available("keras"):
         pytest.skip("keras not installed")
@@ -251,6 +246,50 @@ def test_keras_schedule_off_by_one_step_is_caught(monkeypatch):
     assert max(right) <= TOLERANCE["float32"], right
     monkeypatch.setattr(keras_engine, "TableSchedule", Late)
     curve, weights = distance("keras", "cpu", config)
+    assert curve > 10 * TOLERANCE["float32"] or weights > 10 * TOLERANCE["float32"]
+
+
+# the weight penalty applied to the biases too (Keras' bias_regularizer beside its kernel one)
+PENALTY_CASE = {"optimizer": "sgd", "lr": 0.5, "l2": 0.05}
+PENALTY_MUTANT = ("for p in range(woff[layer], boff[layer]):",
+                  "for p in range(woff[layer], woff[layer + 1] if layer + 1 < woff.shape[0] "
+                  "else theta.shape[0]):")  # fmt: skip
+
+
+KERNEL_MUTANTS = {"schedule one update late": (SCHEDULE_CASE, SCHEDULE_MUTANT),
+                  "penalty on the biases": (PENALTY_CASE, PENALTY_MUTANT)}  # fmt: skip
+
+
+@pytest.mark.skipif(not engines.available("numba"), reason="numba not installed")
+def test_numba_kernel_mutants_are_caught(tmp_path):
+    """Patched copies of numba_kernels.py, compiled and measured side by side."""
+    mutants = {name: (*mutant, [OPTIMIZER_MUTANT_SCRIPT, json.dumps(case)])
+               for name, (case, mutant) in KERNEL_MUTANTS.items()}  # fmt: skip
+    for name, (curve, weights) in _patched_runs(tmp_path, "numba_kernels.py", mutants).items():
+        assert curve > 10 * TOLERANCE["float64"] or weights > 10 * TOLERANCE["float64"], name
+
+
+@pytest.mark.parametrize("name", ["keras", "tf-function"])
+def test_framework_penalty_on_biases_is_caught(name, monkeypatch):
+    if not engines.available(name):
+        pytest.skip(f"{name} not installed")
+    from mlpbench.nn import regularizers
+
+    config = _optimizer_case(PENALTY_CASE)
+    right = distance(name, "cpu", config)
+    assert max(right) <= TOLERANCE["float32"], right
+    if name == "keras":
+        import keras
+
+        class BiasedDense(keras.layers.Dense):
+            def __init__(self, *args, kernel_regularizer=None, **kwargs):
+                super().__init__(*args, kernel_regularizer=kernel_regularizer,
+                                 bias_regularizer=kernel_regularizer, **kwargs)  # fmt: skip
+
+        monkeypatch.setattr(keras.layers, "Dense", BiasedDense)
+    else:  # the penalty's reading of [W1, b1, ...] takes every parameter
+        monkeypatch.setattr(regularizers, "kernels", lambda params: list(params))
+    curve, weights = distance(name, "cpu", config)
     assert curve > 10 * TOLERANCE["float32"] or weights > 10 * TOLERANCE["float32"]
 
 

@@ -292,3 +292,30 @@ def test_time_plot_of_columns_on_other_data_sets_and_a_one_point_plane():
     assert _only_batch_differs([circle, circle.replace(batch_size=32)])
     plane = plane_of(np.ones((1, 4)))  # one train point: one component, the other axis 0
     assert plane.coords(np.zeros((3, 4))).shape == (3, 2)
+
+
+def _columns_of(*configs: Config):
+    from mlpbench.analysis.compare import ColumnRuns
+    from mlpbench.config.core import Job
+    from mlpbench.experiment.study import Column
+
+    return [ColumnRuns(Column(f"c{i}", c, f"c{i}", "float64", "cpu", {}), Job(c, "numpy"), [])
+            for i, c in enumerate(configs)]  # fmt: skip
+
+
+def test_the_configuration_row_names_what_sets_each_column_apart():
+    from mlpbench.report.build import configuration_cells
+
+    sgd = Config(optimizer="sgd", lr=0.5)
+    cells = configuration_cells(_columns_of(sgd, sgd.replace(l2=1e-3), sgd.replace(l1=1e-3)),
+                                tuned=False)  # fmt: skip
+    assert cells == ["l1 = 0, l2 = 0", "l1 = 0, l2 = 0.001", "l1 = 0.001, l2 = 0"]
+    # a setting the other optimizer does not read does not set a column apart
+    adam = Config(optimizer="adam", lr=0.01)
+    cells = configuration_cells(_columns_of(sgd.replace(momentum=0.9), adam), tuned=False)
+    assert cells == ["optimizer = sgd, lr = 0.5, momentum = 0.9", "optimizer = adam, lr = 0.01"]
+    assert configuration_cells(_columns_of(sgd, adam), tuned=True) == ["optimizer = sgd",
+                                                                       "optimizer = adam"]
+    assert configuration_cells(_columns_of(sgd, sgd), tuned=False) is None  # engines compared
+    cells = configuration_cells(_columns_of(Config(hidden=(8, 8)), Config()), tuned=False)
+    assert cells == ["hidden = [8, 8]", "hidden = [3]"]

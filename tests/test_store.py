@@ -139,6 +139,7 @@ def _alternatives(folder) -> dict[str, tuple[dict, dict]]:
                           {**cosine, "warmup_steps": 5, "warmup_target": 3.0}),
         "boundaries": (piecewise, {**piecewise, "boundaries": (20,)}),
         "values": (piecewise, {**piecewise, "values": (1.0, 0.2)}),
+        "l1": ({}, {"l1": 1e-4}), "l2": ({"l2": 1e-4}, {"l2": 2e-4}),
     }  # fmt: skip
 
 
@@ -308,6 +309,32 @@ def test_a_stored_run_keeps_its_id_and_a_utc_time(tmp_path):
     assert [r.id for r in runs] == [1, 2]
     for run in runs:
         assert run.created_at.endswith("+00:00") and "T" in run.created_at
+
+
+def test_other_curves_round_trip_and_a_run_without_has_none(tmp_path):
+    penalized = _result(1)
+    penalized.curves = {"penalty": np.array([0.3, 0.2, float("nan")])}
+    with Store(tmp_path) as store:
+        _save(store, JOB, [penalized, _result(2)])
+        first, second = store.runs(JOB, [1, 2])
+    np.testing.assert_array_equal(first.curves["penalty"], [0.3, 0.2, np.nan])
+    assert second.curves == {}
+
+
+def test_a_store_from_before_the_curves_column_is_read_and_then_given_it(tmp_path):
+    with Store(tmp_path) as store:
+        _save(store, JOB, [_result(1)])
+    with sqlite3.connect(tmp_path / DB_NAME) as conn:
+        conn.execute("ALTER TABLE runs DROP COLUMN curves")  # as stores were written before
+    before = (tmp_path / DB_NAME).read_bytes()
+    with Store(tmp_path, readonly=True) as store:  # read as it is: no curves, nothing changed
+        assert [r.curves for r in store.all_runs()] == [{}]
+    assert (tmp_path / DB_NAME).read_bytes() == before
+    with Store(tmp_path) as store:
+        _save(store, JOB, [_result(2)])
+        assert [r.curves for r in store.all_runs()] == [{}, {}]
+    with sqlite3.connect(tmp_path / DB_NAME) as conn:
+        assert "curves" in {r[1] for r in conn.execute("PRAGMA table_info(runs)")}
 
 
 def test_a_loss_curve_is_stored_as_little_endian_float64(tmp_path):

@@ -115,8 +115,20 @@ def test_tune_two_axes(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--tune", "momentum"], "cannot tune 'momentum'"),
-        (["--tune", "lr,batch_size"], "tuning batch_size needs --batch-size-grid"),
+        (["--tune", "noise"], "cannot tune 'noise'; tunable: batch_size, epochs, lr, momentum"),
+        (["--tune", "hidden"], "cannot tune 'hidden'"),
+        (["--tune", "validation"], "cannot tune 'validation'"),
+        (["--tune", "lr,batch_size"], "tuning batch_size needs --batch-grid"),
+        (["--tune", "momentum"], "tuning momentum needs --grid momentum=VALUES"),
+        (["--tune", "momentum", "--grid", "momentum"], "--grid must be NAME=VALUES"),
+        (["--tune", "momentum", "--grid", "momentum=0.5", "--grid", "momentum=0.9"],
+         "--grid gives momentum twice"),
+        (["--tune", "epochs", "--epochs-grid", "5", "--grid", "epochs=6"],
+         "epochs's grid is given twice"),
+        (["--tune", "momentum", "--optimizer", "adam", "--grid", "momentum=0.5"],
+         "momentum applies to optimizer sgd, rmsprop, not to 'adam'"),
+        (["--tune", "momentum", "--grid", "momentum=0.5,1.5"], "momentum must be a number in"),
+        (["--tune", "warmup_steps", "--grid", "warmup-steps=0.5"], "bad warmup_steps grid"),
         (["--lr-grid", "a:b:c"], "bad lr grid 'a:b:c'"),
         (["--lr-grid", "1:0.1:4"], "grid needs 0 < low < high"),
         (["--validation", "1.5"], "validation must be a fraction in [0, 1)"),
@@ -264,10 +276,40 @@ def test_a_grid_from_the_command_line():
     assert parse_values("lr", "1e-2:1e0:1") == (0.01, 0.1, 1.0)
     assert parse_values("lr", "0.5,2") == (0.5, 2.0)
     assert parse_values("batch_size", "1,32") == (1, 32)
+    assert parse_values("momentum", "0,0.5") == (0.0, 0.5)
+    assert parse_values("l2", "1e-4:1e-2:1") == (1e-4, 1e-3, 1e-2)
+    assert parse_values("decay_steps", "10,20") == (10, 20)
     for name, text, example in [("batch_size", "1:8:2", "1,32,128"), ("lr", "a,b", "1e-4:1e2"),
                                 ("epochs", "1.5", "1,32,128")]:  # fmt: skip
         with pytest.raises(UsageError, match=f"bad {name} grid {text!r}; write it like {example}"):
             parse_values(name, text)
+
+
+def test_every_numeric_training_field_is_tunable_and_nothing_else():
+    from mlpbench.config.fields import TUNABLE
+
+    assert {"lr", "batch_size", "epochs", "momentum", "beta_1", "weight_decay", "decay_rate",
+            "decay_steps", "l1", "l2"} <= set(TUNABLE)  # fmt: skip
+    assert not {"m", "n", "noise", "hidden", "validation", "nesterov", "optimizer",
+                "boundaries"} & set(TUNABLE)  # fmt: skip
+
+
+def test_tune_momentum_and_a_penalty_beside_the_rate(tmp_path, capsys):
+    argv = ["tune", "--m", "40", "--n", "10", "--epochs", "8", "--optimizer", "sgd", "--tune",
+            "lr,momentum,l2", "--lr-grid", "0.1,1", "--grid", "momentum=0,0.9", "--grid",
+            "l2=0,1e-3", "--runs", "2", "--engine", "numpy", "--json", "--out",
+            str(tmp_path)]  # fmt: skip
+    assert cli.main(argv) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert {(p["lr"], p["momentum"], p["l2"]) for p in result["grid"]} == {
+        (lr, mo, l2) for lr in (0.1, 1.0) for mo in (0.0, 0.9) for l2 in (0.0, 1e-3)}
+    best = min(result["grid"], key=lambda p: p["mean"])
+    assert (result["lr"], result["momentum"], result["l2"]) == (best["lr"], best["momentum"],
+                                                                best["l2"])  # fmt: skip
+    with Store(tmp_path, readonly=True) as store:  # 8 points x 2 seeds, and the confirmation
+        stored = store.all_runs()
+    assert len(stored) == 8 * 2 + 2
+    assert {r.config.get("momentum", 0.0) for r in stored} == {0.0, 0.9}
 
 
 def test_a_grid_batch_as_large_as_the_trained_points_is_full_batch():

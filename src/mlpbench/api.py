@@ -73,8 +73,15 @@ class Result:
 
     @property
     def curves(self) -> np.ndarray:
-        """Per-epoch train loss of every run: runs x epochs."""
+        """Per-epoch train loss of every run (the data loss): runs x epochs."""
         return np.array([r.loss_curve for r in self.runs])
+
+    @property
+    def penalty_curves(self) -> np.ndarray | None:
+        """Per-epoch weight penalty of every run, runs x epochs; None without a penalty."""
+        if self.job.config.penalty is None:
+            return None
+        return np.array([r.curves["penalty"] for r in self.runs])
 
     def to_pandas(self) -> pandas.DataFrame:
         """A tidy frame: one row per run, its seed, diverged flag and every metric."""

@@ -126,13 +126,18 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
-    """Tune learning rate (and batch size or epochs) on a validation split, then confirm."""
+    """Tune learning rate (or any numeric training field) on a validation split, then
+    confirm."""
     service = _service()
-    from mlpbench.experiment.tune import tune_spec
+    from mlpbench.experiment.tune import named_grids, tune_spec
 
     config, seeds = _config(args, lr=1.0), service.seeds(args.runs, args.seed, 5)
     names = [n.strip() for n in args.tune.split(",") if n.strip()]
     grids = {"lr": args.lr_grid, "batch_size": args.batch_grid, "epochs": args.epochs_grid}
+    for name, values in named_grids(args.grid).items():
+        if grids.get(name) is not None and name != "lr":
+            raise UsageError(f"{name}'s grid is given twice (--grid and its own option)")
+        grids[name] = values
     runs = args.tune_runs if args.tune_runs is not None else len(seeds)
     spec = tune_spec(config, grids, names, runs, seeds[0], args.score, args.validation)
     tracker = service.tracker(args.mlflow, args.out)

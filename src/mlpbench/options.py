@@ -148,12 +148,18 @@ def build_parser(commands: dict[str, Callable]) -> argparse.ArgumentParser:
     add_common(train)
     train.set_defaults(func=commands["train"])
 
-    tune = command("tune", "tune the learning rate on a validation split")
+    tune = command("tune", "tune the learning rate (or any numeric training field) on a "
+                   "validation split")  # fmt: skip
     add_config_options(tune, skip=("lr",))
-    tune.add_argument("--tune", default="lr", help="axes to tune: lr, batch_size, epochs")
+    tune.add_argument("--tune", default="lr", help="axes to tune, comma-separated: lr, "
+                      "batch_size, epochs, or any other numeric training field "
+                      "(momentum, weight_decay, decay_rate, l2, ...)")  # fmt: skip
     tune.add_argument("--lr-grid", default="1e-4:1e2:4", help="low:high:per_decade or a,b,c")
     tune.add_argument("--batch-grid", help="batch sizes to try, e.g. 1,32,128,1000")
     tune.add_argument("--epochs-grid", help="epoch counts to try, e.g. 100,1000")
+    tune.add_argument("--grid", action="append", default=[], metavar="NAME=VALUES",
+                      help="another axis' grid, e.g. momentum=0,0.5,0.9 or l2=1e-5:1e-1:1 "
+                      "(repeat for each axis)")  # fmt: skip
     tune.add_argument("--score", choices=("loss", "accuracy"), default="loss",
                       help="validation score to optimise (default: loss)")  # fmt: skip
     tune.add_argument("--validation", type=float, default=0.2,
@@ -198,7 +204,8 @@ def build_parser(commands: dict[str, Callable]) -> argparse.ArgumentParser:
         help="csv (default), json (NaN as null) or parquet (needs pyarrow)",
     )
     export.add_argument("--curves", action="store_true",
-                        help="one row per run and epoch, with its train loss")  # fmt: skip
+                        help="one row per run and epoch, with its train loss and weight "
+                        "penalty")  # fmt: skip
     export.set_defaults(func=commands["export"])
 
     data = command("data", "write the train and test sets of one seed as CSV")

@@ -54,7 +54,7 @@ from mlpbench.report.build import PLOT_DIR, write_report
 from mlpbench.report.formatting import jsonable, summary
 from mlpbench.report.plots import FORMATS, save, sensitivity
 
-BUNDLED = ("seed", "seed-tuned", "beyond-seed")
+BUNDLED = ("seed", "seed-tuned", "beyond-seed", "penalties")
 LAST_STUDY = "last_study"
 Tuned = dict[tuple[int, str], TuneResult | None]
 

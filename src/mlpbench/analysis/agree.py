@@ -2,7 +2,8 @@
 
 Two measures per engine pair, both relative to the first (reference) engine:
 - curve: the largest relative difference between per-epoch loss curves,
-  max |a - b| / |b| over every epoch of every run;
+  max |a - b| / |b| over every epoch of every run (and of every other curve
+  they have, such as a weight penalty's);
 - weights: ||a - b|| / ||b|| over all final weights of all runs.
 
 Tolerances used by the tests (float32 engines against the float64 NumPy
@@ -42,7 +43,9 @@ def _weights(results: Sequence[RunResult]) -> np.ndarray:
 
 
 def _curves(results: Sequence[RunResult]) -> np.ndarray:
-    return np.array([r.loss_curve for r in results])
+    """Each run's loss curve followed by its other curves, in name order."""
+    return np.array([np.concatenate([r.loss_curve, *(r.curves[k] for k in sorted(r.curves))])
+                     for r in results])  # fmt: skip
 
 
 def difference(
@@ -51,6 +54,8 @@ def difference(
     """Compare two engines' results for the same seeds."""
     if [r.seed for r in results] != [r.seed for r in reference]:
         raise ValueError("agreement needs the same seeds in the same order")
+    if [sorted(r.curves) for r in results] != [sorted(r.curves) for r in reference]:
+        raise ValueError("agreement needs the same curves (one penalized, one not?)")
     a, b = _curves(results), _curves(reference)
     wa, wb = _weights(results), _weights(reference)
     acc = max(abs(x.metrics["test_accuracy"] - y.metrics["test_accuracy"])

@@ -32,8 +32,9 @@ from mlpbench.data.dataset import (
     rule,
 )
 from mlpbench.errors import UsageError, shown
-from mlpbench.nn import optimizers, schedules
+from mlpbench.nn import optimizers, regularizers, schedules
 from mlpbench.nn.optimizers import Settings
+from mlpbench.nn.regularizers import Penalty
 
 DTYPE_NAMES = ("float64", "float32")
 DASK_WAIT_S = 60.0  # how long to wait for a Dask scheduler's first worker
@@ -50,7 +51,7 @@ def from_fields(cls: type) -> type:
 
 @from_fields
 class Config:
-    """What is trained: data, network, loss, optimizer and schedule (not the engine); its
+    """What is trained: data, network, loss, optimizer, schedule, penalty (not the engine); its
     fields are those of `mlpbench.config.fields.FIELDS`."""
 
     def __post_init__(self) -> None:
@@ -108,6 +109,11 @@ class Config:
         """The optimizer's settings, each left out one at its Keras 3 default."""
         return optimizers.resolve(self.optimizer, {n: getattr(self, n) for n in Settings._fields})
 
+    @property
+    def penalty(self) -> Penalty | None:
+        """The weight penalty training adds to the loss, or None for none."""
+        return regularizers.of(self.l1, self.l2)
+
     def as_dict(self) -> dict[str, Any]:
         """Canonical form: batch size resolved, so full batch and B = m are one config; fields
         added after the seed's left out while at their defaults (so older stores keep their
@@ -134,6 +140,8 @@ class Config:
                 d[name] = [float(v) for v in value]
             elif KINDS[BY_NAME[name].kind].parse is float:  # 1 and 1.0 are one configuration
                 d[name] = float(value)
+        for name in regularizers.SETTINGS:  # 1 and 1.0 are one configuration
+            d[name] = float(d[name])
         for name, default in DEFAULTS_LEFT_OUT.items():
             if d[name] == default:
                 del d[name]

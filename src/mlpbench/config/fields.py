@@ -169,6 +169,12 @@ def _check_multiples(f: Field, v: Any) -> str | None:
             f"{shown(v)}")  # fmt: skip
 
 
+def _check_coefficient(f: Field, v: Any) -> str | None:
+    if _number(v) and finite(v) and v >= 0:
+        return None
+    return f"{f.what} must be a finite number >= 0, got {shown(v)}"
+
+
 def _check_switch(f: Field, v: Any) -> str | None:
     if v is None or isinstance(v, bool):
         return None
@@ -212,6 +218,7 @@ KINDS: dict[str, Kind] = {
                      "number > 0"),
     "nonnegative": Kind("float | None", float, _check_setting(lambda v: v >= 0, ">= 0"),
                         "number >= 0"),
+    "penalty": Kind("float", float, _check_coefficient, "number >= 0"),
     "switch": Kind("bool | None", _switch, _check_switch, "true or false"),
     "steps": Kind("int | None", int, _check_steps, "integer >= 0"),
     "boundaries": Kind("tuple[int, ...] | None", _list_of(int, "integers"), _check_boundaries,
@@ -289,6 +296,9 @@ SECTIONS: dict[str, str] = {
     "schedule": "the learning rate's schedule over the updates, as Keras 3 computes it: the "
     "rate of update s is lr times the schedule's factor at s (a setting the schedule does "
     "not read is refused)",
+    "regularization": "penalties on the weights that training adds to the loss, as a Keras "
+    "kernel regularizer adds them (the stored and plotted loss is the data loss, the "
+    "penalty apart)",
 }
 
 # fmt: off
@@ -368,10 +378,21 @@ FIELDS: tuple[Field, ...] = (
           "the factor changes, increasing"),
     Field("values", "schedule", "multiples", None, "piecewise: one factor more than "
           "boundaries, multiples of lr (Keras' values / lr)"),
+    Field("l1", "regularization", "penalty", 0.0, "l1 * sum |w| over every layer's weights "
+          "(not biases) added to each batch's loss (Keras' L1, Playground's L1)"),
+    Field("l2", "regularization", "penalty", 0.0, "l2 * sum w^2 over every layer's weights "
+          "(not biases) added to each batch's loss (Keras' L2; scikit-learn's alpha is "
+          "l2 = alpha / (2 * batch size))"),
 )
 # fmt: on
 
 BY_NAME: dict[str, Field] = {f.name: f for f in FIELDS}
+# what tuning may search over: every numeric field of how the network is trained (not the data,
+# the network's shape or the protocol's own hold-out): the learning rate, batch size, epochs,
+# each optimizer and schedule setting, the weight penalties
+TUNABLE = tuple(f.name for f in FIELDS
+                if f.section in ("training", "optimizer", "schedule", "regularization")
+                and KINDS[f.kind].parse in (int, float) and f.name != "validation")  # fmt: skip
 CONFIG_FIELDS = tuple(BY_NAME)
 DATA_FIELDS = tuple(f.name for f in FIELDS if f.section == "data")
 # each section's fields by their key inside it: SECTION_KEYS["optimizer"]["name"] is optimizer

@@ -77,16 +77,19 @@ class Problem(NamedTuple):
 
 
 class Fit(NamedTuple):
-    """What training returned: loss curve (R, epochs), final parameters, own times.
+    """What training returned: loss curve (R, epochs), final parameters, own times, penalty.
 
-    seconds, if given, is each run's own training time (R,); the harness
-    turns it into shares of the measured wall time. None: runs trained as
-    one, each gets 1/R of the wall time.
+    curve is the data loss alone; with a weight penalty (config.penalty),
+    penalty (R, epochs) is its per-epoch mean likewise (Keras' History shows
+    their sum), else None. seconds, if given, is each run's own training time
+    (R,); the harness turns it into shares of the measured wall time. None:
+    runs trained as one, each gets 1/R of the wall time.
     """
 
     curve: np.ndarray
     params: Params
     seconds: np.ndarray | None = None
+    penalty: np.ndarray | None = None
 
 
 class Trainer(ABC):

@@ -25,7 +25,7 @@ from mlpbench.engines.registry import (
     load,
     spec,
 )
-from mlpbench.engines.results import METRICS, RunResult
+from mlpbench.engines.results import CURVES, METRICS, RunResult
 from mlpbench.errors import UsageError
 from mlpbench.nn.activations import probabilities
 from mlpbench.nn.losses import LOSSES
@@ -105,15 +105,23 @@ def diverged(curve: np.ndarray, params: list[np.ndarray], train_loss: float) -> 
 
 
 def collect(
-    seeds: Sequence[int], curve: np.ndarray, params: Params, metrics: dict[str, np.ndarray]
+    seeds: Sequence[int],
+    curve: np.ndarray,
+    params: Params,
+    metrics: dict[str, np.ndarray],
+    curves: dict[str, np.ndarray] | None = None,
 ) -> list[RunResult]:
     """Split per-run arrays (leading run axis) into one RunResult per seed, each flagged by
-    `diverged`."""
+    `diverged`; curves holds the other per-epoch curves (CURVES names, each (R, epochs))."""
     if set(metrics) != set(METRICS):
         raise ValueError(f"engine returned metrics {sorted(metrics)}, expected {sorted(METRICS)}")
-    runs = len(seeds)
+    runs, curves = len(seeds), curves or {}
     if curve.shape[0] != runs or any(np.shape(p)[0] != runs for p in params):
         raise ValueError(f"engine returned results for other than {runs} runs")
+    for name, other in curves.items():
+        if name not in CURVES or np.shape(other) != curve.shape:
+            raise ValueError(f"engine returned curve {name!r} of shape {np.shape(other)}, "
+                             f"expected one of {sorted(CURVES)} shaped {curve.shape}")
     return [
         RunResult(
             seed=int(seed),
@@ -121,6 +129,7 @@ def collect(
             loss_curve=np.asarray(curve[r], dtype=np.float64),
             params=[np.asarray(p[r], dtype=np.float64).tolist() for p in params],
             diverged=diverged(curve[r], [p[r] for p in params], metrics["train_loss"][r]),
+            curves={k: np.asarray(v[r], dtype=np.float64) for k, v in curves.items()},
         )
         for r, seed in enumerate(seeds)
     ]
@@ -176,4 +185,10 @@ def train(
         "test_time_s": np.full(runs, test_time / runs),
         "compile_time_s": np.full(runs, compile_time),
     }
-    return collect(seeds, np.asarray(fit.curve), [np.asarray(p) for p in fit.params], metrics)
+    if (fit.penalty is None) != (config.penalty is None):
+        raise ValueError(f"engine {name!r} returned {'no ' if fit.penalty is None else ''}"
+                         "penalty curve for a configuration with"
+                         f"{'' if config.penalty else 'out'} a weight penalty")
+    curves = {} if fit.penalty is None else {"penalty": np.asarray(fit.penalty)}
+    return collect(seeds, np.asarray(fit.curve), [np.asarray(p) for p in fit.params], metrics,
+                   curves)  # fmt: skip

@@ -17,6 +17,8 @@ rate included, so a learning-rate x seed grid is one program. Conventions:
   likewise (optimizers.decayed); with a schedule, update s (counted in the
   scan's carry) rebuilds the rule at rate lr * factors[s], both in the run's
   float width, as the numba engine multiplies them;
+- a weight penalty (regularizers.value_one) is added to the batch mean before
+  value_and_grad differentiates it, and carried apart for the penalty curve;
 - float32 by default; float64 works because x64 is enabled when this module
   is imported (every array here is given its dtype explicitly);
 - the per-epoch loss is the sample-weighted mean of the batch losses, each
@@ -38,7 +40,7 @@ from jax import lax
 
 from mlpbench.config.core import Config
 from mlpbench.engines.base import Engine, EpochCallback, Fit, Problem, Trainer
-from mlpbench.nn import optimizers
+from mlpbench.nn import optimizers, regularizers
 
 jax.config.update("jax_enable_x64", True)
 
@@ -74,39 +76,43 @@ def logits_one(params, x, activation: str):
 
 
 def make_train(config: Config, shuffled: bool, scheduled: bool) -> Callable:
-    """(params, x, y, orders, lr, factors) of R runs -> (final params, curve (R, epochs));
-    factors, the schedule's, are shared by the runs."""
+    """(params, x, y, orders, lr, factors) of R runs -> (final params, data loss and penalty
+    curves (R, epochs)); factors, the schedule's, are shared by the runs."""
     loss = LOSSES[config.loss]
-    settings = config.settings
+    settings, penalty = config.settings, config.penalty
     m, batch = config.train_size, config.batch
     full_batches, rest = divmod(m, batch)
 
     def batch_loss(params, xb, yb):
-        return loss(logits_one(params, xb, config.activation), yb)
+        value = loss(logits_one(params, xb, config.activation), yb)
+        extra = jnp.zeros_like(value)
+        if penalty is not None:
+            extra = regularizers.value_one(params, penalty, jnp)
+        return value + extra, (value, extra)
 
-    value_and_grad = jax.value_and_grad(batch_loss)
+    value_and_grad = jax.value_and_grad(batch_loss, has_aux=True)
 
     def train_one(params, x, y, orders, lr, factors):
         optimizer = optimizers.build(config.optimizer, lr, settings, jnp)
 
         def step(carry, batch_xy):
             params, state, s = carry
-            value, grads = value_and_grad(params, *batch_xy)
+            (_, values), grads = value_and_grad(params, *batch_xy)
             rate = lr * factors[s] if scheduled else lr
             rule = optimizer
             if scheduled:  # the rule at this update's rate; its state goes on
                 rule = optimizers.build(config.optimizer, rate, settings, jnp)
             updates, state = rule.update(grads, state)
             params = optimizers.decayed(params, settings.weight_decay, rate, jnp)
-            return ([p + u for p, u in zip(params, updates)], state, s + 1), value
+            return ([p + u for p, u in zip(params, updates)], state, s + 1), jnp.stack(values)
 
         def epoch(carry, order):
             xe, ye = (x[order], y[order]) if shuffled else (x, y)
             head = full_batches * batch
             batches = (xe[:head].reshape(full_batches, batch, -1),
                        ye[:head].reshape(full_batches, batch, -1))  # fmt: skip
-            carry, values = lax.scan(step, carry, batches)
-            total = jnp.sum(values) * batch
+            carry, values = lax.scan(step, carry, batches)  # (batches, 2): loss, penalty
+            total = jnp.sum(values, axis=0) * batch
             if rest:
                 carry, value = step(carry, (xe[head:], ye[head:]))
                 total = total + value * rest
@@ -114,8 +120,8 @@ def make_train(config: Config, shuffled: bool, scheduled: bool) -> Callable:
 
         carry = (params, optimizer.init(params), jnp.zeros((), jnp.int32))
         xs = orders if shuffled else None
-        (params, _, _), curve = lax.scan(epoch, carry, xs, length=config.epochs)
-        return params, curve
+        (params, _, _), curves = lax.scan(epoch, carry, xs, length=config.epochs)
+        return params, curves[:, 0], curves[:, 1]
 
     return jax.vmap(train_one, in_axes=(0, 0, 0, 0 if shuffled else None, 0, None))
 
@@ -130,6 +136,7 @@ class JaxTrainer(Trainer):
     def __init__(self, config: Config, problem: Problem, lrs: np.ndarray, dtype: str, device: str):
         data, params, orders, factors = problem
         self.device, self.activation = _device(device), config.activation
+        self.penalized = config.penalty
         shuffled = orders is not None
         self.host_args = (params, data.x_train, data.y_train,
                           orders if shuffled else np.zeros((), np.int32),
@@ -149,12 +156,13 @@ class JaxTrainer(Trainer):
     def fit(self, on_epoch: EpochCallback | None) -> Fit:
         """Inputs to the device, the compiled program, results back."""
         args = jax.device_put(self.host_args, self.device)
-        params, curve = jax.block_until_ready(self.train(*args))
+        params, curve, penalty = jax.block_until_ready(self.train(*args))
         self.params = params
         curve = np.asarray(curve)
         if on_epoch:
             on_epoch(curve.size)
-        return Fit(curve, [np.asarray(p) for p in params])
+        penalty = None if self.penalized is None else np.asarray(penalty)
+        return Fit(curve, [np.asarray(p) for p in params], None, penalty)
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         """The compiled forward pass of every run."""

@@ -28,6 +28,10 @@ The backend is whatever KERAS_BACKEND says (TensorFlow by default). Conventions:
   fit and a predict) traces every function first; that is compile(). Each
   run then resets weights and optimizer state and its fit is timed on its
   own; test logits come from a model sharing the layers, stopping at the logit;
+- a weight penalty is keras.regularizers.L1L2 as every Dense layer's
+  kernel_regularizer; fit then also tracks the data loss as a metric (the
+  loss function itself, MeanMetricWrapper), and the penalty curve is
+  History's loss less that metric;
 - the loss curve is Keras' History: the sample-weighted mean of batch losses.
 """
 
@@ -111,15 +115,20 @@ def build_model(config: Config, dtype: str, factors: np.ndarray | None
     stops at the logits.
     """
     inputs = keras.Input((config.layer_sizes[0],), dtype=dtype)
+    penalty = config.penalty
+    regularizer = None if penalty is None else keras.regularizers.L1L2(*penalty)
     a = inputs
     for h in config.hidden:
-        a = keras.layers.Dense(h, activation=ACTIVATIONS[config.activation], dtype=dtype)(a)
+        a = keras.layers.Dense(h, activation=ACTIVATIONS[config.activation], dtype=dtype,
+                               kernel_regularizer=regularizer)(a)  # fmt: skip
     outputs = config.layer_sizes[-1]
-    logit = keras.layers.Dense(outputs, dtype=dtype)(a)
+    logit = keras.layers.Dense(outputs, dtype=dtype, kernel_regularizer=regularizer)(a)
     output = keras.layers.Activation("sigmoid" if outputs == 1 else "softmax", dtype=dtype)(logit)
     model = keras.Model(inputs, output)
     optimizer = make_optimizer(config, config.lr, factors, dtype)
-    model.compile(optimizer=optimizer, loss=LOSSES[config.loss])
+    loss = keras.losses.get(LOSSES[config.loss])
+    metrics = [] if penalty is None else [keras.metrics.MeanMetricWrapper(loss, DATA_LOSS)]
+    model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
     model.optimizer.build(model.trainable_variables)
     return model, keras.Model(inputs, logit)
 
@@ -141,11 +150,19 @@ def epochs_dataset(x: np.ndarray, y: np.ndarray, orders: np.ndarray | None, batc
     return tf.data.Dataset.from_tensor_slices(orders).flat_map(epoch)
 
 
-def _fit(model, config: Config, x, y, orders, epochs: int) -> list[float]:
+DATA_LOSS = "data_loss"  # the metric that tracks the loss without the penalty
+
+
+def _fit(model, config: Config, x, y, orders, epochs: int) -> tuple[list[float], list[float]]:
+    """The data loss and the penalty of each epoch (the penalty all 0 without one)."""
     data = epochs_dataset(x, y, None if orders is None else orders[:epochs], config.batch)
     steps = math.ceil(len(x) / config.batch)
     history = model.fit(data, epochs=epochs, steps_per_epoch=steps, shuffle=False, verbose=0)
-    return history.history["loss"]
+    total = np.asarray(history.history["loss"], dtype=np.float64)
+    if DATA_LOSS not in history.history:
+        return total, np.zeros_like(total)
+    data_loss = np.asarray(history.history[DATA_LOSS], dtype=np.float64)
+    return data_loss, total - data_loss
 
 
 def _reset(model, weights: list[np.ndarray], optimizer_state: list[np.ndarray]) -> None:
@@ -174,18 +191,21 @@ class KerasTrainer(Trainer):
         data, params, orders, _ = self.problem
         runs = len(params[0])
         curve, seconds = np.zeros((runs, self.config.epochs)), np.zeros(runs)
+        penalty = np.zeros_like(curve)
         with device_scope(self.device):
             for r in range(runs):
                 _reset(self.model, [p[r] for p in params], self.fresh_optimizer)
                 run_orders = None if orders is None else orders[r]
                 x, y = data.x_train[r], data.y_train[r]
                 start = time.perf_counter()
-                curve[r] = _fit(self.model, self.config, x, y, run_orders, self.config.epochs)
+                curve[r], penalty[r] = _fit(self.model, self.config, x, y, run_orders,
+                                            self.config.epochs)  # fmt: skip
                 seconds[r] = time.perf_counter() - start
                 self.final.append(self.model.get_weights())
                 if on_epoch:
                     on_epoch(self.config.epochs)
-        return Fit(curve, [np.stack(parts) for parts in zip(*self.final)], seconds)
+        params = [np.stack(parts) for parts in zip(*self.final)]
+        return Fit(curve, params, seconds, None if self.config.penalty is None else penalty)
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         """Each run's trained weights set in turn, then its logits by predict."""

@@ -82,18 +82,23 @@ class NumbaTrainer(Trainer):
     def __init__(self, config: Config, problem: Problem, lrs: np.ndarray, dtype: str):
         data, params, orders, factors = problem
         runs = len(lrs)
-        settings = config.settings
-        k, c = constants(dtype, config.optimizer, settings), math_constants(dtype)
+        settings, penalty = config.settings, config.penalty
+        k = constants(dtype, config.optimizer, settings, penalty)
+        c = math_constants(dtype)
         self.shape, self.k, self.c = layout(config.layer_sizes), k, c
         step = extended(config.optimizer, settings)
-        self.kernels = kernels(config.activation, config.layer_sizes[-1] > 1, step)
+        self.kernels = kernels(config.activation, config.layer_sizes[-1] > 1, step,
+                               penalty is not None)  # fmt: skip
         self.like = params
         self.theta = flatten(params)
         self.curve = np.zeros((runs, config.epochs), dtype=dtype)
+        self.penalties = np.zeros((runs, config.epochs if penalty else 1), dtype=dtype)
+        self.regularized = penalty is not None
         shuffled = orders is not None
         order_arg = orders if shuffled else np.zeros((runs, 1, 1), dtype=np.int32)
         lr = np.asarray(lrs, dtype=dtype)
-        self.per_run = (data.x_train, data.y_train, order_arg, self.theta, lr, self.curve)
+        self.per_run = (data.x_train, data.y_train, order_arg, self.theta, lr, self.curve,
+                        self.penalties)  # fmt: skip
         codes = (loss_code(config.loss, config.layer_sizes[-1]), OPTIMIZER_CODES[config.optimizer])
         loop = (config.batch, step_table(config.optimizer, config.steps.total, k),
                 np.ones(1, dtype) if factors is None else factors.astype(dtype),
@@ -110,8 +115,9 @@ class NumbaTrainer(Trainer):
         key = (self.theta.dtype.name, self.kernels)
         if key not in _first_call_s:
             start = time.perf_counter()
-            x, y, orders, theta, lr, curve = (a[:1] for a in self.per_run)
-            self.kernels.train(x, y, orders, theta.copy(), lr, curve.copy(), 1, *self.shared)
+            x, y, orders, theta, lr, curve, penalties = (a[:1] for a in self.per_run)
+            self.kernels.train(x, y, orders, theta.copy(), lr, curve.copy(), penalties.copy(), 1,
+                               *self.shared)  # fmt: skip
             self.logits(x_test[:1])
             _first_call_s[key] = time.perf_counter() - start
         return _first_call_s[key]
@@ -121,7 +127,8 @@ class NumbaTrainer(Trainer):
         seconds = _in_threads(self.kernels.train, self.per_run, (self.epochs, *self.shared))
         if on_epoch:
             on_epoch(len(seconds) * self.epochs)
-        return Fit(self.curve, unflatten(self.theta, self.like), seconds)
+        penalty = self.penalties if self.regularized else None
+        return Fit(self.curve, unflatten(self.theta, self.like), seconds, penalty)
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         """The compiled forward pass, runs spread over the cores."""

@@ -1,7 +1,8 @@
 """The numba engine's compiled kernels: one training loop, compiled per variant.
 
-A variant is a hidden activation and an output kind: one sigmoid unit (loss
-codes 0-1) or a softmax over k units (2-3). kernels() compiles a variant's
+A variant is a hidden activation, an output kind (one sigmoid unit, loss
+codes 0-1, or a softmax over k units, 2-3) and whether a weight penalty is
+trained (REGULARIZED: only a variant with one compiles _penalize). kernels() compiles a variant's
 own copies of the functions in SPECIALISED, which read ACTIVATION and SOFTMAX
 as constants; numba drops the branches they rule out, so a study compiles
 only the code it runs (cold, the seed study's one variant compiles in 6.5 s;
@@ -60,9 +61,15 @@ from mlpbench.engines.numba_math import (
     tanh,
     weighted_rows,
 )
-from mlpbench.engines.numba_optimizers import M2_START, optimizer_constants, step_function
+from mlpbench.engines.numba_optimizers import (
+    M2_START,
+    OPTIMIZER_CONSTANTS,
+    optimizer_constants,
+    step_function,
+)
 from mlpbench.engines.numba_softmax import CCE, ONE, TWO, ZERO, softmax_rows, softmax_sample
 from mlpbench.nn.optimizers import Settings
+from mlpbench.nn.regularizers import Penalty
 
 ACTIVATION_CODES = {"sigmoid": 0, "tanh": 1, "relu": 2}
 LOSS_CODES = {"bce": 0, "mse": 1, "cce": CCE}  # bce and mse on a sigmoid unit, cce on k
@@ -71,12 +78,17 @@ ROWS_FROM = 8  # batches this large or larger are computed by rows (measured cro
 # what a variant is compiled for: each of kernels()' copies sees its own values
 ACTIVATION = ACTIVATION_CODES["sigmoid"]
 SOFTMAX = False
+REGULARIZED = False  # a weight penalty: its code is compiled only into variants that use it
 _step = step_function(False)
+# indices into constants() after the optimizer's: the penalty's l1, l2 and 2 * l2
+L1, L2, TWO_L2 = range(3 + OPTIMIZER_CONSTANTS, 6 + OPTIMIZER_CONSTANTS)
 
 
-def constants(dtype: str, optimizer: str, settings: Settings) -> np.ndarray:
+def constants(dtype: str, optimizer: str, settings: Settings, penalty: Penalty | None
+              ) -> np.ndarray:  # fmt: skip
     """Scalars the kernels need, already in the parameters' float width."""
-    values = [0.0, 1.0, 2.0, *optimizer_constants(optimizer, settings)]
+    l1, l2 = penalty or (0.0, 0.0)
+    values = [0.0, 1.0, 2.0, *optimizer_constants(optimizer, settings), l1, l2, 2 * l2]
     return np.array(values, dtype=dtype)
 
 
@@ -128,6 +140,23 @@ def _mse(z, y, nbf, k, c):
     p = _sigmoid(z, k, c)
     d = p - y
     return d * d, k[TWO] * d * p * (k[ONE] - p) / nbf
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _penalize(theta, grad, woff, boff, k):
+    """Add each weight's penalty gradient l1 sign(w) + 2 l2 w to grad (biases have none), and
+    return the penalty, layer by layer l1 sum |w| + l2 sum w^2, as regularizers.py."""
+    total = k[ZERO]
+    for layer in range(woff.shape[0]):
+        absolute, square = k[ZERO], k[ZERO]
+        for p in range(woff[layer], boff[layer]):
+            w = theta[p]
+            sign = k[ONE] if w > k[ZERO] else (-k[ONE] if w < k[ZERO] else k[ZERO])
+            absolute += abs(w)
+            square += w * w
+            grad[p] = grad[p] + (k[L1] * sign + k[TWO_L2] * w)
+        total = total + (k[L1] * absolute + k[L2] * square)
+    return total
 
 
 def loss_code(loss: str, outputs: int) -> int:
@@ -253,9 +282,10 @@ def _batch_by_samples(theta, grad, nb, net, acts, targets, z, a, d, k, c):
     return total
 
 
-def train_kernel(x, y, orders, theta, lr, curve, epochs, shuffled, sizes, woff, boff, uoff,
-                 loss, opt, batch, table, factors, scheduled, k, c):  # fmt: skip
-    """Train runs r = 0..R-1 in turn; theta (R, P) is updated in place, curve (R, E) filled.
+def train_kernel(x, y, orders, theta, lr, curve, penalties, epochs, shuffled, sizes, woff, boff,
+                 uoff, loss, opt, batch, table, factors, scheduled, k, c):  # fmt: skip
+    """Train runs r = 0..R-1 in turn; theta (R, P) is updated in place, curve (R, E) (the data
+    loss) and, in a REGULARIZED variant, penalties (R, E) filled.
 
     The arguments up to curve have a leading run axis: callers give each
     thread a slice of it (the kernel releases the GIL). table is
@@ -279,7 +309,7 @@ def train_kernel(x, y, orders, theta, lr, curve, epochs, shuffled, sizes, woff, 
         z, a, d = np.zeros(units, th.dtype), np.zeros(units, th.dtype), np.zeros(units, th.dtype)
         step = 0
         for e in range(epochs):
-            total = k[ZERO]
+            total, penalty = k[ZERO], k[ZERO]
             for start in range(0, m, batch):
                 nb = min(batch, m - start)
                 if shuffled or batch < m or e == 0:  # one full batch is loaded once
@@ -295,12 +325,16 @@ def train_kernel(x, y, orders, theta, lr, curve, epochs, shuffled, sizes, woff, 
                     )
                 else:
                     batch_loss = _batch_by_samples(th, grad, nb, net, acts, targets, z, a, d, k, c)
+                nbf = k[ONE] * nb
+                if REGULARIZED:  # before the update, on the weights the batch saw
+                    penalty += _penalize(th, grad, woff, boff, k) * nbf
                 rate = lr[r] * factors[step] if scheduled else lr[r]
                 step += 1
                 _step(th, grad, m1, m2, m3, opt, rate, table[step if tabled else 0], k)
-                nbf = k[ONE] * nb
                 total += batch_loss / nbf * nbf  # Keras: the batch's mean loss x its size
             curve[r, e] = total / m
+            if REGULARIZED:
+                penalties[r, e] = penalty / m
 
 
 def predict_kernel(x, theta, out, sizes, woff, boff, uoff, k, c):
@@ -331,28 +365,32 @@ SPECIALISED = ("_forward_rows", "_backward_rows", "_batch_by_rows", "_batch_by_s
                "train_kernel", "predict_kernel")  # fmt: skip
 
 
-def kernels(activation: str, softmax: bool, extended: bool = False) -> Kernels:
+def kernels(activation: str, softmax: bool, extended: bool = False, regularized: bool = False
+            ) -> Kernels:  # fmt: skip
     """A variant's kernels (see _kernels), one set per variant in a process."""
-    return _kernels(activation, softmax, extended)
+    return _kernels(activation, softmax, extended, regularized)
 
 
 @cache
-def _kernels(activation: str, softmax: bool, extended: bool) -> Kernels:
+def _kernels(activation: str, softmax: bool, extended: bool, regularized: bool) -> Kernels:
     """A variant's kernels, compiled (or loaded from numba's disk cache) on their first call.
 
     Each copy shares its code with the function above of the same name, but
-    looks its globals up in the variant's own namespace: there ACTIVATION and
-    SOFTMAX hold the variant's values, `_step` its optimizer step (plain, or
-    extended: numba_optimizers), and the names in SPECIALISED the
-    variant's copies. A copy's own name keeps its cache file apart. Prediction
-    does not depend on the step: every step variant shares the plain one's.
+    looks its globals up in the variant's own namespace: there ACTIVATION,
+    SOFTMAX and REGULARIZED hold the variant's values, `_step` its optimizer
+    step (plain, or extended: numba_optimizers), and the names in SPECIALISED
+    the variant's copies. A copy's own name keeps its cache file apart.
+    Prediction depends on neither the step nor the penalty: those variants
+    share the plain one's.
     """
     scope = dict(globals(), ACTIVATION=ACTIVATION_CODES[activation], SOFTMAX=softmax,
-                 _step=step_function(extended))  # fmt: skip
-    variant = f"{activation}_{'softmax' if softmax else 'unit'}{'_extended' if extended else ''}"
+                 REGULARIZED=regularized, _step=step_function(extended))  # fmt: skip
+    variant = (f"{activation}_{'softmax' if softmax else 'unit'}"
+               f"{'_extended' if extended else ''}{'_penalty' if regularized else ''}")
     for name in SPECIALISED:
         copy = types.FunctionType(globals()[name].__code__, scope, f"{name}_{variant}")
         copy.__qualname__ = copy.__name__
         scope[name] = njit(cache=True, nogil=True, error_model="numpy")(copy)
-    predict = kernels(activation, softmax).predict if extended else scope["predict_kernel"]
+    plain = not (extended or regularized)
+    predict = scope["predict_kernel"] if plain else kernels(activation, softmax).predict
     return Kernels(scope["train_kernel"], predict)

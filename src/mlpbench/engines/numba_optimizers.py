@@ -32,6 +32,7 @@ from mlpbench.nn.optimizers import NADAM_DECAY, Settings
 # indices into numba_kernels.constants(): 0, 1, 2 first (numba_softmax's), then the settings
 (RHO, ONE_M_RHO, BETA_1, ONE_M_B1, BETA_2, ONE_M_B2, EPS, MOMENTUM, WD, HALF, DECAY_BASE,
  NESTEROV, CENTERED, AMSGRAD, M2_START) = range(3, 18)  # fmt: skip
+OPTIMIZER_CONSTANTS = M2_START - RHO + 1  # how many optimizer_constants() gives
 # columns of step_table(): one row per step t (row 0 unused)
 ROOT, DENOMINATOR, MU, MU_NEXT, PRODUCT, PRODUCT_NEXT, B2_CORRECTION = range(7)
 SGD, RMSPROP, ADAM, ADAMW, ADAGRAD, ADAMAX, NADAM, LION = range(8)

@@ -10,8 +10,11 @@ as much as one. Numerical conventions:
 - optimizer rules and epsilon placement as in optimizers.py (Keras 3); with a
   schedule, update s rebuilds the rule at rate lr * factors[s] (float64, then
   cast to the run's width as every coefficient is) and keeps its state;
+- a weight penalty (regularizers.py) is computed on the weights each batch
+  sees and its gradient added to the data loss's before the update;
 - the per-epoch loss is what Keras' History shows: the sample-weighted mean
-  of the mini-batch losses, each taken before its update.
+  of the mini-batch losses, each taken before its update (the data loss, and
+  the penalty apart).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import numpy as np
 
 from mlpbench.config.core import Config
 from mlpbench.engines.base import Engine, EpochCallback, Fit, Problem, Trainer
+from mlpbench.nn import regularizers
 from mlpbench.nn.activations import ACTIVATIONS
 from mlpbench.nn.losses import LOSSES
 from mlpbench.nn.model import Params, forward, logits
@@ -53,12 +57,12 @@ class NumpyTrainer(Trainer):
     def fit(self, on_epoch: EpochCallback | None) -> Fit:
         """Epoch by epoch, batch by batch, in each run's own sample order."""
         c, (data, params, orders, factors) = self.config, self.problem
-        settings = c.settings
+        settings, penalty = c.settings, c.penalty
         rule = OPTIMIZERS[c.optimizer]
         optimizer, rate, step = rule.build(c.lr, settings), c.lr, 0
         state = optimizer.init(params)
         runs, m, batch = len(params[0]), c.train_size, c.batch
-        curve = np.zeros((runs, c.epochs))
+        curve, penalties = np.zeros((runs, c.epochs)), np.zeros((runs, c.epochs))
         for epoch in range(c.epochs):
             if orders is None:
                 x, y = data.x_train, data.y_train
@@ -66,22 +70,25 @@ class NumpyTrainer(Trainer):
                 order = orders[:, epoch, :, None]
                 x = np.take_along_axis(data.x_train, order, axis=1)
                 y = np.take_along_axis(data.y_train, order, axis=1)
-            total = np.zeros(runs)
+            total, penalized = np.zeros(runs), np.zeros(runs)
             for s in range(0, m, batch):
                 xb, yb = x[:, s : s + batch], y[:, s : s + batch]
                 value, grads = loss_and_grads(params, xb, yb, c.activation, c.loss)
                 total += value * xb.shape[1]
+                if penalty is not None:
+                    penalized += regularizers.value(params, penalty) * xb.shape[1]
+                    grads = regularizers.gradient(params, grads, penalty)
                 if factors is not None:  # the rule at this update's rate; its state goes on
                     rate = c.lr * factors[step]
                     optimizer = rule.build(rate, settings)
                 updates, state = optimizer.update(grads, state)
                 params = apply_updates(decayed(params, settings.weight_decay, rate), updates)
                 step += 1
-            curve[:, epoch] = total / m
+            curve[:, epoch], penalties[:, epoch] = total / m, penalized / m
             if on_epoch:
                 on_epoch(runs)
         self.params = params
-        return Fit(curve, params)
+        return Fit(curve, params, None, None if penalty is None else penalties)
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         """The shared forward pass."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -15,6 +15,9 @@ METRICS = (
     "test_time_s",
     "compile_time_s",
 )
+# per-epoch curves a run may have beside its loss curve, by name
+CURVES = {"penalty": "the weight penalty (config.penalty) each epoch, as the loss curve's "
+                     "sample-weighted mean of batches"}
 
 
 @dataclass
@@ -26,6 +29,7 @@ class RunResult:
     loss_curve: np.ndarray
     params: list
     diverged: bool
+    curves: dict[str, np.ndarray] = field(default_factory=dict)  # a CURVES name: (epochs,)
 
 
 @dataclass(frozen=True)
@@ -47,3 +51,4 @@ class StoredRun:
     versions: dict[str, str]
     environment: dict[str, str]
     created_at: str
+    curves: dict[str, np.ndarray] = field(default_factory=dict)  # a CURVES name: (epochs,)

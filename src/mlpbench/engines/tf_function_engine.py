@@ -11,6 +11,8 @@ for each run's weights, that run's own gradient. Conventions:
   tf.nn.softmax_cross_entropy_with_logits (what Keras uses on its TensorFlow
   backend, unclipped), mse is mean((p - y)^2) of the sigmoid's or softmax's p;
   gradients by tf.GradientTape, updates by the Keras optimizer objects themselves;
+- a weight penalty, l1 sum |W| + l2 sum W^2 of each run's kernels, is added to
+  that run's batch loss before the tape differentiates it, and returned apart;
 - epochs, full batches and the one short last batch are tf.range loops with
   static shapes, so the same graph compiles under XLA (engine `tf-xla`);
 - timing: compile() makes a 1-epoch call that traces (and, for XLA, compiles)
@@ -29,6 +31,7 @@ import tensorflow as tf
 from mlpbench.config.core import Config
 from mlpbench.engines.base import Engine, EpochCallback, Fit, Problem, Trainer
 from mlpbench.engines.keras_engine import device_scope, make_optimizer
+from mlpbench.nn import regularizers
 
 ACTIVATIONS = {"sigmoid": tf.sigmoid, "tanh": tf.tanh, "relu": tf.nn.relu}
 # each train() call builds its own function, which TensorFlow reports as "retracing"
@@ -57,22 +60,28 @@ def _logits(weights, x, activation):
 
 
 def make_trainer(config: Config, weights, optimizer, shuffled: bool, xla: bool):
-    """A compiled function (x, y, orders, epochs) -> per-epoch loss curve (epochs, R)."""
+    """A compiled function (x, y, orders, epochs) -> per-epoch data loss and penalty curves,
+    each (epochs, R)."""
     outputs = config.layer_sizes[-1]
     loss_fn = _per_run_loss(config.loss, outputs)
+    penalty = config.penalty
     m, batch = config.train_size, config.batch
     full_batches, rest = divmod(m, batch)
 
     def step(xb, yb):
         with tf.GradientTape() as tape:
             per_run = loss_fn(_logits(weights, xb, config.activation), yb)
-            total = tf.reduce_sum(per_run)
+            penalties = tf.zeros_like(per_run)
+            if penalty is not None:
+                penalties = regularizers.value(weights, penalty, tf.experimental.numpy)
+            total = tf.reduce_sum(per_run + penalties)
         optimizer.apply(tape.gradient(total, weights), weights)
-        return per_run
+        return per_run, penalties
 
     @tf.function(jit_compile=xla)
     def run(x, y, orders, epochs):
         curve = tf.TensorArray(x.dtype, size=epochs)
+        penalty_curve = tf.TensorArray(x.dtype, size=epochs)
         runs, dim = x.shape[0], x.shape[2]
         for e in tf.range(epochs):
             if shuffled:
@@ -80,15 +89,18 @@ def make_trainer(config: Config, weights, optimizer, shuffled: bool, xla: bool):
                 ye = tf.gather(y, orders[:, e], batch_dims=1)
             else:
                 xe, ye = x, y
-            total = tf.zeros([runs], x.dtype)
+            total, penalized = tf.zeros([runs], x.dtype), tf.zeros([runs], x.dtype)
             for j in tf.range(full_batches):
                 xb = tf.slice(xe, [0, j * batch, 0], [runs, batch, dim])
                 yb = tf.slice(ye, [0, j * batch, 0], [runs, batch, outputs])
-                total += step(xb, yb) * batch
+                value, extra = step(xb, yb)
+                total, penalized = total + value * batch, penalized + extra * batch
             if rest:
-                total += step(xe[:, m - rest :], ye[:, m - rest :]) * rest
+                value, extra = step(xe[:, m - rest :], ye[:, m - rest :])
+                total, penalized = total + value * rest, penalized + extra * rest
             curve = curve.write(e, total / m)
-        return curve.stack()
+            penalty_curve = penalty_curve.write(e, penalized / m)
+        return curve.stack(), penalty_curve.stack()
 
     return run
 
@@ -120,11 +132,13 @@ class TfTrainer(Trainer):
     def fit(self, on_epoch: EpochCallback | None) -> Fit:
         """The whole loop in one call."""
         with device_scope(self.device):
-            curve = self.trainer(self.x, self.y, self.orders, tf.constant(self.config.epochs))
-            curve = curve.numpy().T
+            curve, penalty = self.trainer(self.x, self.y, self.orders,
+                                          tf.constant(self.config.epochs))  # fmt: skip
+            curve, penalty = curve.numpy().T, penalty.numpy().T
         if on_epoch:
             on_epoch(curve.shape[0] * self.config.epochs)
-        return Fit(curve, [w.numpy() for w in self.weights])
+        penalty = None if self.config.penalty is None else penalty
+        return Fit(curve, [w.numpy() for w in self.weights], None, penalty)
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         """The traced forward pass."""

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mlpbench.engines.results import METRICS, RunResult, StoredRun
+from mlpbench.engines.results import CURVES, METRICS, RunResult, StoredRun
 from mlpbench.errors import UsageError, shown
 from mlpbench.files import alive, make_folder, output_folder
 
@@ -53,6 +53,7 @@ CREATE TABLE IF NOT EXISTS runs (
     versions TEXT NOT NULL,
     environment TEXT NOT NULL,
     created_at TEXT NOT NULL,
+    curves TEXT NOT NULL DEFAULT '{{}}',
     UNIQUE (config_key, engine, dtype, device, seed)
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -62,7 +63,10 @@ CREATE TABLE IF NOT EXISTS leases (
 """
 RUN_COLUMNS = {"id", "config_key", "config", "engine", "dtype", "device", "seed", "diverged",
                *METRICS, "group_size", "loss_curve", "params", "versions", "environment",
-               "created_at"}  # fmt: skip
+               "created_at", "curves"}  # fmt: skip
+# columns added since the first stores: a store without them is read as having none, and
+# given them on its first write
+ADDED_COLUMNS = {"curves": "ALTER TABLE runs ADD COLUMN curves TEXT NOT NULL DEFAULT '{}'"}
 LOCK_TIMEOUT_S = 30  # how long a write waits for another process's transaction
 LEASE_S = 3600  # a claim by a process on another host lapses after this long
 PROBLEMS = {  # SQLite's message -> what it means for the user
@@ -147,7 +151,8 @@ class Store:
             with self._guard():
                 tables = {r["name"] for r in conn.execute("SELECT name FROM sqlite_master")}
                 columns = {r["name"] for r in conn.execute("PRAGMA table_info(runs)")}
-            if tables and columns != RUN_COLUMNS:  # checked before anything is written
+            older = "runs" in tables and columns < RUN_COLUMNS <= columns | set(ADDED_COLUMNS)
+            if tables and columns != RUN_COLUMNS and not older:  # checked before any write
                 missing = ", ".join(sorted(RUN_COLUMNS - columns)) or "none"
                 raise UsageError(
                     f"store {self.path} holds another schema (columns missing: {missing}); "
@@ -156,6 +161,7 @@ class Store:
             if not self.readonly:
                 with self._guard():
                     conn.executescript(SCHEMA)
+                    _add_columns(conn, RUN_COLUMNS - columns if older else set())
         except UsageError:
             conn.close()
             raise
@@ -248,7 +254,8 @@ class Store:
             "diverged",
             *METRICS,
         ]
-        columns += ["group_size", "loss_curve", "params", "versions", "environment", "created_at"]
+        columns += ["group_size", "loss_curve", "params", "versions", "environment", "created_at",
+                    "curves"]  # fmt: skip
         rows = [
             (
                 job.config.key(),
@@ -265,6 +272,8 @@ class Store:
                 json.dumps(versions, sort_keys=True),
                 json.dumps(environment, sort_keys=True),
                 now,
+                json.dumps({k: np.asarray(v, dtype=float).tolist()
+                            for k, v in sorted(r.curves.items())}),
             )
             for r in results
         ]
@@ -315,11 +324,22 @@ class Store:
             return [decode(r) for r in conn.execute("SELECT * FROM runs ORDER BY id")]
 
 
+def _add_columns(conn: sqlite3.Connection, names: set[str]) -> None:
+    """Give an older store the columns added since (another process may just have)."""
+    for name in sorted(names):
+        try:
+            conn.execute(ADDED_COLUMNS[name])
+        except sqlite3.OperationalError as e:
+            if "duplicate column" not in str(e):
+                raise
+
+
 class CorruptRowError(Exception):
     """A stored row whose fields are not what mlpbench wrote (the store was edited or damaged)."""
 
 
-JSON_FIELDS = {"config": dict, "params": list, "versions": dict, "environment": dict}
+JSON_FIELDS = {"config": dict, "params": list, "versions": dict, "environment": dict,
+               "curves": dict}  # fmt: skip
 
 
 def _corrupt(row: sqlite3.Row, name: str) -> CorruptRowError:
@@ -332,6 +352,9 @@ def _parsed(row: sqlite3.Row) -> dict[str, Any]:
     fields checked likewise; CorruptRowError names the first that is not."""
     values = {}
     for name, kind in JSON_FIELDS.items():
+        if name not in row.keys():  # noqa: SIM118 (a Row's names) - an older store's row
+            values[name] = kind()
+            continue
         try:
             values[name] = json.loads(row[name])
         except (TypeError, ValueError):  # json's errors are ValueErrors
@@ -341,6 +364,11 @@ def _parsed(row: sqlite3.Row) -> dict[str, Any]:
     curve = row["loss_curve"]
     if not (isinstance(curve, bytes) and len(curve) % 8 == 0):
         raise _corrupt(row, "loss_curve")
+    epochs = len(curve) // 8
+    for name, other in values["curves"].items():
+        numbers = isinstance(other, list) and all(type(v) in (int, float) for v in other)
+        if name not in CURVES or not numbers or len(other) != epochs:
+            raise _corrupt(row, "curves")
     for name in METRICS:
         if row[name] is not None and type(row[name]) not in (int, float):
             raise _corrupt(row, name)
@@ -369,4 +397,5 @@ def decode(row: sqlite3.Row) -> StoredRun:
         versions=values["versions"],
         environment=values["environment"],
         created_at=row["created_at"],
+        curves={k: np.asarray(v, dtype=np.float64) for k, v in values["curves"].items()},
     )

@@ -1,7 +1,8 @@
 """Tuning protocol: a grid, several seeds per point, a validation score, then confirmation.
 
 As optimizer benchmarks such as DeepOBS do: every grid point (learning rates
-log-spaced, optionally crossed with batch sizes or epochs) trains R seeds on
+log-spaced, optionally crossed with batch sizes, epochs or any other numeric
+training field: momentum, weight decay, a schedule's decay, l2) trains R seeds on
 the train set less a validation hold-out, and is scored by its mean
 validation loss (or accuracy). The test set is never looked at. The best
 point is then rerun on fresh seeds with the full train set and reported on
@@ -18,16 +19,17 @@ from typing import NamedTuple
 import numpy as np
 
 from mlpbench.config.core import SEED_LIMIT, Config, Job, check_runs
+from mlpbench.config.fields import BY_NAME, KINDS, TUNABLE
 from mlpbench.config.tuning import (
+    MAX_GRID,
     SCORES,
-    TUNABLE,
     TUNING_SEED_OFFSET,
     TuneSpec,
     log_grid,
     tuning_config,
 )
 from mlpbench.engines.results import StoredRun
-from mlpbench.errors import UsageError
+from mlpbench.errors import UsageError, shown
 
 
 class GridPoint(NamedTuple):
@@ -93,20 +95,39 @@ def choose(config: Config, spec: TuneSpec, grid_runs: list[list[StoredRun]]) -> 
 
 
 def parse_values(name: str, text: str) -> tuple:
-    """A grid from the command line: 'low:high:per_decade' (log grid) or 'a,b,c'."""
-    cast = float if name == "lr" else int
+    """A grid from the command line: 'low:high:per_decade' (a log grid, for a real-valued
+    field) or 'a,b,c', each value read as the field's kind reads it."""
+    cast = KINDS[BY_NAME[name].kind].parse
     try:
         if ":" in text:
             low, high, per_decade = text.split(":")
             if cast is not float:
                 raise ValueError
             return log_grid(float(low), float(high), int(per_decade))
-        return tuple(cast(v) for v in text.split(","))
+        values = tuple(cast(v) for v in text.split(","))
     except UsageError:
         raise
     except ValueError:
-        example = "1e-4:1e2:4 or 0.01,0.1,1" if name == "lr" else "1,32,128"
+        example = "1e-4:1e2:4 or 0.01,0.1,1" if cast is float else "1,32,128"
         raise UsageError(f"bad {name} grid {text!r}; write it like {example}") from None
+    if len(values) > MAX_GRID:
+        raise UsageError(f"a grid of {len(values)} values is more than {MAX_GRID}")
+    return values
+
+
+def named_grids(texts: Sequence[str]) -> dict[str, str]:
+    """--grid NAME=VALUES options as {name: values}; each name once."""
+    grids: dict[str, str] = {}
+    for text in texts:
+        name, sep, values = text.partition("=")
+        name = name.strip().replace("-", "_")
+        if not sep or not name or not values.strip():
+            raise UsageError(f"--grid must be NAME=VALUES, such as momentum=0,0.5,0.9; got "
+                             f"{shown(text)}")  # fmt: skip
+        if name in grids:
+            raise UsageError(f"--grid gives {name} twice")
+        grids[name] = values.strip()
+    return grids
 
 
 def grid_summary(result: TuneResult, names: Sequence[str]) -> list[dict]:
@@ -129,7 +150,9 @@ def tune_spec(
         if name not in TUNABLE:
             raise UsageError(f"cannot tune {name!r}; tunable: {', '.join(TUNABLE)}")
         if grids.get(name) is None:
-            raise UsageError(f"tuning {name} needs --{name.replace('_', '-')}-grid")
+            own = {"lr": "--lr-grid", "batch_size": "--batch-grid", "epochs": "--epochs-grid"}
+            option = own.get(name, f"--grid {name}=VALUES")
+            raise UsageError(f"tuning {name} needs {option}")
     axes = {name: parse_values(name, grids[name]) for name in names}  # type: ignore[arg-type]
     if first + TUNING_SEED_OFFSET + check_runs(runs) > SEED_LIMIT:
         raise UsageError(f"tuning uses seeds from seed + {TUNING_SEED_OFFSET}, past 2^63 - 1; "

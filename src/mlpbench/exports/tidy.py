@@ -13,14 +13,15 @@ from typing import NamedTuple
 from mlpbench.config.core import Config, trained_settings
 from mlpbench.config.fields import CONFIG_FIELDS, DEFAULTS_LEFT_OUT, FORMULA_RANGE
 from mlpbench.data.dataset import is_file, labels_of, make_dataset
-from mlpbench.engines.results import METRICS, StoredRun
+from mlpbench.engines.results import CURVES, METRICS, StoredRun
 from mlpbench.errors import UsageError
 from mlpbench.files import make_folder, write_text
 
 RUN_FIELDS = ("id", "engine", "dtype", "device", "seed", "diverged", "group_size", "created_at")
 PLACE_FIELDS = ("study", "table", "column", "shared")
 TIDY_FIELDS = (*PLACE_FIELDS, *RUN_FIELDS, *CONFIG_FIELDS, "data_sha256", *METRICS)
-CURVE_FIELDS = (*PLACE_FIELDS, "id", "engine", "dtype", "device", "seed", "epoch", "train_loss")
+CURVE_FIELDS = (*PLACE_FIELDS, "id", "engine", "dtype", "device", "seed", "epoch", "train_loss",
+                *CURVES)  # fmt: skip
 
 
 class Place(NamedTuple):
@@ -84,9 +85,12 @@ def tidy(run: StoredRun, place: Place = NOWHERE) -> dict:
 
 
 def curve_rows(run: StoredRun, place: Place = NOWHERE) -> list[dict]:
-    """A run's loss curve in long form: one row per epoch (1-based)."""
+    """A run's loss curve in long form: one row per epoch (1-based), with its other curves
+    (the penalty: empty where the run has none)."""
     base = {**place._asdict(), **{k: getattr(run, k) for k in CURVE_FIELDS[4:9]}}
-    return [{**base, "epoch": e + 1, "train_loss": float(v)} for e, v in enumerate(run.loss_curve)]
+    return [{**base, "epoch": e + 1, "train_loss": float(v),
+             **{k: float(run.curves[k][e]) if k in run.curves else None for k in CURVES}}
+            for e, v in enumerate(run.loss_curve)]  # fmt: skip
 
 
 def to_parquet(rows: list[dict], fields: tuple[str, ...]) -> bytes:

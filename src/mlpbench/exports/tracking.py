@@ -127,8 +127,10 @@ def log_runs(
         run_id, stamp = created.info.run_id, int(created.info.start_time)
         metrics = [Metric(k, v, stamp, 0) for k, v in run.metrics.items()
                    if v is not None and math.isfinite(v)]  # fmt: skip
-        metrics += [Metric("train_loss_curve", float(v), stamp, step)
-                    for step, v in enumerate(run.loss_curve, 1) if math.isfinite(v)]  # fmt: skip
+        curves = {"train_loss_curve": run.loss_curve,
+                  **{f"train_{k}_curve": v for k, v in run.curves.items()}}  # fmt: skip
+        metrics += [Metric(name, float(v), stamp, step) for name, curve in curves.items()
+                    for step, v in enumerate(curve, 1) if math.isfinite(v)]  # fmt: skip
         first = {"params": [Param(k, str(v)) for k, v in params.items()],
                  "tags": [RunTag("diverged", str(run.diverged))]}  # fmt: skip
         for start in range(0, max(len(metrics), 1), 1000):  # MLflow's batch limit

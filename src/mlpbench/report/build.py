@@ -7,10 +7,11 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import re
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
@@ -24,6 +25,9 @@ from mlpbench.analysis.compare import (
     judge,
 )
 from mlpbench.analysis.stats import summarize
+from mlpbench.config.core import trained_settings
+from mlpbench.config.fields import CONFIG_FIELDS, DEFAULTS_LEFT_OUT
+from mlpbench.data.dataset import is_file
 from mlpbench.experiment.env import ENV_KEYS
 from mlpbench.files import remove_stray, write_text
 from mlpbench.report.document import (
@@ -41,6 +45,7 @@ from mlpbench.report.html import BADGES, to_html
 from mlpbench.report.plots import PLOT_ROWS, PLOTS, save, sensitivity
 
 if TYPE_CHECKING:
+    from mlpbench.config.core import Config
     from mlpbench.engines.results import StoredRun
     from mlpbench.experiment.study import Column, Study, Table
 
@@ -94,9 +99,52 @@ def _runs_cell(col: ColumnRuns) -> str:
     return f"{len(col.runs)}" + (f" ({diverged} diverged)" if diverged else "")
 
 
+def _trained_fields(config: Config) -> dict[str, Any]:
+    """Every field as the column trained it: settings resolved to their defaults, None for
+    one its optimizer or schedule does not read, a file by its name."""
+    d = config.as_dict()
+    values = {n: d.get(n, DEFAULTS_LEFT_OUT.get(n)) for n in CONFIG_FIELDS} | trained_settings(d)
+    for name in ("data", "test"):
+        if is_file(values[name]):
+            values[name] = os.path.basename(values[name])
+    return values
+
+
+def configuration_cells(columns: list[ColumnRuns], tuned: bool) -> list[str] | None:
+    """What sets each column apart: the fields whose values differ between the table's
+    columns, as `name = value` (a setting shows where some column sets it off its default;
+    a column whose optimizer does not read it has none); None where the columns share one
+    configuration (an engine comparison). The learning rate has its own row when tuned."""
+    fields = [_trained_fields(c.job.config) for c in columns]
+    given = [c.job.config.as_dict() for c in columns]  # a setting at its default is None
+
+    def differs(name: str) -> bool:
+        read = [f[name] for f in fields if f[name] is not None]
+        if len({json.dumps(v) for v in read}) > 1:
+            return True  # columns that read it disagree, or one reads it off its default
+        return len(read) < len(fields) and any(g.get(name) is not None for g in given)
+
+    names = [n for n in CONFIG_FIELDS if not (tuned and n == "lr") and differs(n)]
+    if not names:
+        return None
+    return [", ".join(f"{n} = {format_setting(f[n])}" for n in names if f[n] is not None)
+            for f in fields]  # fmt: skip
+
+
+def format_setting(value: Any) -> str:
+    """A field's value as a study file writes it: true, 0.001, [8, 8]."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(format_setting(v) for v in value) + "]"
+    return str(value)
+
+
 def table_block(table: Table, columns: list[ColumnRuns]) -> TableBlock:
     """A row per metric the table shows (our figure, and the reported one where given), then
-    the learning rates when tuned, the engine and the runs."""
+    what sets the columns apart, the learning rates when tuned, the engine and the runs."""
     rows = []
     for row in table.rows:
         label, parts = ROW_METRICS[row]
@@ -105,8 +153,12 @@ def table_block(table: Table, columns: list[ColumnRuns]) -> TableBlock:
                          *(cell(c, metric) for c in columns)))  # fmt: skip
     extra = [("Engine", [c.job.describe() for c in columns]),
              ("Runs", [_runs_cell(c) for c in columns])]  # fmt: skip
-    if any(c.tuned for c in table.columns):
+    tuned = any(c.tuned for c in table.columns)
+    if tuned:
         extra.insert(0, ("Learning rate", [_lr_cell(c.column) for c in columns]))
+    apart = configuration_cells(columns, tuned)
+    if apart is not None:
+        extra.insert(0, ("Configuration", apart))
     for label, values in extra:
         rows.append((Cell.of(label), Cell(()), *(Cell.of(v) for v in values)))
     return TableBlock(("", "", *(c.label for c in table.columns)), tuple(rows))

@@ -215,11 +215,13 @@ def decision_boundaries(title: str, columns: list[ColumnRuns]) -> Figure:
 @_literal_text
 def learning_curves(title: str, columns: list[ColumnRuns]) -> Figure:
     """Train loss per epoch, one panel per loss function (their values differ in kind):
-    mean over runs, band from min to max, log scales."""
+    mean over runs, band from min to max, log scales; a weight penalty's mean dashed in the
+    same colour (the loss drawn is the data loss, the penalty apart)."""
     losses = list(dict.fromkeys(c.job.config.loss for c in columns if _finite(c))) or ["bce"]
     fig = Figure(figsize=(6 * len(losses), 4.5), layout="constrained")
     axes = fig.subplots(1, len(losses), squeeze=False)[0]
     for ax, loss in zip(axes, losses):
+        penalized = False
         for col in columns:
             runs = _finite(col)
             if not runs or col.job.config.loss != loss:
@@ -230,9 +232,15 @@ def learning_curves(title: str, columns: list[ColumnRuns]) -> Figure:
             line = ax.plot(epochs, curves.mean(axis=0), label=label)
             ax.fill_between(epochs, curves.min(axis=0), curves.max(axis=0), alpha=0.2,
                             color=line[0].get_color())  # fmt: skip
+            if all("penalty" in r.curves for r in runs):
+                penalized = True
+                penalty = np.array([r.curves["penalty"] for r in runs]).mean(axis=0)
+                ax.plot(epochs, penalty, linestyle="--", color=line[0].get_color(),
+                        label=f"{col.column.label}: weight penalty")  # fmt: skip
         ax.set(xscale="log", yscale="log", xlabel="epoch",
                ylabel=f"train {loss} loss (mean, min-max band)")  # fmt: skip
-        ax.set_title(f"{loss.upper()} loss")
+        ax.set_title(f"{loss.upper()} loss" + (" (dashed: weight penalty, mean)" if penalized
+                                               else ""))  # fmt: skip
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8)
     fig.suptitle(fitted(f"{title}: learning curves", fig.get_figwidth()))
@@ -321,7 +329,8 @@ def sensitivity(title: str, entries: list[tuple], score: str) -> Figure:
         ax.fill_between(xs, lows, highs, alpha=0.15, color=line.get_color())
         ax.plot([result.best.values[axis]], [result.best.mean], marker="*", markersize=14,
                 color=line.get_color(), markeredgecolor="black")  # fmt: skip
-    ax.set_xscale("log")
+    if tried and min(tried) > 0:  # a grid with 0 on it (momentum, l2) keeps a linear axis
+        ax.set_xscale("log")
     if score == "loss" and drawable:  # a log axis needs one finite positive score
         ax.set_yscale("log")
     if not drawable:  # nothing finite to place: show the grid's span and say why
