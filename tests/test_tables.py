@@ -7,6 +7,8 @@ import os
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mlpbench import cli
 from mlpbench.config.core import Config
@@ -349,3 +351,63 @@ def test_huge_unscaled_inputs_train_and_report_with_their_panels_left_out(tmp_pa
     assert (tmp_path / "out" / "plots" / "table-1-boundary.png").stat().st_size > 0
     with pytest.raises(UsageError, match="column 'a': standardising values up to 2e"):
         Config(data=str(data))  # scaled, the same file is refused before any run
+
+
+def _careful(raw: bytes, target: str = "", classes: tuple[str, ...] = ()):
+    """The cell-by-cell reader's table of the same bytes, as parse_csv falls back to it."""
+    from mlpbench.data import tables
+
+    body = raw.removeprefix(b"\xef\xbb\xbf")
+    header, t = tables._header(body.decode().splitlines()[0], "f.csv", target)
+    x, labels = tables._careful_rows(body.decode(), "f.csv", header, t)
+    columns = (*[h for j, h in enumerate(header) if j != t], header[t])
+    numeric = not classes or tables._values(list(classes)) is not None
+    return tables._table(x, labels, columns, classes, numeric, "f.csv", "")
+
+
+LABELS = st.one_of(st.integers(-5, 5).map(str), st.sampled_from(["a", "b", "#c", " d ", "1.0",
+                   "01", "2e0", str(2**60), str(2**60 + 1)]))  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None)
+@given(rows=st.lists(st.tuples(st.floats(-1e6, 1e6), st.floats(-1e6, 1e6), LABELS),
+                     min_size=2, max_size=30),
+       newline=st.sampled_from(["\n", "\r\n"]), bom=st.booleans(), blank=st.booleans(),
+       target=st.sampled_from(["", "u", "y"]))  # fmt: skip
+def test_the_fast_reader_reads_every_plain_file_as_the_careful_one(rows, newline, bom, blank,
+                                                                    target):  # fmt: skip
+    lines = ["u,v,y", *(f"{u!r}, {v!r},{label}" for u, v, label in rows)]
+    raw = (("\ufeff" if bom else "") + newline.join(lines) + newline + (newline if blank else "")
+           ).encode()  # fmt: skip
+    try:
+        want = _careful(raw, target)
+    except UsageError as e:
+        with pytest.raises(UsageError) as got:
+            parse_csv(raw, "f.csv", target)
+        assert str(got.value) == str(e)
+        return
+    got = parse_csv(raw, "f.csv", target)
+    np.testing.assert_array_equal(got.x, want.x)
+    assert got.labels.tolist() == want.labels.tolist() and got.classes == want.classes
+    assert got.columns == want.columns
+
+
+def test_a_row_with_cells_past_the_header_is_refused_naming_its_line():
+    with pytest.raises(UsageError, match=r"line 3: 4 cells, the header has 3"):
+        parse_csv(b"a,b,y\n1,2,0\n3,4,1,9\n5,6,1\n", "f.csv", "")
+
+
+def test_a_hash_in_a_label_is_a_label_not_a_comment():
+    table = parse_csv(b"a,y\n1,#x\n2,#y\n", "f.csv", "")
+    assert table.classes == ("#x", "#y") and table.labels.tolist() == [0, 1]
+
+
+def test_a_plain_file_is_read_by_numpys_parser_not_cell_by_cell(monkeypatch):
+    from mlpbench.data import tables
+
+    def careful(*args):
+        raise AssertionError("a plain file was read cell by cell")
+
+    monkeypatch.setattr(tables, "_careful_rows", careful)
+    table = parse_csv(b"a,b,y\n1,2,x\n3,4,z\n", "f.csv", "")
+    assert table.x.tolist() == [[1, 2], [3, 4]] and table.classes == ("x", "z")

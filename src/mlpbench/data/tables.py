@@ -12,12 +12,15 @@ process for each (path, target, size, mtime), and its sha256 identifies it.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import functools
 import hashlib
 import io
 import math
 import stat
+import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -97,30 +100,109 @@ def _number(text: str, where: str) -> float:
 
 def parse_csv(raw: bytes, name: str, target: str, classes: tuple[str, ...] = ()) -> Table:
     """A CSV file's rows; classes, if given, are the train file's (a test file's must be
-    among them)."""
+    among them).
+
+    A plain file (no quotes) is read by NumPy's C parser straight from its bytes; one it
+    cannot read, or whose numbers are not all finite, is read again cell by cell, which
+    names the line and column at fault (or reads what NumPy does not: quoted cells, blank
+    rows of commas)."""
+    body = raw[len(codecs.BOM_UTF8):] if raw.startswith(codecs.BOM_UTF8) else raw
+    _check_utf8(body, name)
+    first_line = body[: body.find(b"\n") + 1 or None].decode("utf-8")
+    header, t = _header(first_line, name, target)
+    # a test file's numeric labels are read as values when the train file's were
+    numeric = not classes or _values(list(classes)) is not None
+    fast = None if b'"' in body else _fast_rows(body, len(header), t, numeric)
+    if fast is None:
+        x, labels = _careful_rows(body.decode("utf-8"), name, header, t)
+    else:
+        x, labels = fast
+    columns = (*[h for j, h in enumerate(header) if j != t], header[t])
+    return _table(x, labels, columns, classes, numeric, name, hashlib.sha256(raw).hexdigest())
+
+
+def _check_utf8(body: bytes, name: str, chunk: int = 2**24) -> None:
+    """One line where the bytes are not UTF-8, checked piece by piece (no whole-file copy)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(body)
+    for start in range(0, len(body), chunk):
+        try:
+            decoder.decode(view[start : start + chunk], final=start + chunk >= len(body))
+        except UnicodeDecodeError as e:
+            at = start + e.start - len(decoder.getstate()[0]) if e.start < 0 else start + e.start
+            raise UsageError(f"data file {name!r} is not UTF-8 text: {e.reason} at byte {at}"
+                             ) from None  # fmt: skip
+    if not body:
+        decoder.decode(b"", final=True)
+
+
+def _header(line: str, name: str, target: str) -> tuple[list[str], int]:
+    """The header's column names and the target's index, from the file's first line."""
     try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise UsageError(f"data file {name!r} is not UTF-8 text: {e.reason} at byte {e.start}"
-                         ) from None  # fmt: skip
+        header = next(csv.reader(io.StringIO(line)), None)
+    except csv.Error as e:
+        raise UsageError(f"data file {name!r}, line 1: not CSV: {e}") from None
+    if header is None or not any(cell.strip() for cell in header):
+        raise UsageError(f"data file {name!r} is empty; it needs a header row and data rows")
+    header = [h.strip() for h in header]
+    twice = sorted({h for h in header if header.count(h) > 1})
+    if twice:
+        raise UsageError(f"data file {name!r}: column name(s) {', '.join(map(repr, twice))}"
+                         " appear more than once in the header; each column needs its own")
+    if target and target not in header:
+        raise UsageError(f"data file {name!r} has no column {target!r}; columns: "
+                         + ", ".join(header))  # fmt: skip
+    if len(header) < 2:
+        raise UsageError(f"data file {name!r} has one column ({header[0]!r}); it needs at "
+                         "least one feature column and a target column")  # fmt: skip
+    return header, header.index(target) if target else len(header) - 1
+
+
+def _fast_rows(body: bytes, width: int, t: int, numeric: bool
+               ) -> tuple[np.ndarray, np.ndarray] | None:  # fmt: skip
+    """Features (rows, d) and labels (rows,) by NumPy's parser, or None where it cannot read
+    the file or a feature is not finite (the careful reader then says why). Labels to be
+    read as values are read as numbers where they all are integers that a float holds
+    exactly (their names are then exact too), else as text."""
+    if not body[body.find(b"\n") + 1 :].strip():
+        return None  # no data rows: the careful reader says so
+    features = [j for j in range(width) if j != t]
+    read = functools.partial(np.loadtxt, delimiter=",", skiprows=1, encoding="utf-8",
+                             comments=None)  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # such as "input contained no data": read carefully
+        try:
+            x = read(io.BytesIO(body), usecols=features, dtype=np.float64, ndmin=2)
+            labels = _fast_labels(read, body, t, numeric)
+        except (ValueError, UserWarning):
+            return None
+    # every row has exactly the header's cells (NumPy ignores cells past the used columns)
+    cells_right = body.count(b",") == (len(x) + 1) * (width - 1)
+    if not cells_right or len(x) == 0 or len(x) != len(labels) or not np.isfinite(x).all():
+        return None
+    return (x, labels) if not (labels == "").any() else None
+
+
+def _fast_labels(read: Callable, body: bytes, t: int, numeric: bool) -> np.ndarray:
+    """The target column: exact integers where every label is one, else stripped text."""
+    if numeric:
+        try:
+            values = read(io.BytesIO(body), usecols=t, dtype=np.float64, ndmin=1)
+        except ValueError:
+            values = None
+        if values is not None and np.isfinite(values).all() and (
+                values == np.round(values)).all() and (np.abs(values) < 2.0**53).all():
+            return values.astype(np.int64)
+    return np.char.strip(read(io.BytesIO(body), usecols=t, dtype=str, ndmin=1))
+
+
+def _careful_rows(text: str, name: str, header: list[str], t: int
+                  ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Features and labels read cell by cell; the first fault is one line naming its place."""
     reader = csv.reader(io.StringIO(text))
+    rows, labels = [], []
     try:
-        header = next(reader, None)
-        if header is None or not any(cell.strip() for cell in header):
-            raise UsageError(f"data file {name!r} is empty; it needs a header row and data rows")
-        header = [h.strip() for h in header]
-        twice = sorted({h for h in header if header.count(h) > 1})
-        if twice:
-            raise UsageError(f"data file {name!r}: column name(s) {', '.join(map(repr, twice))}"
-                             " appear more than once in the header; each column needs its own")
-        if target and target not in header:
-            raise UsageError(f"data file {name!r} has no column {target!r}; columns: "
-                             + ", ".join(header))  # fmt: skip
-        t = header.index(target) if target else len(header) - 1
-        if len(header) < 2:
-            raise UsageError(f"data file {name!r} has one column ({header[0]!r}); it needs at "
-                             "least one feature column and a target column")  # fmt: skip
-        rows, labels = [], []
+        next(reader)
         for row in reader:
             if not any(cell.strip() for cell in row):
                 continue  # blank lines, as in a file's last line
@@ -137,24 +219,32 @@ def parse_csv(raw: bytes, name: str, target: str, classes: tuple[str, ...] = ())
         raise UsageError(f"data file {name!r}, line {reader.line_num}: not CSV: {e}") from None
     if not rows:
         raise UsageError(f"data file {name!r} has a header but no data rows")
-    columns = (*[h for j, h in enumerate(header) if j != t], header[t])
-    # a test file's numeric labels are read as values when the train file's were
-    labels = _classes_of(labels, not classes or _values(list(classes)) is not None)
-    order = list(classes) or _class_order(labels)
+    return np.array(rows, dtype=np.float64), np.array(labels, dtype=str)
+
+
+def _table(x: np.ndarray, labels: np.ndarray, columns: tuple[str, ...],
+           classes: tuple[str, ...], numeric: bool, name: str, sha: str) -> Table:  # fmt: skip
+    """The rows with each label's class index, the classes checked; labels are named once per
+    distinct label, not once per row."""
+    target = columns[-1]
+    distinct, inverse = np.unique(labels, return_inverse=True)  # text, or exact integers
+    names = _classes_of([str(v) for v in distinct.tolist()], numeric)
+    order = list(classes) or _class_order(names)
     if not classes and len(order) < 2:
-        raise UsageError(f"data file {name!r}: column {header[t]!r} holds one class only "
+        raise UsageError(f"data file {name!r}: column {target!r} holds one class only "
                          f"({order[0]!r}); a classifier needs at least 2")  # fmt: skip
     if len(order) > MAX_CLASSES:
-        raise UsageError(f"data file {name!r}: column {header[t]!r} holds {len(order)} classes;"
+        raise UsageError(f"data file {name!r}: column {target!r} holds {len(order)} classes;"
                          f" at most {MAX_CLASSES}")  # fmt: skip
     index = {c: i for i, c in enumerate(order)}
-    unknown = next((label for label in labels if label not in index), None)
-    if unknown is not None:
-        raise UsageError(f"data file {name!r}: class {unknown!r} is not a class of the train "
-                         f"file ({', '.join(order)})")  # fmt: skip
-    x = np.array(rows, dtype=np.float64)
-    sha = hashlib.sha256(raw).hexdigest()
-    return Table(x, np.array([index[label] for label in labels]), tuple(order), columns, sha)
+    inverse = inverse.ravel()
+    unknown = [i for i, n in enumerate(names) if n not in index]
+    if unknown:  # named by its first row
+        row = np.flatnonzero(np.isin(inverse, unknown))[0]
+        raise UsageError(f"data file {name!r}: class {names[inverse[row]]!r} is not a class of "
+                         f"the train file ({', '.join(order)})")  # fmt: skip
+    codes = np.array([index[n] for n in names], dtype=np.int64)
+    return Table(x, codes[inverse], tuple(order), columns, sha)
 
 
 def read_bytes(path: str) -> bytes:
