@@ -4,6 +4,7 @@ processes on one store, input that tries to pull outside files into the report."
 from __future__ import annotations
 
 import base64
+import errno
 import json
 import os
 import re
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 
@@ -408,3 +410,34 @@ def test_a_last_study_record_without_its_engine_is_one_line(stored, tmp_path, ca
     assert cli.main(["report", "--out", str(copy)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "record of the last study is corrupted (no engine)" in err[0], err
+
+
+def test_a_folder_where_report_html_goes_is_one_line_and_nothing_is_rewritten(stored, capsys):
+    (stored / "report.html").unlink()
+    (stored / "report.html").mkdir()
+    before = (stored / "report.md").read_bytes()
+    stamps = {p.name: p.stat().st_mtime_ns for p in (stored / "plots").iterdir()}
+    code, _, err = _run(["report", "--out", str(stored)], capsys)
+    assert code == 2 and err == [
+        f"mlpbench: error: cannot write {stored / 'report.html'}: a folder is in its place; "
+        "move it away"]  # fmt: skip
+    assert (stored / "report.md").read_bytes() == before
+    assert {p.name: p.stat().st_mtime_ns for p in (stored / "plots").iterdir()} == stamps
+
+
+@pytest.mark.parametrize("errno_", [errno.ENOSPC, errno.EFBIG])
+def test_a_full_disk_met_while_writing_the_report_names_the_file(stored, capsys, monkeypatch,
+                                                                   errno_):  # fmt: skip
+    real = Path.write_text
+
+    def full(self, *args, **kwargs):
+        if self.name.startswith("report.") and ".tmp." in self.name:
+            raise OSError(errno_, os.strerror(errno_))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", full)
+    code, _, lines = _run(["report", "--out", str(stored)], capsys)
+    assert code == 2 and len(lines) == 1, lines
+    said = f"cannot write {stored / 'report.md'}: {os.strerror(errno_)}"
+    assert lines[0] == f"mlpbench: error: {said}"
+    assert not list(stored.glob("*.tmp.*"))

@@ -233,9 +233,10 @@ def test_plots_follow_the_rows_shown_and_are_redrawn_only_when_their_runs_change
     assert cli.main(argv) == 0
     table_2 = sorted(p.name for p in (out / "plots").glob("table-2-*.png"))
     assert table_2 == ["table-2-boundary.png", "table-2-spread.png"]  # rows = ["accuracy"]
-    saved = []
-    real = report.save
-    monkeypatch.setattr(report, "save", lambda *a, **k: saved.append(a[1].name) or real(*a, **k))
+    saved = []  # the plots the report draws (in worker processes: recorded as handed over)
+    real = report.draw_all
+    monkeypatch.setattr(report, "draw_all", lambda pending: saved.extend(
+        d.path.name for d in pending) or real(pending))
     assert cli.main(["report", "--out", str(out)]) == 0
     assert saved == []  # nothing changed: every plot comes from the cache
     assert cli.main([*argv, "--runs", "4"]) == 0  # more runs: a partial report, fresh plots
@@ -319,3 +320,67 @@ def test_the_configuration_row_names_what_sets_each_column_apart():
     assert configuration_cells(_columns_of(sgd, sgd), tuned=False) is None  # engines compared
     cells = configuration_cells(_columns_of(Config(hidden=(8, 8)), Config()), tuned=False)
     assert cells == ["hidden = [8, 8]", "hidden = [3]"]
+
+
+def _figure(label: str):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(2, 2))
+    fig.subplots().set_title(label)
+    return fig
+
+
+DRAW_IN_WORKERS = """
+import os, sys
+from pathlib import Path
+from matplotlib.figure import Figure
+from mlpbench.errors import UsageError
+from mlpbench.report.build import Drawing, draw_all
+
+def figure(label):
+    (Path(sys.argv[1]) / f"{label}.pid").write_text(str(os.getpid()))
+    fig = Figure(figsize=(2, 2))
+    fig.subplots().set_title(label)
+    return fig
+
+def broken(label):
+    raise UsageError(f"cannot draw {label}")
+
+folder = Path(sys.argv[1])
+pending = [Drawing(figure, (f"p{i}",), folder / f"p{i}.png", ("png",), f"p{i}", "k")
+           for i in range(5)]
+print(sorted(d.name for d in draw_all(pending)))
+pids = {p.read_text() for p in folder.glob("*.pid")}
+print(len(pids - {str(os.getpid())}) >= 1 and str(os.getpid()) not in pids)
+try:
+    list(draw_all([*pending[:2], Drawing(broken, ("q",), folder / "q.png", ("png",))]))
+except UsageError as e:
+    print(e)
+"""
+
+
+def test_plots_drawn_in_worker_processes_are_all_saved_and_a_failure_is_raised_here(tmp_path):
+    """In a fresh process (no framework imported): the plots are drawn in forked workers,
+    every one is saved, and a plot a worker cannot draw raises its own error here."""
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", DRAW_IN_WORKERS, str(tmp_path)],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    names, in_workers, error = proc.stdout.strip().splitlines()
+    assert names == str([f"p{i}" for i in range(5)]) and in_workers == "True"
+    assert error == "cannot draw q" and not (tmp_path / "q.png").exists()
+    assert all((tmp_path / f"p{i}.png").read_bytes().startswith(b"\x89PNG") for i in range(5))
+
+
+def test_plots_are_drawn_here_once_a_threaded_framework_is_imported(tmp_path, monkeypatch):
+    import sys
+
+    from mlpbench.report import build
+
+    monkeypatch.setitem(sys.modules, "jax", sys.modules.get("jax") or object())
+    assert not build._fork_safe()
+    monkeypatch.setattr(build, "ProcessPoolExecutor", None)  # would fail if it were used
+    pending = [build.Drawing(_figure, ("a",), tmp_path / "a.png", ("png",)),
+               build.Drawing(_figure, ("b",), tmp_path / "b.png", ("png",))]  # fmt: skip
+    assert [d.path.name for d in build.draw_all(pending)] == ["a.png", "b.png"]

@@ -43,12 +43,23 @@ def temporary(path: Path) -> Path:
     return path.with_name(f"{path.stem}.{os.getpid()}.tmp{path.suffix}")
 
 
+def writable(path: Path) -> Path:
+    """path, or one line saying why a file cannot be written there (a folder in its place),
+    checked before the work that would fill it."""
+    if path.is_dir():
+        raise UsageError(f"cannot write {path}: a folder is in its place; move it away")
+    return path
+
+
 def write_text(path: Path, text: str) -> None:
-    """Write a file whole or not at all: a temporary file, then a rename."""
-    tmp = temporary(path)
+    """Write a file whole or not at all: a temporary file, then a rename; a fault (a full disk,
+    a file size limit, a folder in its place) is one line naming the file."""
+    tmp = temporary(writable(path))
     try:
         tmp.write_text(text)
         os.replace(tmp, path)
+    except OSError as e:
+        raise UsageError(f"cannot write {path}: {e.strerror or e}") from None
     finally:
         tmp.unlink(missing_ok=True)
 

@@ -7,11 +7,15 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import multiprocessing
 import os
 import re
 import sys
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from tqdm import tqdm
 
@@ -29,7 +33,7 @@ from mlpbench.config.core import trained_settings
 from mlpbench.config.fields import CONFIG_FIELDS, DEFAULTS_LEFT_OUT
 from mlpbench.data.dataset import is_file
 from mlpbench.experiment.env import ENV_KEYS
-from mlpbench.files import remove_stray, write_text
+from mlpbench.files import remove_stray, writable, write_text
 from mlpbench.report.document import (
     Cell,
     Document,
@@ -279,6 +283,7 @@ def build_report(
     except (OSError, ValueError):
         cache = {}
     drawn: set[str] = set()
+    pending: list[Drawing] = []
     shown = [(t, kind) for t, cols in tables if any(c.runs for c in cols) for kind in PLOTS
              if PLOT_ROWS[kind] in (None, *t.rows)]  # fmt: skip
     bar = tqdm(total=len(shown), desc=f"report: {len(shown)} plots", unit=" plots",
@@ -300,22 +305,27 @@ def build_report(
                 name = f"table-{table.number}-{kind}.png"
                 key = _plot_key(kind, table, columns, formats)
                 if cache.get(name) != key or not _all_saved(plot_dir / name, formats):
-                    save(draw(f"Table {table.number}", columns), plot_dir / name, formats)
-                    cache[name] = key
-                bar.update(1)
+                    pending.append(Drawing(draw, (f"Table {table.number}", columns),
+                                           plot_dir / name, formats, name, key))  # fmt: skip
+                else:
+                    bar.update(1)
                 figures.blocks.append(Figure(f"{plots}/{name}", f"Table {table.number} {kind}"))
                 drawn.add(f"{plots}/{name}")
         results = [(c.label, tuned.get((table.number, c.label))) for c in table.columns]
         results = [(label, r) for label, r in results if r is not None]
         if results:
             name = f"table-{table.number}-sensitivity.png"
-            save(sensitivity(f"Table {table.number}", results, study.tuning.score),
-                 plot_dir / name, formats)  # fmt: skip
+            pending.append(Drawing(sensitivity, (f"Table {table.number}", results,
+                                                 study.tuning.score), plot_dir / name, formats))
             figure = Figure(f"{plots}/{name}", f"Table {table.number} sensitivity")
             figures.blocks += [Paragraph(_tuning_note(study)), figure]
             drawn.add(f"{plots}/{name}")
         if figures.blocks:
             doc.sections.append(figures)
+    for done in draw_all(pending):
+        if done.name:
+            cache[done.name] = done.key
+        bar.update(1)
     bar.close()
     for old in plot_dir.iterdir():  # plots of tables or formats not drawn this time
         stale = f"{plots}/{old.stem}.png" not in drawn or old.suffix[1:] not in formats
@@ -324,6 +334,74 @@ def build_report(
     kept = {name: key for name, key in cache.items() if f"{plots}/{name}" in drawn}
     write_text(cache_file, json.dumps(kept, indent=1, sort_keys=True))
     return doc
+
+
+class Drawing(NamedTuple):
+    """A plot to draw and save; name and key, where given, are its entry in the plot cache."""
+
+    draw: Callable[..., Any]
+    args: tuple
+    path: Path
+    formats: tuple[str, ...]
+    name: str = ""
+    key: str = ""
+
+
+_PENDING: list[Drawing] = []  # what forked workers draw, by index (inherited, not pickled)
+
+
+def _draw_pending(i: int) -> bool:
+    """Draw and save _PENDING[i] in a worker; False where it failed (the parent redraws it,
+    so its error is raised there, as a one-process report raises it)."""
+    d = _PENDING[i]
+    try:
+        save(d.draw(*d.args), d.path, d.formats)
+    except Exception:
+        return False
+    return True
+
+
+# libraries that run threads of their own once imported, which a forked child could find
+# holding a lock: a process that imported one (trained on it) draws its plots itself
+THREADED = ("jax", "tensorflow", "torch")
+
+
+def _fork_safe() -> bool:
+    """Whether this process can fork workers: no thread but the main one (and tqdm's
+    monitor, which sleeps), and no threaded framework imported."""
+    others = [t for t in threading.enumerate()
+              if t is not threading.main_thread() and type(t).__name__ != "TMonitor"]
+    return not others and not any(name in sys.modules for name in THREADED)
+
+
+def draw_all(pending: list[Drawing]) -> Iterator[Drawing]:
+    """Draw every plot, yielding each once saved: in forked processes, one a core, where
+    there are several plots and cores and forking is safe (savefig dominates a report;
+    workers inherit the runs rather than receiving them), else here. A plot a worker could
+    not draw is drawn again here, so its error is the one a one-process report raises."""
+    workers = min(len(pending), os.cpu_count() or 1)
+    forks = "fork" in multiprocessing.get_all_start_methods() and _fork_safe()
+    if workers < 2 or not forks:
+        for d in pending:
+            save(d.draw(*d.args), d.path, d.formats)
+            yield d
+        return
+    _PENDING[:] = pending
+    try:
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            futures = {pool.submit(_draw_pending, i): d for i, d in enumerate(pending)}
+            failed = []
+            for future in as_completed(futures):
+                if future.result():
+                    yield futures[future]
+                else:
+                    failed.append(futures[future])
+        for d in failed:
+            save(d.draw(*d.args), d.path, d.formats)
+            yield d
+    finally:
+        _PENDING.clear()
 
 
 def _plot_key(kind: str, table: Table, columns: list[ColumnRuns], formats: tuple[str, ...]):
@@ -367,6 +445,8 @@ def write_report(
     for); return the Markdown. A report other than the study's whole one ("report") keeps
     its plots in plots/NAME, so it never touches the whole report's."""
     plots = PLOT_DIR if name == "report" else f"{PLOT_DIR}/{name}"
+    for suffix in (".md", ".html"):  # before any plot is drawn: nothing half written
+        writable(out / f"{name}{suffix}")
     doc = build_report(study, tables, environment, out, tuned, formats, plots)
     text = to_markdown(doc)
     page = to_html(doc, out, doc.figures())

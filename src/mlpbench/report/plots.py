@@ -21,7 +21,8 @@ from matplotlib.figure import Figure
 from mlpbench.analysis.stats import median_interval, summarize
 from mlpbench.data.dataset import Dataset, extent, labels_of, make_dataset
 from mlpbench.data.dataset import truth as data_truth
-from mlpbench.files import temporary
+from mlpbench.errors import UsageError
+from mlpbench.files import temporary, writable
 from mlpbench.nn.activations import probabilities
 from mlpbench.nn.model import logits
 
@@ -33,19 +34,23 @@ if TYPE_CHECKING:
 
 DPI = 100
 PANEL = 3.6  # inches per panel
+LAYOUT = "constrained"  # matplotlib lays out titles, labels and colorbars
 
 
 FORMATS = ("png", "svg", "pdf")
 
 
 def save(fig: Figure, path: Path, formats: tuple[str, ...] = ("png",)) -> Path:
-    """Write the figure to path (its .png) and beside it in the other formats asked for."""
+    """Write the figure to path (its .png) and beside it in the other formats asked for; a
+    fault is one line naming the plot."""
     for fmt in formats:
         target = path.with_suffix(f".{fmt}")
-        tmp = temporary(target)
+        tmp = temporary(writable(target))
         try:
             fig.savefig(tmp, dpi=DPI, format=fmt)
             os.replace(tmp, target)
+        except OSError as e:
+            raise UsageError(f"cannot write {target}: {e.strerror or e}") from None
         finally:
             tmp.unlink(missing_ok=True)
     return path
@@ -189,7 +194,7 @@ def decision_boundaries(title: str, columns: list[ColumnRuns]) -> Figure:
     drawn = {id(c): _drawn(c) for c in columns}
     shown = [c for c in columns if drawn[id(c)] is not None]
     panels = max(1, len(shown))
-    fig = Figure(figsize=(PANEL * panels + 1.6, PANEL + 0.9), layout="constrained")
+    fig = Figure(figsize=(PANEL * panels + 1.6, PANEL + 0.9), layout=LAYOUT)
     axes = fig.subplots(1, panels, squeeze=False)
     shades = [_panel(ax, col, *drawn[id(col)]) for ax, col in zip(axes[0], shown)]
     if not shown:
@@ -218,7 +223,7 @@ def learning_curves(title: str, columns: list[ColumnRuns]) -> Figure:
     mean over runs, band from min to max, log scales; a weight penalty's mean dashed in the
     same colour (the loss drawn is the data loss, the penalty apart)."""
     losses = list(dict.fromkeys(c.job.config.loss for c in columns if _finite(c))) or ["bce"]
-    fig = Figure(figsize=(6 * len(losses), 4.5), layout="constrained")
+    fig = Figure(figsize=(6 * len(losses), 4.5), layout=LAYOUT)
     axes = fig.subplots(1, len(losses), squeeze=False)[0]
     for ax, loss in zip(axes, losses):
         penalized = False
@@ -262,7 +267,7 @@ def training_time(title: str, columns: list[ColumnRuns]) -> Figure:
     medians = [median_interval([r.metrics["train_time_s"] for r in c.runs]) for c in shown]
     centre = np.array([m.median for m in medians])
     errors = np.array([[m.median - m.low for m in medians], [m.high - m.median for m in medians]])
-    fig = Figure(figsize=(7, 4.5), layout="constrained")
+    fig = Figure(figsize=(7, 4.5), layout=LAYOUT)
     ax = fig.subplots()
     if shown and _only_batch_differs([c.job.config for c in shown]):
         sizes = [c.job.config.batch for c in shown]
@@ -282,7 +287,7 @@ def training_time(title: str, columns: list[ColumnRuns]) -> Figure:
 @_literal_text
 def spread(title: str, columns: list[ColumnRuns]) -> Figure:
     """Every run's test accuracy per column, with the mean and its 95% CI."""
-    fig = Figure(figsize=(max(5.0, 1.6 * len(columns)), 4.5), layout="constrained")
+    fig = Figure(figsize=(max(5.0, 1.6 * len(columns)), 4.5), layout=LAYOUT)
     ax = fig.subplots()
     rng = np.random.default_rng(0)  # jitter only
     for i, col in enumerate(columns):
@@ -311,7 +316,7 @@ def sensitivity(title: str, entries: list[tuple], score: str) -> Figure:
     entries are (label, TuneResult); grid points whose other tuned axes differ from the
     chosen point's are left out, so each line varies that one axis only.
     """
-    fig = Figure(figsize=(7, 4.5), layout="constrained")
+    fig = Figure(figsize=(7, 4.5), layout=LAYOUT)
     ax = fig.subplots()
     axis, drawable, tried = "lr", False, []
     for label, result in entries:
