@@ -29,7 +29,8 @@ def test_small_study_end_to_end(tiny_study, tmp_path, capsys):
     out = tmp_path / "out"
     argv = ["run", str(tiny_study), "--out", str(out), "--engine", "numpy", "--format", "markdown"]
     assert cli.main(argv) == 0
-    text = capsys.readouterr().out
+    text, err = capsys.readouterr()
+    assert "9 runs trained\n" in err  # an empty folder: nothing came from the store
     assert "### Table 1: Loss functions" in text and "### Table 2: Batch sizes" in text
     assert "| Accuracy | Train |" in text and "| Elapsed time | Train |" in text
     assert "| Runs |  | 3 | 3 |" in text and "numpy, float64" in text
@@ -40,6 +41,8 @@ def test_small_study_end_to_end(tiny_study, tmp_path, capsys):
     # the report re-renders from the store alone
     assert cli.main(["report", "--out", str(out), "--format", "markdown"]) == 0
     assert capsys.readouterr().out.strip() == text.strip()
+    assert cli.main(argv) == 0
+    assert "0 runs trained; 9 came from the store\n" in capsys.readouterr().err
 
 
 def test_rerun_reuses_stored_runs_and_fresh_recomputes(tiny_study, tmp_path, monkeypatch):

@@ -194,7 +194,7 @@ def test_a_loss_effect_has_no_unit_and_a_lower_column_is_named():
     a = _column("a", [1.0, 1.5, 1.25, 0.75, 1.0], "test_loss")
     b = _column("b", [2.0] * 5, "test_loss")
     (comparison,) = compare_columns([a, b], "test_loss")
-    assert comparison.verdict() == "b higher"
+    assert comparison.verdict() == "a lower (better)"
     claim = Claim("c", (Check("greater", "test_loss", "a", "b"),))
     table = Table(1, "t", "", "", ("loss",), (a.column, b.column), (claim,))
     assert judge(claim, table, [a, b]).effects == ("-0.9",)
@@ -254,12 +254,16 @@ def test_a_comparisons_verdict_at_alpha_and_its_words():
     from mlpbench.analysis.compare import Comparison
     from mlpbench.analysis.stats import Paired
 
-    def verdict(p: float, diff: float, count: int = 5) -> str:
-        return Comparison("a", "b", "test_accuracy", Paired(count, diff, 0, 0, p, p, True),
+    def verdict(p: float, diff: float, count: int = 5, metric: str = "test_accuracy") -> str:
+        return Comparison("a", "b", metric, Paired(count, diff, 0, 0, p, p, True),
                           p).verdict()  # fmt: skip
 
     assert verdict(0.05, 1.0) == "no difference detected"
     assert verdict(0.0499, 1.0) == "a higher" and verdict(0.0499, -1.0) == "b higher"
+    # a loss: the lower column is named, as the better one
+    assert verdict(0.0499, 1.0, metric="test_loss") == "b lower (better)"
+    assert verdict(0.0499, -1.0, metric="test_loss") == "a lower (better)"
+    assert verdict(0.05, -1.0, metric="test_loss") == "no difference detected"
     assert verdict(float("nan"), 1.0) == "no difference detected"
     assert verdict(0.01, 1.0, count=1) == NOT_COMPARABLE
 

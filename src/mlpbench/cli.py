@@ -30,8 +30,10 @@ def cmd_run(args: argparse.Namespace) -> int:
                                 args.dask_timeout)  # fmt: skip
     tuning = service.tuning_runs(outcome.tuned)
     of_them = f" ({tuning} of them tuning learning rates)" if tuning else ""
-    print(f"{outcome.trained} runs trained{of_them}; the rest were in the store",
-          file=sys.stderr)  # fmt: skip
+    shown = len({r.id for _, columns in outcome.tables for c in columns for r in c.runs})
+    reused = shown - (outcome.trained - tuning)
+    stored = f"; {reused} came from the store" if reused > 0 else ""
+    print(f"{outcome.trained} runs trained{of_them}{stored}", file=sys.stderr)
     code = _print_report(outcome, service.report(outcome, _figures(args)), args.format)
     if tracker is not None:
         logged = service.track_study(tracker, outcome)

@@ -61,12 +61,14 @@ class Comparison(NamedTuple):
     p_holm: float
 
     def verdict(self) -> str:
-        """Which column is higher, when the difference is detectable."""
+        """Which column is higher, when the difference is detectable; on a loss, which is
+        lower, the better one (so "higher" never reads as better for a loss)."""
         if self.result.count < 2:
             return NOT_COMPARABLE
         if math.isnan(self.p_holm) or self.p_holm >= ALPHA:
             return "no difference detected"
-        return f"{self.a} higher" if self.result.mean_diff > 0 else f"{self.b} higher"
+        higher, lower = (self.a, self.b) if self.result.mean_diff > 0 else (self.b, self.a)
+        return f"{lower} lower (better)" if "loss" in self.metric else f"{higher} higher"
 
 
 def baseline_of(table: Table, columns: list[ColumnRuns]) -> ColumnRuns | None:
