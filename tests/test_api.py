@@ -50,6 +50,8 @@ def test_result_frame_plots_and_html():
         assert isinstance(figure, Figure) and figure.axes
     page = r._repr_html_()
     assert "<table>" in page and "test accuracy" in page and "2 runs on numpy" in page
+    # the interval is on its own line even in a notebook, which has none of the report's CSS
+    assert re.search(r'% ± [0-9.]+%<span class="sub" style="display: block">\[', page)
 
 
 def test_a_penalty_has_its_own_curves_drawn_dashed_beside_the_loss():

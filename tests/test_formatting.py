@@ -42,6 +42,17 @@ def test_a_cell_names_its_diverged_runs_out_of_all_its_runs():
     assert format_cell("test_loss", Summary(NAN, NAN, 0, 0, NAN, NAN)).lines == ("not run",)
 
 
+def test_an_accuracy_interval_stops_at_what_an_accuracy_can_be():
+    # 5 runs near 100%: the t interval's upper end, 100.42%, is shown as 100.00%
+    cell = format_cell("test_accuracy", Summary(98.8, 1.3, 5, 0, 97.18, 100.42))
+    assert cell.lines == ("98.80% ± 1.30%", "[97.18%, 100.00%]")
+    assert format_cell("test_accuracy", Summary(1.0, 1.3, 5, 0, -0.6, 2.6)).lines[1] == (
+        "[0.00%, 2.60%]")  # fmt: skip
+    # a loss has no upper bound: its interval is as computed
+    assert format_cell("test_loss", Summary(1.0, 1.0, 5, 0, -0.2, 2.2)).lines[1] == (
+        "[-0.200000, 2.200000]")  # fmt: skip
+
+
 def test_a_cell_without_spread_has_no_interval():
     cell = format_cell("train_loss", Summary(0.5, 0.0, 4, 0, 0.5, 0.5))
     assert cell.lines == ("0.500000 ± 0.000000",)
@@ -62,7 +73,11 @@ def test_a_time_cell_is_a_shared_share_or_a_median_with_its_interval():
     from mlpbench.report.formatting import time_cell
 
     assert time_cell([_run(0.002, 20)] * 20, "train_time_s").lines == (
-        "2ms per run", "(shared by 20 runs)")  # fmt: skip
+        "2ms per run", "(1/20 of a call that trained 20 runs)")  # fmt: skip
+    # a compile is paid once per call, not shared out
+    compiled = [stored_run(0, {"compile_time_s": 17.7}, group=33)] * 20
+    assert time_cell(compiled, "compile_time_s").lines == (
+        "17.7s once", "(one compile for a call of 33 runs)")  # fmt: skip
     # one process timed each: the median of 10, 20, 30 ms, its interval in ms too
     cell = time_cell([_run(t) for t in (0.01, 0.02, 0.03)], "train_time_s")
     assert cell.lines == ("median 20ms", "[10ms, 30ms]")
@@ -104,6 +119,6 @@ def test_missing_cells_are_marked_missing():
     assert time_cell([_run(0.002)] * 3, "train_time_s").lines[0] == "median 2ms"
     # shared by two runs, the first one's share is shown
     assert time_cell([_run(0.004, 2), _run(0.004, 2)], "train_time_s").lines == (
-        "4ms per run", "(shared by 2 runs)")  # fmt: skip
+        "4ms per run", "(1/2 of a call that trained 2 runs)")  # fmt: skip
     cell = time_cell([_run(t) for t in (0.0005, 0.002, 0.003)], "train_time_s")
     assert cell.lines[1].endswith("ms]") and "µs" not in cell.lines[1]  # in the median's unit

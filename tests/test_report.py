@@ -384,3 +384,69 @@ def test_plots_are_drawn_here_once_a_threaded_framework_is_imported(tmp_path, mo
     pending = [build.Drawing(_figure, ("a",), tmp_path / "a.png", ("png",)),
                build.Drawing(_figure, ("b",), tmp_path / "b.png", ("png",))]  # fmt: skip
     assert [d.path.name for d in build.draw_all(pending)] == ["a.png", "b.png"]
+
+
+def _with_runs(column, times, curve=(0.5, 0.3)):
+    """A column with runs of these training times, test accuracy 90 and this loss curve."""
+    import dataclasses
+
+    from conftest import stored_run
+
+    runs = [dataclasses.replace(stored_run(i, {"train_time_s": t, "test_accuracy": 90.0}),
+                                loss_curve=np.array(curve)) for i, t in enumerate(times)]
+    return column._replace(runs=runs)
+
+
+def test_times_far_apart_are_drawn_on_a_log_axis_and_close_ones_on_a_linear_one():
+    from mlpbench.report.plots import training_time
+
+    fast, slow = _columns_of(Config(), Config(lr=1.0))
+    (ax,) = training_time("t", [_with_runs(fast, [0.01] * 5), _with_runs(slow, [4.0] * 5)]).axes
+    assert ax.get_yscale() == "log" and "log scale" in ax.get_ylabel()
+    (ax,) = training_time("t", [_with_runs(fast, [0.01] * 5), _with_runs(slow, [0.09] * 5)]).axes
+    assert ax.get_yscale() == "linear" and ax.get_ylim()[0] == 0
+
+
+def test_the_spread_plot_leaves_out_columns_without_runs():
+    from mlpbench.report.plots import spread
+
+    cpu, gpu, other = _columns_of(Config(), Config(lr=1.0), Config(lr=2.0))
+    (ax,) = spread("t", [_with_runs(cpu, [0.1] * 3), gpu, _with_runs(other, [0.1] * 3)]).axes
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["c0", "c2"]
+
+
+def test_a_curve_on_another_columns_line_is_dashed_and_says_so():
+    from mlpbench.report.plots import learning_curves
+
+    a, b, c = _columns_of(Config(), Config(lr=1.0), Config(lr=2.0))
+    columns = [_with_runs(a, [0.1] * 2), _with_runs(b, [0.1] * 2),
+               _with_runs(c, [0.1] * 2, curve=(0.5, 0.2))]  # fmt: skip
+    (ax,) = learning_curves("t", columns).axes
+    styles = {line.get_label(): line.get_linestyle() for line in ax.get_lines()}
+    assert styles == {"c0 (2 runs)": "-", "c1 (2 runs), on c0's line": "--", "c2 (2 runs)": "-"}
+
+
+def test_columns_identical_to_rounding_are_named_in_one_line_not_a_row_per_metric():
+    from conftest import stored_run
+    from mlpbench.report.build import comparisons
+    from mlpbench.report.document import Paragraph, TableBlock
+
+    def runs(accuracies, losses):
+        return [stored_run(i, {"test_accuracy": a, "test_loss": x})
+                for i, (a, x) in enumerate(zip(accuracies, losses))]  # fmt: skip
+
+    a, b, c = _columns_of(Config(), Config(lr=1.0), Config(lr=2.0))
+    losses = [0.3, 0.2, 0.25, 0.4]
+    a = a._replace(runs=runs([90, 95, 92, 91], losses))
+    b = b._replace(runs=runs([90, 95, 92, 91], [x * (1 + 5e-7) for x in losses]))  # rounding
+    c = c._replace(runs=runs([80, 85, 82, 81], [x * 1.5 for x in losses]))
+    table = parse_study('[[tables]]\nnumber = 1\n[[tables.columns]]\nlabel = "c0"\n'
+                        '[[tables.columns]]\nlabel = "c1"\n[[tables.columns]]\nlabel = "c2"\n',
+                        "s.toml").tables[0]  # fmt: skip
+    intro, block, same = comparisons(table, [a, b, c])
+    assert isinstance(intro, Paragraph) and isinstance(block, TableBlock)
+    assert {row[0].lines[0] for row in block.rows} == {"c0 − c2", "c1 − c2"}
+    assert same.text.startswith("Identical to rounding (every paired run within 1e-6 relative")
+    assert same.text.endswith(": c0 and c1.")
+    b = b._replace(runs=runs([90, 95, 92, 91], [x * (1 + 2e-6) for x in losses]))  # not rounding
+    assert len(comparisons(table, [a, b, c])) == 2

@@ -87,7 +87,7 @@ def test_the_report_opens_with_the_summary(finished, capsys):
     assert "| Claim | seed | circle |" in markdown
     assert "good beats bad | supported<br>+" in markdown
     html = (finished / "report.html").read_text()
-    assert '<td class="supported">supported<span class="sub">+' in html
+    assert '<td class="supported">supported<span class="sub" style="display: block">+' in html
     assert '<td class="contradicted">contradicted' in html
     assert cli.main(["report", "--out", str(finished)]) == 0
     printed = capsys.readouterr().out

@@ -175,7 +175,9 @@ BAD = [
     ("missing.csv", None, [], "cannot read data file"),
     ("empty.csv", "", [], "is empty"),
     ("header.csv", "a,b,y\n", [], "has a header but no data rows"),
-    ("word.csv", "a,b,y\n1,2,0\n3,x,1\n", [], "line 3, column 'b': 'x' is not a number"),
+    ("word.csv", "a,b,y\n1,2,0\n3,x,1\n", [], "line 3, column 'b': 'x' is not a number; if "
+     "column 'b' holds the labels, name it the target (--target b, or target = \"b\" in a "
+     "study)"),
     ("nan.csv", "a,b,y\n1,nan,0\n3,4,1\n", [], "line 2, column 'b': 'nan' is not a finite"),
     ("inf.csv", "a,b,y\n1,2,0\n-inf,4,1\n", [], "line 3, column 'a': '-inf' is not a finite"),
     ("short.csv", "a,b,y\n1,2,0\n3,1\n", [], "line 3: 2 cells, the header has 3"),

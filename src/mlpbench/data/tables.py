@@ -88,11 +88,15 @@ def _exact(label: str, value: float) -> int | float:
         return value
 
 
-def _number(text: str, where: str) -> float:
+def _number(text: str, where: str, column: str = "") -> float:
+    """A feature cell's number; a word in a feature column may be the labels, which the
+    error then says how to name."""
     try:
         value = float(text)
     except ValueError:
-        raise UsageError(f"{where}: {text!r} is not a number") from None
+        hint = (f"; if column {column!r} holds the labels, name it the target (--target "
+                f"{column}, or target = \"{column}\" in a study)") if column else ""
+        raise UsageError(f"{where}: {text!r} is not a number{hint}") from None
     if not math.isfinite(value):
         raise UsageError(f"{where}: {text!r} is not a finite number (NaN and inf are refused)")
     return value
@@ -213,7 +217,7 @@ def _careful_rows(text: str, name: str, header: list[str], t: int
             if not label:
                 raise UsageError(f"{where}, column {header[t]!r}: empty target cell")
             labels.append(label)
-            rows.append([_number(cell.strip(), f"{where}, column {header[j]!r}")
+            rows.append([_number(cell.strip(), f"{where}, column {header[j]!r}", header[j])
                          for j, cell in enumerate(row) if j != t])  # fmt: skip
     except csv.Error as e:
         raise UsageError(f"data file {name!r}, line {reader.line_num}: not CSV: {e}") from None

@@ -27,6 +27,7 @@ from mlpbench.analysis.compare import (
     claim_grid,
     compare_columns,
     judge,
+    paired_values,
 )
 from mlpbench.analysis.stats import summarize
 from mlpbench.config.core import trained_settings
@@ -63,7 +64,8 @@ INTRO = (
     " with the 95% confidence interval of the mean below it; run i of every column shares its"
     " data and initial weights. Times are the median per run with a 95% bootstrap interval of"
     " the median; where an engine trains runs together, each run's share of the wall time, and"
-    " how many runs shared it. Where the study gives a figure from elsewhere (the seed report),"
+    " how many runs shared it (a compile is paid once per call, so it is shown once, not"
+    " shared out). Where the study gives a figure from elsewhere (the seed report),"
     " it follows ours, with the difference and whether it lies inside our interval."
 )
 
@@ -172,13 +174,34 @@ def _p(p: float) -> str:
     return "n/a" if math.isnan(p) else f"{p:.3g}"
 
 
+ROUNDING = 1e-6  # paired runs this close (relative) differ by float rounding alone
+
+
+def _identical(a: ColumnRuns, b: ColumnRuns) -> bool:
+    """Whether every paired run of two columns agrees to ROUNDING on every compared metric
+    (engines given the same start): a comparison then has nothing to tell."""
+    for metric in COMPARED:
+        xs, ys = paired_values(a, b, metric)
+        if len(xs) < 2 or any(abs(x - y) > ROUNDING * max(abs(x), abs(y)) for x, y in
+                              zip(xs, ys)):  # fmt: skip
+            return False
+    return True
+
+
 def comparisons(table: Table, columns: list[ColumnRuns]) -> list[Paragraph | TableBlock]:
     """Paired differences between every two columns (or each and the baseline) on test
-    accuracy and test loss, with a paragraph saying how they were computed."""
+    accuracy and test loss, with a paragraph saying how they were computed; pairs identical
+    to rounding are named in one line instead of a row per metric."""
     rows = []
     baseline = baseline_of(table, columns)
+    by_label = {c.column.label: c for c in columns}
+    same: list[str] = []
     for metric in COMPARED:
         for c in compare_columns(columns, metric, baseline):
+            if _identical(by_label[c.a], by_label[c.b]):
+                if metric == COMPARED[0]:
+                    same.append(f"{c.a} and {c.b}")
+                continue
             r = c.result
             numbers = [f"{r.mean_diff:+.4g}", f"[{r.ci_low:+.4g}, {r.ci_high:+.4g}]",
                        _p(r.p_t), _p(r.p_wilcoxon), _p(c.p_holm)]  # fmt: skip
@@ -186,8 +209,12 @@ def comparisons(table: Table, columns: list[ColumnRuns]) -> list[Paragraph | Tab
                 numbers = ["n/a"] * len(numbers)
             cells = [f"{c.a} − {c.b}", human(metric), *numbers, c.verdict()]
             rows.append(tuple(Cell.of(text) for text in cells))
-    if not rows:
+    if not rows and not same:
         return []
+    identical = (f"Identical to rounding (every paired run within 1e{math.log10(ROUNDING):.0f} "
+                 f"relative on test accuracy and test loss): {'; '.join(same)}.")  # fmt: skip
+    if not rows:
+        return [Paragraph(identical)]
     intro = (
         "Paired over runs with the same seed (same data, same initial weights): mean "
         "difference and its 95% CI, paired t-test and Wilcoxon signed-rank p-values, and "
@@ -202,7 +229,8 @@ def comparisons(table: Table, columns: list[ColumnRuns]) -> list[Paragraph | Tab
         )
     header = ("Columns", "Metric", "Difference", "95% CI", "p (t)", "p (Wilcoxon)",
               "p (Holm)", "Result")  # fmt: skip
-    return [Paragraph(intro), TableBlock(header, tuple(rows))]
+    blocks = [Paragraph(intro), TableBlock(header, tuple(rows))]
+    return [*blocks, Paragraph(identical)] if same else blocks
 
 
 def environment_block(runs: list[StoredRun]) -> TableBlock | None:

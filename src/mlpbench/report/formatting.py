@@ -53,28 +53,38 @@ def format_value(metric: str, value: float) -> str:
 
 
 def format_cell(metric: str, s: Summary) -> Cell:
-    """Mean ± std, then the 95% CI of the mean, with diverged runs named, never averaged in."""
+    """Mean ± std, then the 95% CI of the mean (an accuracy's clipped to [0%, 100%], all an
+    accuracy can be: a t interval of 5 runs near 100% would reach past it), with diverged
+    runs named, never averaged in."""
     if s.count == 0 and s.diverged == 0:
         return Cell.of("not run", kind="missing")
     if s.count == 0:
         return Cell.of(f"diverged ({s.diverged}/{s.diverged})", kind="missing")
     text = f"{format_value(metric, s.mean)} ± {format_value(metric, s.std)}"
-    ci = [format_value(metric, v) for v in (s.ci_low, s.ci_high)]
+    low, high = s.ci_low, s.ci_high
+    if metric.endswith("_accuracy"):
+        low, high = max(low, 0.0), min(high, 100.0)
+    ci = [format_value(metric, v) for v in (low, high)]
     interval = f"[{ci[0]}, {ci[1]}]" if s.ci_high > s.ci_low else ""
     diverged = f"({s.diverged}/{s.count + s.diverged} diverged)" if s.diverged else ""
     return Cell.of(text, interval, diverged)
 
 
 def time_cell(runs: list[StoredRun], metric: str) -> Cell:
-    """A time per run: the median with its 95% bootstrap interval, or, where an engine timed
-    the runs together and gave each the same share, that share and how many shared it."""
+    """A time per run: the median with its 95% bootstrap interval; where an engine timed the
+    runs together and gave each the same share, that share and the size of the call it is a
+    share of; a compile, paid once per call and not shared, as once per call."""
     times = [r.metrics[metric] for r in runs if r.metrics[metric] is not None]
     times = [t for t in times if math.isfinite(t)]
     if not times:
         return Cell.of("n/a", kind="missing")
     group = max(r.group_size for r in runs)
     if group > 1 and max(times) == min(times):
-        return Cell.of(f"{format_duration(times[0])} per run", f"(shared by {group} runs)")
+        if metric == "compile_time_s":
+            return Cell.of(f"{format_duration(times[0])} once", f"(one compile for a call of "
+                           f"{group} runs)")  # fmt: skip
+        return Cell.of(f"{format_duration(times[0])} per run", f"(1/{group} of a call that "
+                       f"trained {group} runs)")  # fmt: skip
     m = median_interval(times)
     low, high = (format_duration(v, like=m.median) for v in (m.low, m.high))
     return Cell.of(f"median {format_duration(m.median)}", f"[{low}, {high}]")

@@ -48,7 +48,9 @@ def _text(text: str) -> str:
 
 def _cell(cell: Cell, tag: str = "td") -> str:
     first, *rest = cell.lines or ("",)
-    subs = "".join(f'<span class="sub">{_text(line)}</span>' for line in rest)
+    # display: block inline too, so a notebook (no report CSS) still breaks the lines
+    subs = "".join(f'<span class="sub" style="display: block">{_text(line)}</span>'
+                   for line in rest)
     kind = f' class="{cell.kind}"' if cell.kind else ""
     return f"<{tag}{kind}>{_text(first)}{subs}</{tag}>"
 

@@ -221,20 +221,28 @@ def decision_boundaries(title: str, columns: list[ColumnRuns]) -> Figure:
 def learning_curves(title: str, columns: list[ColumnRuns]) -> Figure:
     """Train loss per epoch, one panel per loss function (their values differ in kind):
     mean over runs, band from min to max, log scales; a weight penalty's mean dashed in the
-    same colour (the loss drawn is the data loss, the penalty apart)."""
+    same colour (the loss drawn is the data loss, the penalty apart). A column whose mean
+    curve is another's to 1e-6 (engines that agree) is dashed and says so, so the line
+    hidden under it is not lost."""
     losses = list(dict.fromkeys(c.job.config.loss for c in columns if _finite(c))) or ["bce"]
     fig = Figure(figsize=(6 * len(losses), 4.5), layout=LAYOUT)
     axes = fig.subplots(1, len(losses), squeeze=False)[0]
     for ax, loss in zip(axes, losses):
-        penalized = False
+        penalized, drawn = False, []
         for col in columns:
             runs = _finite(col)
             if not runs or col.job.config.loss != loss:
                 continue
             curves = np.array([r.loss_curve for r in runs])
             epochs = np.arange(1, curves.shape[1] + 1)
+            mean = curves.mean(axis=0)
+            under = next((name for name, other in drawn if other.shape == mean.shape
+                          and np.allclose(mean, other, rtol=1e-6, atol=0)), None)  # fmt: skip
             label = f"{col.column.label} ({len(runs)} runs)"
-            line = ax.plot(epochs, curves.mean(axis=0), label=label)
+            drawn.append((col.column.label, mean))
+            if under is not None:
+                label += f", on {under}'s line"
+            line = ax.plot(epochs, mean, label=label, linestyle="-" if under is None else "--")
             ax.fill_between(epochs, curves.min(axis=0), curves.max(axis=0), alpha=0.2,
                             color=line[0].get_color())  # fmt: skip
             if all("penalty" in r.curves for r in runs):
@@ -259,10 +267,14 @@ def _only_batch_differs(configs: list[Config]) -> bool:
     return len(configs) > 1 and differs == {"batch_size"}
 
 
+TIME_SPAN_LOG = 10.0  # medians further apart than this are drawn on a log axis
+
+
 @_literal_text
 def training_time(title: str, columns: list[ColumnRuns]) -> Figure:
-    """Train time per run on a linear axis: the median with its 95% bootstrap interval,
-    against batch size when only that varies, else per column."""
+    """Train time per run: the median with its 95% bootstrap interval, against batch size
+    when only that varies, else per column; on a log axis where the medians span more than
+    TIME_SPAN_LOG times (Keras' seconds beside numba's milliseconds), else linear from 0."""
     shown = [c for c in columns if c.runs]
     medians = [median_interval([r.metrics["train_time_s"] for r in c.runs]) for c in shown]
     centre = np.array([m.median for m in medians])
@@ -278,22 +290,28 @@ def training_time(title: str, columns: list[ColumnRuns]) -> Figure:
         ax.errorbar(range(len(shown)), centre, yerr=errors.reshape(2, -1), fmt="o", capsize=4)
         ax.set_xticks(range(len(shown)), labels, fontsize=7)
         ax.set_xlim(-0.5, len(shown) - 0.5)
-    ax.set_ylim(bottom=0)
-    ax.set_ylabel("training time per run, s (median, 95% interval)")
+    positive = centre[np.isfinite(centre) & (centre > 0)]
+    logged = len(positive) > 1 and positive.max() > TIME_SPAN_LOG * positive.min()
+    if logged:
+        ax.set_yscale("log")
+    else:
+        ax.set_ylim(bottom=0)
+    scale = ", log scale" if logged else ""
+    ax.set_ylabel(f"training time per run, s (median, 95% interval{scale})")
     ax.set_title(fitted(f"{title}: training time", fig.get_figwidth() - 1))
     return fig
 
 
 @_literal_text
 def spread(title: str, columns: list[ColumnRuns]) -> Figure:
-    """Every run's test accuracy per column, with the mean and its 95% CI."""
+    """Every run's test accuracy per column with runs that finished (no empty slot for a
+    column without: a GPU column on a machine without one), with the mean and its 95% CI."""
+    columns = [c for c in columns if _finite(c)]
     fig = Figure(figsize=(max(5.0, 1.6 * len(columns)), 4.5), layout=LAYOUT)
     ax = fig.subplots()
     rng = np.random.default_rng(0)  # jitter only
     for i, col in enumerate(columns):
         values = [r.metrics["test_accuracy"] for r in _finite(col)]
-        if not values:
-            continue
         ax.scatter(i + rng.uniform(-0.15, 0.15, len(values)), values, s=16, alpha=0.7)
         s = summarize(values, [False] * len(values), "test_accuracy")
         ax.errorbar(i + 0.3, s.mean, yerr=[[s.mean - s.ci_low], [s.ci_high - s.mean]],
