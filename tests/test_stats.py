@@ -89,7 +89,7 @@ def test_time_cells_say_when_runs_shared_one_wall_time():
         return stored_run(0, {"train_time_s": t}, group=group)
 
     shared = time_cell([run(0.002, 20)] * 20, "train_time_s")
-    assert shared.lines == ("2ms per run", "(shared by 20 runs)")
+    assert shared.lines == ("2ms per run", "(1/20 of a call that trained 20 runs)")
     cell = time_cell([run(t, 1) for t in (0.01, 0.02, 0.03)], "train_time_s")
     assert cell.lines[0] == "median 20ms" and cell.lines[1].startswith("[")
     assert "-" not in cell.lines[1]

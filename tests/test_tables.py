@@ -413,3 +413,18 @@ def test_a_plain_file_is_read_by_numpys_parser_not_cell_by_cell(monkeypatch):
     monkeypatch.setattr(tables, "_careful_rows", careful)
     table = parse_csv(b"a,b,y\n1,2,x\n3,4,z\n", "f.csv", "")
     assert table.x.tolist() == [[1, 2], [3, 4]] and table.classes == ("x", "z")
+
+
+@pytest.mark.parametrize("chunk", [3, 4, 5, 2**24])
+@pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"])
+def test_a_byte_that_is_not_utf8_is_named_by_its_place_in_the_file(chunk, bom):
+    from mlpbench.data import tables
+
+    raw = bom + "a,y\n\u00e9,1\n".encode() + b"\xff,0\n"
+    at = raw.index(b"\xff")
+    body = raw[len(bom):]
+    with pytest.raises(UsageError, match=f"is not UTF-8 text: invalid start byte at byte {at}$"):
+        tables._check_utf8(body, "f.csv", len(bom), chunk)
+    tables._check_utf8(body[: body.index(b"\xff")], "f.csv", len(bom), chunk)  # before it: UTF-8
+    with pytest.raises(UsageError, match=f"at byte {at}$"):
+        parse_csv(raw, "f.csv", "")

@@ -110,8 +110,9 @@ def parse_csv(raw: bytes, name: str, target: str, classes: tuple[str, ...] = ())
     cannot read, or whose numbers are not all finite, is read again cell by cell, which
     names the line and column at fault (or reads what NumPy does not: quoted cells, blank
     rows of commas)."""
-    body = raw[len(codecs.BOM_UTF8):] if raw.startswith(codecs.BOM_UTF8) else raw
-    _check_utf8(body, name)
+    bom = len(codecs.BOM_UTF8) if raw.startswith(codecs.BOM_UTF8) else 0
+    body = raw[bom:]
+    _check_utf8(body, name, bom)
     first_line = body[: body.find(b"\n") + 1 or None].decode("utf-8")
     header, t = _header(first_line, name, target)
     # a test file's numeric labels are read as values when the train file's were
@@ -125,19 +126,19 @@ def parse_csv(raw: bytes, name: str, target: str, classes: tuple[str, ...] = ())
     return _table(x, labels, columns, classes, numeric, name, hashlib.sha256(raw).hexdigest())
 
 
-def _check_utf8(body: bytes, name: str, chunk: int = 2**24) -> None:
-    """One line where the bytes are not UTF-8, checked piece by piece (no whole-file copy)."""
+def _check_utf8(body: bytes, name: str, offset: int = 0, chunk: int = 2**24) -> None:
+    """One line where the bytes are not UTF-8, naming the byte's place in the file (body
+    starts offset bytes in), checked piece by piece: no whole-file copy."""
     decoder = codecs.getincrementaldecoder("utf-8")()
     view = memoryview(body)
     for start in range(0, len(body), chunk):
+        carried = len(decoder.getstate()[0])  # a character's first bytes, from the last piece
         try:
             decoder.decode(view[start : start + chunk], final=start + chunk >= len(body))
         except UnicodeDecodeError as e:
-            at = start + e.start - len(decoder.getstate()[0]) if e.start < 0 else start + e.start
+            at = offset + start - carried + e.start
             raise UsageError(f"data file {name!r} is not UTF-8 text: {e.reason} at byte {at}"
                              ) from None  # fmt: skip
-    if not body:
-        decoder.decode(b"", final=True)
 
 
 def _header(line: str, name: str, target: str) -> tuple[list[str], int]:
