@@ -42,17 +42,6 @@ def test_a_cell_names_its_diverged_runs_out_of_all_its_runs():
     assert format_cell("test_loss", Summary(NAN, NAN, 0, 0, NAN, NAN)).lines == ("not run",)
 
 
-def test_an_accuracy_interval_stops_at_what_an_accuracy_can_be():
-    # 5 runs near 100%: the t interval's upper end, 100.42%, is shown as 100.00%
-    cell = format_cell("test_accuracy", Summary(98.8, 1.3, 5, 0, 97.18, 100.42))
-    assert cell.lines == ("98.80% ± 1.30%", "[97.18%, 100.00%]")
-    assert format_cell("test_accuracy", Summary(1.0, 1.3, 5, 0, -0.6, 2.6)).lines[1] == (
-        "[0.00%, 2.60%]")  # fmt: skip
-    # a loss has no upper bound: its interval is as computed
-    assert format_cell("test_loss", Summary(1.0, 1.0, 5, 0, -0.2, 2.2)).lines[1] == (
-        "[-0.200000, 2.200000]")  # fmt: skip
-
-
 def test_a_cell_without_spread_has_no_interval():
     cell = format_cell("train_loss", Summary(0.5, 0.0, 4, 0, 0.5, 0.5))
     assert cell.lines == ("0.500000 ± 0.000000",)

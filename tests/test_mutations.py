@@ -18,8 +18,9 @@ Keras with a bias regularizer, tf-function).
 
 The code that turns runs into verdicts is held the same way: PLANTED is a
 fixed list of small bugs in the statistics, claims, tuning choice, seed
-streams, store keys and leases, timing, bounds and formatting, and each must
-fail the test file of its own module, run against a patched copy.
+streams, store keys and leases, timing, bounds, formatting and the CSV
+reader, and each must fail the test file of its own module, run against a
+patched copy.
 """
 
 from __future__ import annotations
@@ -374,6 +375,15 @@ PLANTED: dict[str, Planted] = {
     "diverged out of the finished runs": Planted(
         "report/formatting.py", "({s.diverged}/{s.count + s.diverged} diverged)",
         "({s.diverged}/{s.count} diverged)", "test_formatting.py"),
+    "a loss verdict names the worse column": Planted(
+        "analysis/compare.py", 'return f"{lower} lower (better)" if',
+        'return f"{higher} lower (better)" if', "test_compare.py"),
+    "rounding judged a thousand times too loosely": Planted(
+        "report/build.py", "> ROUNDING * max(abs(x), abs(y))",
+        "> 1e3 * ROUNDING * max(abs(x), abs(y))", "test_report.py"),
+    "csv cells past the header ignored": Planted(
+        "data/tables.py", 'cells_right = body.count(b",") == (len(x) + 1) * (width - 1)',
+        "cells_right = True", "test_tables.py"),
 }  # fmt: skip
 TESTS = Path(__file__).parent
 

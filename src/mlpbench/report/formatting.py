@@ -53,18 +53,13 @@ def format_value(metric: str, value: float) -> str:
 
 
 def format_cell(metric: str, s: Summary) -> Cell:
-    """Mean ± std, then the 95% CI of the mean (an accuracy's clipped to [0%, 100%], all an
-    accuracy can be: a t interval of 5 runs near 100% would reach past it), with diverged
-    runs named, never averaged in."""
+    """Mean ± std, then the 95% CI of the mean, with diverged runs named, never averaged in."""
     if s.count == 0 and s.diverged == 0:
         return Cell.of("not run", kind="missing")
     if s.count == 0:
         return Cell.of(f"diverged ({s.diverged}/{s.diverged})", kind="missing")
     text = f"{format_value(metric, s.mean)} ± {format_value(metric, s.std)}"
-    low, high = s.ci_low, s.ci_high
-    if metric.endswith("_accuracy"):
-        low, high = max(low, 0.0), min(high, 100.0)
-    ci = [format_value(metric, v) for v in (low, high)]
+    ci = [format_value(metric, v) for v in (s.ci_low, s.ci_high)]
     interval = f"[{ci[0]}, {ci[1]}]" if s.ci_high > s.ci_low else ""
     diverged = f"({s.diverged}/{s.count + s.diverged} diverged)" if s.diverged else ""
     return Cell.of(text, interval, diverged)
