@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from mlpbench.errors import UsageError
@@ -51,17 +53,25 @@ def writable(path: Path) -> Path:
     return path
 
 
-def write_text(path: Path, text: str) -> None:
-    """Write a file whole or not at all: a temporary file, then a rename; a fault (a full disk,
-    a file size limit, a folder in its place) is one line naming the file."""
+@contextlib.contextmanager
+def replacing(path: Path) -> Iterator[Path]:
+    """A temporary file to write path's content to, renamed onto path when the block ends, so
+    path is written whole or not at all; a fault (a full disk, a file size limit, a folder in
+    its place) is one line naming path."""
     tmp = temporary(writable(path))
     try:
-        tmp.write_text(text)
+        yield tmp
         os.replace(tmp, path)
     except OSError as e:
         raise UsageError(f"cannot write {path}: {e.strerror or e}") from None
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write a text file whole or not at all (replacing)."""
+    with replacing(path) as tmp:
+        tmp.write_text(text)
 
 
 def remove_stray(folder: Path) -> None:

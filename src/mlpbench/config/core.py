@@ -191,6 +191,13 @@ def trained_settings(stored: dict[str, Any]) -> dict[str, Any]:
     return settings | {n: resolved.get(n) for n in schedules.SETTINGS}
 
 
+def trained_fields(stored: dict[str, Any]) -> dict[str, Any]:
+    """Every field of a stored configuration as trained: a field left out at its default
+    given its default, each setting as trained_settings resolves it."""
+    given = {n: stored.get(n, DEFAULTS_LEFT_OUT.get(n)) for n in BY_NAME}
+    return given | trained_settings(stored)
+
+
 @dataclass(frozen=True)
 class Job:
     """How a configuration is run: engine, float width and device. The unit of storage."""

@@ -17,7 +17,7 @@ rate included, so a learning-rate x seed grid is one program. Conventions:
   likewise (optimizers.decayed); with a schedule, update s (counted in the
   scan's carry) rebuilds the rule at rate lr * factors[s], both in the run's
   float width, as the numba engine multiplies them;
-- a weight penalty (regularizers.value_one) is added to the batch mean before
+- a weight penalty (regularizers.value of one run) is added to the batch mean before
   value_and_grad differentiates it, and carried apart for the penalty curve;
 - float32 by default; float64 works because x64 is enabled when this module
   is imported (every array here is given its dtype explicitly);
@@ -87,7 +87,7 @@ def make_train(config: Config, shuffled: bool, scheduled: bool) -> Callable:
         value = loss(logits_one(params, xb, config.activation), yb)
         extra = jnp.zeros_like(value)
         if penalty is not None:
-            extra = regularizers.value_one(params, penalty, jnp)
+            extra = regularizers.value(params, penalty, jnp, run_axis=False)
         return value + extra, (value, extra)
 
     value_and_grad = jax.value_and_grad(batch_loss, has_aux=True)

@@ -36,6 +36,10 @@ if TYPE_CHECKING:
 DB_NAME = "mlpbench.sqlite"
 SQLITE_HEADER = b"SQLite format 3\x00"  # how every SQLite database file begins
 
+# columns added since the first stores, with their types: a store without them is read as
+# having none, and given them on its first write
+ADDED_COLUMNS = {"curves": "TEXT NOT NULL DEFAULT '{}'"}
+
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY,
@@ -53,7 +57,7 @@ CREATE TABLE IF NOT EXISTS runs (
     versions TEXT NOT NULL,
     environment TEXT NOT NULL,
     created_at TEXT NOT NULL,
-    curves TEXT NOT NULL DEFAULT '{{}}',
+    {", ".join(f"{name} {kind}" for name, kind in ADDED_COLUMNS.items())},
     UNIQUE (config_key, engine, dtype, device, seed)
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -64,9 +68,6 @@ CREATE TABLE IF NOT EXISTS leases (
 RUN_COLUMNS = {"id", "config_key", "config", "engine", "dtype", "device", "seed", "diverged",
                *METRICS, "group_size", "loss_curve", "params", "versions", "environment",
                "created_at", "curves"}  # fmt: skip
-# columns added since the first stores: a store without them is read as having none, and
-# given them on its first write
-ADDED_COLUMNS = {"curves": "ALTER TABLE runs ADD COLUMN curves TEXT NOT NULL DEFAULT '{}'"}
 LOCK_TIMEOUT_S = 30  # how long a write waits for another process's transaction
 LEASE_S = 3600  # a claim by a process on another host lapses after this long
 PROBLEMS = {  # SQLite's message -> what it means for the user
@@ -328,7 +329,7 @@ def _add_columns(conn: sqlite3.Connection, names: set[str]) -> None:
     """Give an older store the columns added since (another process may just have)."""
     for name in sorted(names):
         try:
-            conn.execute(ADDED_COLUMNS[name])
+            conn.execute(f"ALTER TABLE runs ADD COLUMN {name} {ADDED_COLUMNS[name]}")
         except sqlite3.OperationalError as e:
             if "duplicate column" not in str(e):
                 raise

@@ -10,8 +10,8 @@ import io
 from pathlib import Path
 from typing import NamedTuple
 
-from mlpbench.config.core import Config, trained_settings
-from mlpbench.config.fields import CONFIG_FIELDS, DEFAULTS_LEFT_OUT, FORMULA_RANGE
+from mlpbench.config.core import Config, trained_fields
+from mlpbench.config.fields import CONFIG_FIELDS, FORMULA_RANGE
 from mlpbench.data.dataset import is_file, labels_of, make_dataset
 from mlpbench.engines.results import CURVES, METRICS, StoredRun
 from mlpbench.errors import UsageError
@@ -73,8 +73,7 @@ def tidy(run: StoredRun, place: Place = NOWHERE) -> dict:
     """A stored run as one flat row: its place, identity, configuration, data hash, metrics."""
     row: dict = dict(place._asdict())
     row.update({k: getattr(run, k) for k in RUN_FIELDS})
-    row.update({k: run.config.get(k, DEFAULTS_LEFT_OUT.get(k)) for k in CONFIG_FIELDS})
-    row.update(trained_settings(run.config))
+    row.update(trained_fields(run.config))
     for name in ("hidden", "range", "boundaries", "values"):  # lists as one cell: 8,16
         if row[name] is not None:
             row[name] = ",".join(str(v) for v in row[name])

@@ -45,19 +45,13 @@ def kernels(params: Params) -> Params:
     return params[0::2]
 
 
-def value(params: Params, penalty: Penalty, xp: Any = np) -> Any:
-    """Per-run penalty (R,) of parameters with a leading run axis, layer by layer summed."""
+def value(params: Params, penalty: Penalty, xp: Any = np, run_axis: bool = True) -> Any:
+    """The penalty, layer by layer summed: per run (R,) of parameters with a leading run
+    axis, or one run's scalar (run_axis False: engines that map over runs, JAX)."""
     total = 0.0
     for w in kernels(params):
-        total = total + _one(w, penalty, xp, tuple(range(1, len(w.shape))))
-    return total
-
-
-def value_one(params: Params, penalty: Penalty, xp: Any = np) -> Any:
-    """One run's penalty (a scalar), for engines that differentiate it themselves (JAX)."""
-    total = 0.0
-    for w in kernels(params):
-        total = total + _one(w, penalty, xp, None)
+        axis = tuple(range(1, len(w.shape))) if run_axis else None
+        total = total + _one(w, penalty, xp, axis)
     return total
 
 

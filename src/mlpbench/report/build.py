@@ -30,8 +30,8 @@ from mlpbench.analysis.compare import (
     paired_values,
 )
 from mlpbench.analysis.stats import summarize
-from mlpbench.config.core import trained_settings
-from mlpbench.config.fields import CONFIG_FIELDS, DEFAULTS_LEFT_OUT
+from mlpbench.config.core import trained_fields
+from mlpbench.config.fields import CONFIG_FIELDS
 from mlpbench.data.dataset import is_file
 from mlpbench.experiment.env import ENV_KEYS
 from mlpbench.files import remove_stray, writable, write_text
@@ -50,7 +50,6 @@ from mlpbench.report.html import BADGES, to_html
 from mlpbench.report.plots import PLOT_ROWS, PLOTS, save, sensitivity
 
 if TYPE_CHECKING:
-    from mlpbench.config.core import Config
     from mlpbench.engines.results import StoredRun
     from mlpbench.experiment.study import Column, Study, Table
 
@@ -105,11 +104,9 @@ def _runs_cell(col: ColumnRuns) -> str:
     return f"{len(col.runs)}" + (f" ({diverged} diverged)" if diverged else "")
 
 
-def _trained_fields(config: Config) -> dict[str, Any]:
-    """Every field as the column trained it: settings resolved to their defaults, None for
-    one its optimizer or schedule does not read, a file by its name."""
-    d = config.as_dict()
-    values = {n: d.get(n, DEFAULTS_LEFT_OUT.get(n)) for n in CONFIG_FIELDS} | trained_settings(d)
+def _shown_fields(given: dict[str, Any]) -> dict[str, Any]:
+    """A configuration's fields as trained (trained_fields), a file by its name."""
+    values = trained_fields(given)
     for name in ("data", "test"):
         if is_file(values[name]):
             values[name] = os.path.basename(values[name])
@@ -121,8 +118,8 @@ def configuration_cells(columns: list[ColumnRuns], tuned: bool) -> list[str] | N
     columns, as `name = value` (a setting shows where some column sets it off its default;
     a column whose optimizer does not read it has none); None where the columns share one
     configuration (an engine comparison). The learning rate has its own row when tuned."""
-    fields = [_trained_fields(c.job.config) for c in columns]
     given = [c.job.config.as_dict() for c in columns]  # a setting at its default is None
+    fields = [_shown_fields(g) for g in given]
 
     def differs(name: str) -> bool:
         read = [f[name] for f in fields if f[name] is not None]
@@ -378,12 +375,17 @@ class Drawing(NamedTuple):
 _PENDING: list[Drawing] = []  # what forked workers draw, by index (inherited, not pickled)
 
 
+def _draw(d: Drawing) -> Drawing:
+    """Draw the plot and save it in its formats."""
+    save(d.draw(*d.args), d.path, d.formats)
+    return d
+
+
 def _draw_pending(i: int) -> bool:
     """Draw and save _PENDING[i] in a worker; False where it failed (the parent redraws it,
     so its error is raised there, as a one-process report raises it)."""
-    d = _PENDING[i]
     try:
-        save(d.draw(*d.args), d.path, d.formats)
+        _draw(_PENDING[i])
     except Exception:
         return False
     return True
@@ -410,9 +412,7 @@ def draw_all(pending: list[Drawing]) -> Iterator[Drawing]:
     workers = min(len(pending), os.cpu_count() or 1)
     forks = "fork" in multiprocessing.get_all_start_methods() and _fork_safe()
     if workers < 2 or not forks:
-        for d in pending:
-            save(d.draw(*d.args), d.path, d.formats)
-            yield d
+        yield from map(_draw, pending)
         return
     _PENDING[:] = pending
     try:
@@ -425,9 +425,7 @@ def draw_all(pending: list[Drawing]) -> Iterator[Drawing]:
                     yield futures[future]
                 else:
                     failed.append(futures[future])
-        for d in failed:
-            save(d.draw(*d.args), d.path, d.formats)
-            yield d
+        yield from map(_draw, failed)
     finally:
         _PENDING.clear()
 

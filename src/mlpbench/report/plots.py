@@ -8,7 +8,6 @@ and any of SVG and PDF.
 from __future__ import annotations
 
 import functools
-import os
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -21,8 +20,7 @@ from matplotlib.figure import Figure
 from mlpbench.analysis.stats import median_interval, summarize
 from mlpbench.data.dataset import Dataset, extent, labels_of, make_dataset
 from mlpbench.data.dataset import truth as data_truth
-from mlpbench.errors import UsageError
-from mlpbench.files import temporary, writable
+from mlpbench.files import replacing
 from mlpbench.nn.activations import probabilities
 from mlpbench.nn.model import logits
 
@@ -44,15 +42,8 @@ def save(fig: Figure, path: Path, formats: tuple[str, ...] = ("png",)) -> Path:
     """Write the figure to path (its .png) and beside it in the other formats asked for; a
     fault is one line naming the plot."""
     for fmt in formats:
-        target = path.with_suffix(f".{fmt}")
-        tmp = temporary(writable(target))
-        try:
+        with replacing(path.with_suffix(f".{fmt}")) as tmp:
             fig.savefig(tmp, dpi=DPI, format=fmt)
-            os.replace(tmp, target)
-        except OSError as e:
-            raise UsageError(f"cannot write {target}: {e.strerror or e}") from None
-        finally:
-            tmp.unlink(missing_ok=True)
     return path
 
 
