@@ -4,6 +4,7 @@ worked out by hand (analysis/compare.py)."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 
@@ -226,8 +227,12 @@ def test_why_a_column_has_no_runs():
     empty = ColumnRuns(_column("a", []).column, Job(Config(), "numpy"), [])
     assert empty.missing() == "no runs stored"
     untuned = empty._replace(column=Column("a", Config(), "numpy", "float64", "cpu", {},
-                                           tuned=True))  # fmt: skip
+                                           tuned=("lr",)))  # fmt: skip
     assert untuned.missing() == "learning rate not tuned yet"
+    both = untuned._replace(column=replace(untuned.column, tuned=("lr", "momentum")))
+    assert both.missing() == "learning rate, momentum not tuned yet"
+    chosen = both._replace(column=replace(both.column, chosen={"lr": 0.1, "momentum": 0.9}))
+    assert chosen.missing() == "no runs stored"
     assert _column("a", [BASE]).missing() == ""
 
 

@@ -308,17 +308,20 @@ def test_the_configuration_row_names_what_sets_each_column_apart():
     from mlpbench.report.build import configuration_cells
 
     sgd = Config(optimizer="sgd", lr=0.5)
-    cells = configuration_cells(_columns_of(sgd, sgd.replace(l2=1e-3), sgd.replace(l1=1e-3)),
-                                tuned=False)  # fmt: skip
+    cells = configuration_cells(_columns_of(sgd, sgd.replace(l2=1e-3), sgd.replace(l1=1e-3)))
     assert cells == ["l1 = 0, l2 = 0", "l1 = 0, l2 = 0.001", "l1 = 0.001, l2 = 0"]
     # a setting the other optimizer does not read does not set a column apart
     adam = Config(optimizer="adam", lr=0.01)
-    cells = configuration_cells(_columns_of(sgd.replace(momentum=0.9), adam), tuned=False)
+    cells = configuration_cells(_columns_of(sgd.replace(momentum=0.9), adam))
     assert cells == ["optimizer = sgd, lr = 0.5, momentum = 0.9", "optimizer = adam, lr = 0.01"]
-    assert configuration_cells(_columns_of(sgd, adam), tuned=True) == ["optimizer = sgd",
-                                                                       "optimizer = adam"]
-    assert configuration_cells(_columns_of(sgd, sgd), tuned=False) is None  # engines compared
-    cells = configuration_cells(_columns_of(Config(hidden=(8, 8)), Config()), tuned=False)
+    assert configuration_cells(_columns_of(sgd, adam), tuned=("lr",)) == ["optimizer = sgd",
+                                                                          "optimizer = adam"]
+    # a tuned field has its own row, whichever it is
+    cells = configuration_cells(_columns_of(sgd.replace(momentum=0.9), sgd.replace(l2=1e-3)),
+                                tuned=("momentum",))  # fmt: skip
+    assert cells == ["l2 = 0", "l2 = 0.001"]
+    assert configuration_cells(_columns_of(sgd, sgd)) is None  # engines compared
+    cells = configuration_cells(_columns_of(Config(hidden=(8, 8)), Config()))
     assert cells == ["hidden = [8, 8]", "hidden = [3]"]
 
 

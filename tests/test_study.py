@@ -41,6 +41,28 @@ BAD_STUDIES = [
         "bad.toml: tuning.validation: must be a fraction in (0, 1), got 1.5",
     ),
     ("[tuning]\nlr_grid = [1e-300, 1e300, 100]\n" + COL, "more than 1000"),
+    (COL + "loss = 'tuned'", "tables[0].columns[0].loss: loss cannot be tuned; tunable: "
+     "batch_size, epochs, lr, momentum"),
+    (COL + "momentum = 'tuned'", "tuning.grids.momentum: tuning momentum needs a grid, such as "
+     "grids = { momentum = [...] } (table 1, column 'a')"),
+    ("[tuning]\ngrids = { loss = ['bce'] }\n" + COL, "tuning.grids.loss: unknown key 'loss'"),
+    ("[tuning]\ngrids = { momentum = 0.9 }\n" + COL,
+     "tuning.grids.momentum: expected a list of momentum values, got 0.9"),
+    ("[tuning]\ngrids = { momentum = [] }\n" + COL,
+     "tuning.grids.momentum: a grid has 1 to 1000 values, got 0"),
+    ("[tuning]\ngrids = { momentum = [0.5, 0.5] }\n" + COL,
+     "tuning.grids.momentum: a grid's values must differ, got [0.5, 0.5]"),
+    ("[tuning]\ngrids = { momentum = [0.5, 1.5] }\n" + COL,
+     "tuning.grids.momentum[1]: momentum must be a number in [0, 1), got 1.5"),
+    ("[tuning]\ngrids = { batch_size = [4, 'x'] }\n" + COL,
+     "tuning.grids.batch_size[1]: batch size must be"),
+    ("[tuning]\nlr_grid = [0.1, 1, 2]\ngrids = { lr = [0.1] }\n" + COL,
+     "tuning.grids.lr: the lr grid is given twice, here and as lr_grid"),
+    ("[tuning]\ngrids = { momentum = [0.5] }\n" + COL + "optimizer = 'adam'\nmomentum = 'tuned'",
+     "tuning.grids.momentum: momentum applies to optimizer sgd, rmsprop, not to 'adam' "
+     "(table 1, column 'a')"),
+    ("[tuning]\ngrids = { lr = [0.1, -1.0] }\n" + COL,
+     "tuning.grids.lr[1]: learning rate must be a finite number > 0, got -1.0"),
     ("seed = -1\n" + COL, "bad.toml: seed must be an integer >= 0, got -1"),
     ("seed = 9223372036854775800\n" + COL, "run past the largest seed 2^63 - 1"),
     ("runs = 'many'\n" + COL, "bad.toml: runs: expected an integer number of runs"),
@@ -285,3 +307,34 @@ def test_a_hold_out_too_large_for_a_tuned_column_is_refused_when_read(tmp_path):
                                          r".* m = 30, got 0\.99 \(table 1, column 'a'\)"):
         parse_study(text, "s.toml")
     parse_study(text.replace("0.99", "0.2"), "s.toml")  # 6 held out of 30: fine
+
+
+TUNES_TWO = """
+[tuning]
+grids = { momentum = [0, 0.9], lr = [0.1, 1] }
+[[tables]]
+number = 1
+  [[tables.columns]]
+  label = "fixed"
+  lr = 0.5
+  [[tables.columns]]
+  label = "both"
+  lr = "tuned"
+  [tables.columns.optimizer]
+  momentum = "tuned"
+  [[tables.columns]]
+  label = "momentum"
+  lr = 0.5
+  momentum = "tuned"
+"""
+
+
+def test_any_tunable_field_may_be_tuned_each_column_on_its_own_axes():
+    study = parse_study(TUNES_TWO, "two.toml")
+    fixed, both, momentum = study.tables[0].columns
+    assert (fixed.tuned, both.tuned, momentum.tuned) == ((), ("lr", "momentum"), ("momentum",))
+    assert both.untuned and not fixed.untuned
+    assert momentum.config == Config(lr=0.5)  # momentum at its default until chosen
+    assert study.tuning_for(both).axes == {"lr": (0.1, 1), "momentum": (0, 0.9)}
+    assert study.tuning_for(momentum).axes == {"momentum": (0, 0.9)}
+    assert study.tuning.runs == study.tuning_for(momentum).runs

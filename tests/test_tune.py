@@ -172,7 +172,7 @@ def test_study_with_a_tuned_column(tmp_path, capsys, monkeypatch):
     assert cli.main(args) == 0
     text, err = capsys.readouterr()
     # 3 rates x 2 tuning runs, then 2 columns x 3 runs
-    assert "12 runs trained (6 of them tuning learning rates)\n" in err  # none came stored
+    assert "12 runs trained (6 of them on tuning grids)\n" in err  # none came stored
     row = next(line for line in text.splitlines() if line.startswith("| Learning rate"))
     chosen = row.split("|")[4].strip()
     assert row.split("|")[3].strip() == "0.5" and chosen.endswith("(tuned)")
@@ -188,6 +188,33 @@ def test_study_with_a_tuned_column(tmp_path, capsys, monkeypatch):
     assert "0 runs trained; 6 came from the store" in capsys.readouterr().err
     assert cli.main(["report", "--out", str(out), "--format", "markdown"]) == 0
     assert row in capsys.readouterr().out
+
+
+def test_study_tuning_momentum_and_the_rate_together(tmp_path, capsys):
+    study = tmp_path / "momentum.toml"
+    study.write_text(TUNED_STUDY.replace('lr_grid = [0.01, 1.0, 1]',
+                                         'grids = { momentum = [0, 0.9], lr = [0.1, 1] }')
+                     .replace('lr = "tuned"', 'lr = "tuned"\n  momentum = "tuned"')
+                     + '  [[tables.columns]]\n  label = "momentum"\n  lr = 0.5\n'
+                       '  momentum = "tuned"\n')  # fmt: skip
+    out = tmp_path / "out"
+    args = ["run", str(study), "--out", str(out), "--engine", "numpy", "--format", "markdown"]
+    assert cli.main(args) == 0
+    text, err = capsys.readouterr()
+    # 2 x 2 points and 2 points, 2 tuning runs each; then 3 columns x 3 runs
+    assert "21 runs trained (12 of them on tuning grids)\n" in err
+    row = next(line for line in text.splitlines() if line.startswith("| Tuned settings"))
+    fixed, both, momentum = (cell.strip() for cell in row.split("|")[3:6])
+    assert fixed == "lr = 0.5, momentum = 0"  # sgd's own momentum, not tuned
+    lr, m = (part.split(" = ")[1] for part in both.split(", "))
+    assert lr in ("0.1 (tuned)", "1 (tuned)") and m in ("0 (tuned)", "0.9 (tuned)")
+    assert momentum.startswith("lr = 0.5, momentum = 0") and momentum.endswith("(tuned)")
+    assert momentum.count("(tuned)") == 1
+    assert ("chosen on every combination of the grids of the fields their column tunes "
+            "(learning rate: 2 rates (0.1, 1); momentum: 2 values (0, 0.9))") in text
+    assert (out / "plots" / "table-1-sensitivity.png").exists()
+    assert cli.main(args) == 0  # the grids and the table's runs all come from the store
+    assert "0 runs trained" in capsys.readouterr().err
 
 
 def test_tuned_string_other_than_tuned_is_rejected(tmp_path, capsys):

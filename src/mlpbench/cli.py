@@ -29,7 +29,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                                 args.dtype, args.out, args.fresh, args.executor,
                                 args.dask_timeout)  # fmt: skip
     tuning = service.tuning_runs(outcome.tuned)
-    of_them = f" ({tuning} of them tuning learning rates)" if tuning else ""
+    of_them = f" ({tuning} of them on tuning grids)" if tuning else ""
     shown = len({r.id for _, columns in outcome.tables for c in columns for r in c.runs})
     reused = shown - (outcome.trained - tuning)
     stored = f"; {reused} came from the store" if reused > 0 else ""

@@ -1,6 +1,6 @@
 """The experiment service: what each command does, as functions the CLI (and Python) call.
 
-It turns a study into jobs, has the tuning protocol choose learning rates,
+It turns a study into jobs, has the tuning protocol choose the tuned settings,
 trains what the store lacks and renders reports and summaries from the store.
 Each function takes plain values, raises UsageError on bad input before any
 work, and holds the store in a `with` block so it is always closed.
@@ -123,9 +123,10 @@ def resolve_tuned(
     train: bool,
     executor: Executor | None = None,
 ) -> tuple[Study, Tuned]:
-    """Tune every `lr = "tuned"` column (reusing stored grid runs) and put in its choice.
+    """Tune every column with a field given as "tuned" (reusing stored grid runs) and put in
+    its choice.
 
-    Returns the study with chosen rates, and each tuned column's result by
+    Returns the study with the chosen values, and each tuned column's result by
     (table number, label); a result is None when train is False and the grid
     is not complete in the store (the column is then left as it was).
     """
@@ -136,19 +137,18 @@ def resolve_tuned(
         for col in table.columns:
             if col.tuned:
                 job = column_job(col, engine, dtype)
-                result = tune(
-                    col.config, study.tuning, job.engine, job.dtype, store, train, executor
-                )
+                spec = study.tuning_for(col)
+                result = tune(col.config, spec, job.engine, job.dtype, store, train, executor)
                 results[(table.number, col.label)] = result
                 if result is not None:
-                    col = replace(col, config=result.config, lr_chosen=result.config.lr)
+                    col = replace(col, config=result.config, chosen=result.best.values)
             columns.append(col)
         tables.append(replace(table, columns=tuple(columns)))
     return study._with(tables=tuple(tables)), results
 
 
 def tuning_runs(tuned: Tuned) -> int:
-    """Runs trained to tune learning rates (on their grids' validation splits)."""
+    """Runs trained to tune (on their grids' validation splits)."""
     return sum(result.trained for result in tuned.values() if result is not None)
 
 

@@ -39,7 +39,8 @@ class ColumnRuns(NamedTuple):
         if self.runs:
             return ""
         if self.column.untuned:
-            return "learning rate not tuned yet"
+            tuned = ", ".join("learning rate" if n == "lr" else n for n in self.column.tuned)
+            return f"{tuned} not tuned yet"
         return unavailable(self.job.engine, self.job.device) or "no runs stored"
 
 

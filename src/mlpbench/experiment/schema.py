@@ -12,6 +12,7 @@ import dataclasses
 import unicodedata
 from typing import Any, NamedTuple
 
+from mlpbench.config.fields import TUNABLE
 from mlpbench.config.tuning import LR_GRID, SCORES, TuneSpec
 from mlpbench.engines.results import METRICS
 from mlpbench.errors import UsageError, finite, shown
@@ -43,7 +44,8 @@ STUDY: dict[str, Key] = {
                     "their sections ([defaults.optimizer])"),
     "tables": Key("array of tables", None, "the study's tables ([[tables]]), at least one",
                   required=True),
-    "tuning": Key("table", None, 'how the columns with lr = "tuned" are tuned ([tuning])'),
+    "tuning": Key("table", None, 'how the columns that give a field as "tuned" (lr = '
+                  '"tuned", momentum = "tuned") are tuned ([tuning])'),
     "summary": Key("string", "", "title of the claims x groups table the report opens with"),
 }  # fmt: skip
 
@@ -56,6 +58,10 @@ TUNING: dict[str, Key] = {
                       "held out to score on; the test set is never looked at"),
     "lr_grid": Key("[low, high, per_decade]", list(LR_GRID), "the learning rates tried: "
                    "log-spaced from low to high, per_decade a decade"),
+    "grids": Key("table of field = [values]", {}, "the values tried for each other field a "
+                 "column tunes, such as { momentum = [0, 0.5, 0.9] } (grids.lr replaces "
+                 "lr_grid); a column tuning several fields tries every combination; tunable: "
+                 f"{', '.join(TUNABLE)}"),
 }  # fmt: skip
 
 TABLE: dict[str, Key] = {

@@ -37,7 +37,7 @@ in the tables of that group, with its effect size; `summary` titles it.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -48,8 +48,14 @@ from mlpbench.config.core import (
     check_runs,
     check_seeds,
 )
-from mlpbench.config.fields import BY_NAME, CONFIG_FIELDS, SECTION_KEYS, SECTIONS
-from mlpbench.config.tuning import TUNING_SEED_OFFSET, TuneSpec, log_grid, tuning_config
+from mlpbench.config.fields import BY_NAME, CONFIG_FIELDS, SECTION_KEYS, SECTIONS, TUNABLE
+from mlpbench.config.tuning import (
+    MAX_GRID,
+    TUNING_SEED_OFFSET,
+    TuneSpec,
+    log_grid,
+    tuning_config,
+)
 from mlpbench.data.dataset import is_file
 from mlpbench.engines.registry import spec
 from mlpbench.engines.results import METRICS
@@ -74,6 +80,8 @@ from mlpbench.experiment.schema import (
 # a configuration field by its name, or a section's fields in a table (`[defaults.optimizer]`)
 FIELD_KEYS = tuple(dict.fromkeys((*CONFIG_FIELDS, *SECTIONS)))
 COLUMN_KEYS = (*COLUMN, *FIELD_KEYS)
+TUNED = "tuned"  # a tunable field's value in a column: the study's [tuning] chooses it
+STAND_IN = {"lr": 1.0}  # a tuned rate until chosen, as before other fields could be tuned
 
 @dataclass(frozen=True)
 class Check:
@@ -109,13 +117,13 @@ class Column:
     dtype: str | None
     device: str
     reported: dict[str, float]
-    tuned: bool = False  # lr = "tuned": chosen by the study's tuning protocol
-    lr_chosen: float | None = None  # set once tuning has chosen
+    tuned: tuple[str, ...] = ()  # the fields given as "tuned": the tuning protocol chooses
+    chosen: dict[str, Any] | None = None  # their values, once tuning has chosen
 
     @property
     def untuned(self) -> bool:
-        """A tuned column whose rate is not chosen yet (its config.lr is a stand-in)."""
-        return self.tuned and self.lr_chosen is None
+        """A tuned column not chosen yet (its tuned fields hold stand-ins)."""
+        return bool(self.tuned) and self.chosen is None
 
 
 @dataclass(frozen=True)
@@ -155,6 +163,10 @@ class Study:
     def seeds(self) -> list[int]:
         """Seed of each run index; the same in every column."""
         return [self.seed + i for i in range(self.runs)]
+
+    def tuning_for(self, column: Column) -> TuneSpec:
+        """The tuning protocol of one tuned column: the study's, on that column's axes."""
+        return replace(self.tuning, axes={n: self.tuning.axes[n] for n in column.tuned})
 
     def select(self, spec: str | None) -> Study:
         """Keep the tables named in '1,4' or 'loss,batch' (numbers or names)."""
@@ -220,9 +232,15 @@ def _column(where: Where, raw: Any, defaults: dict, base: Path) -> Column:
         value, spelled = fields.get(key, (None, key))
         if is_file(value) and not Path(value).is_absolute():
             fields[key] = (str(base / value), spelled)
-    tuned = fields.get("lr", (None,))[0] == "tuned"
-    if tuned:
-        fields["lr"] = (1.0, fields["lr"][1])  # a stand-in until the tuning protocol chooses
+    tuned = tuple(name for name in CONFIG_FIELDS if fields.get(name, (None,))[0] == TUNED)
+    for name in tuned:
+        if name not in TUNABLE:
+            raise (where / fields[name][1]).error(f"{name} cannot be tuned; tunable: "
+                                                  f"{', '.join(TUNABLE)}")  # fmt: skip
+        if name in STAND_IN:
+            fields[name] = (STAND_IN[name], fields[name][1])
+        else:
+            del fields[name]  # at its default until the tuning protocol chooses
     checks = {"engine": spec, "dtype": check_dtype, "device": check_device}
     for key, check in checks.items():
         if key in raw:
@@ -325,7 +343,7 @@ def parse_study(text: str, origin: str = "<study>", folder: str | None = None) -
     except UsageError as e:
         raise where.error(str(e)) from None
     tuning = _tuning(where / "tuning", raw.get("tuning", {}), seed)
-    _check_hold_out(where / "tuning" / "validation", tuning, parsed)
+    _check_tuned(where / "tuning", tuning, parsed, raw.get("tuning", {}))
     return Study(
         name=prose(where / "name", raw.get("name", Path(origin).stem), "name"),
         title=prose(where / "title", get(raw, STUDY, "title"), "title"),
@@ -339,17 +357,30 @@ def parse_study(text: str, origin: str = "<study>", folder: str | None = None) -
     )
 
 
-def _check_hold_out(where: Where, tuning: TuneSpec, tables: list[Table]) -> None:
-    """The tuning hold-out must leave points on both sides of every tuned column's m, which
-    is known once the study is read (so no store is made for a study that cannot tune)."""
+def _check_tuned(where: Where, tuning: TuneSpec, tables: tuple[Table, ...], raw: dict) -> None:
+    """Every tuned field has a grid, and every grid value trains with each tuned column's
+    configuration, hold-out set aside: known once the study is read, so no store is made
+    for a study that cannot tune."""
+    given = raw.get("grids", {})
     for table in tables:
         for column in table.columns:
+            at = f" (table {table.number}, column {column.label!r})"
             if column.tuned:
                 try:
                     tuning_config(column.config, tuning.validation)
                 except UsageError as e:
-                    raise where.error(f"{e} (table {table.number}, column "
-                                      f"{column.label!r})") from None  # fmt: skip
+                    raise (where / "validation").error(f"{e}{at}") from None
+            for name in column.tuned:
+                own = name == "lr" and name not in given  # the rates of lr_grid
+                grid = where / "lr_grid" if own else where / "grids" / name
+                if name not in tuning.axes:
+                    raise grid.error(f"tuning {name} needs a grid, such as grids = {{ {name} = "
+                                     f"[...] }}{at}")  # fmt: skip
+                try:
+                    for value in tuning.axes[name]:
+                        tuning_config(column.config.replace(**{name: value}), tuning.validation)
+                except UsageError as e:
+                    raise grid.error(f"{e}{at}") from None
 
 
 def _tuning(where: Where, raw: Any, seed: int) -> TuneSpec:
@@ -360,6 +391,9 @@ def _tuning(where: Where, raw: Any, seed: int) -> TuneSpec:
         raise (where / "lr_grid").error(f"expected [low, high, per_decade], got {grid!r}")
     low, high = (number(where / "lr_grid" / i, v) for i, v in enumerate(grid[:2]))
     per_decade = typed(where / "lr_grid" / 2, grid[2], int, "an integer count per decade")
+    grids = _grids(where / "grids", get(raw, TUNING, "grids"))
+    if "lr" in grids and "lr_grid" in raw:
+        raise (where / "grids" / "lr").error("the lr grid is given twice, here and as lr_grid")
     validation = number(where / "validation", get(raw, TUNING, "validation"))
     if not 0 < validation < 1:
         raise (where / "validation").error(f"must be a fraction in (0, 1), got {validation!r}")
@@ -367,10 +401,29 @@ def _tuning(where: Where, raw: Any, seed: int) -> TuneSpec:
     runs = typed(where / "runs", get(raw, TUNING, "runs"), int, "an integer number of runs")
     try:
         first = check_seeds(seed + TUNING_SEED_OFFSET, check_runs(runs))
-        axes = {"lr": log_grid(low, high, per_decade)}
+        axes = {"lr": log_grid(low, high, per_decade), **grids}
         return TuneSpec(axes=axes, runs=runs, seed=first, score=score, validation=validation)
     except UsageError as e:
         raise where.error(str(e)) from None
+
+
+def _grids(where: Where, raw: Any) -> dict[str, tuple]:
+    """[tuning] grids = { momentum = [0, 0.5, 0.9] }: each a tunable field's values, each
+    value checked as the field checks it."""
+    grids = {}
+    for name, values in table_of(where, raw, TUNABLE).items():
+        values = typed(where / name, values, list, f"a list of {name} values")
+        if not values or len(values) > MAX_GRID:
+            raise (where / name).error(f"a grid has 1 to {MAX_GRID} values, got {len(values)}")
+        if len(set(values)) != len(values):
+            raise (where / name).error(f"a grid's values must differ, got {values!r}")
+        for i, value in enumerate(values):
+            try:
+                BY_NAME[name].check(value)
+            except UsageError as e:
+                raise (where / name / i).error(str(e)) from None
+        grids[name] = tuple(values)
+    return grids
 
 
 def load_study(path: Path | str) -> Study:

@@ -17,6 +17,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+import numpy as np
 from tqdm import tqdm
 
 from mlpbench.analysis.compare import (
@@ -47,7 +48,7 @@ from mlpbench.report.document import (
 )
 from mlpbench.report.formatting import ROW_METRICS, format_cell, format_value, human, time_cell
 from mlpbench.report.html import BADGES, to_html
-from mlpbench.report.plots import PLOT_ROWS, PLOTS, save, sensitivity
+from mlpbench.report.plots import AXIS_NAMES, PLOT_ROWS, PLOTS, save, sensitivity
 
 if TYPE_CHECKING:
     from mlpbench.engines.results import StoredRun
@@ -93,10 +94,26 @@ def cell(col: ColumnRuns, metric: str) -> Cell:
     return Cell.of(*cell.lines, _reported(col.column, metric, s), kind=cell.kind)
 
 
-def _lr_cell(col: Column) -> str:
-    if col.untuned:
+def tuned_names(table: Table) -> tuple[str, ...]:
+    """The fields some column of the table tunes, in the configuration's order."""
+    tuned = {name for c in table.columns for name in c.tuned}
+    return tuple(name for name in CONFIG_FIELDS if name in tuned)
+
+
+def _tuned_cell(col: ColumnRuns, names: tuple[str, ...]) -> str:
+    """A column's values of the table's tuned fields, each it tuned marked: `0.1 (tuned)` for
+    the rate alone, else `lr = 0.5, momentum = 0.9 (tuned)` (a field its optimizer does not
+    read left out)."""
+    if col.column.untuned:
         return "to be tuned"
-    return f"{col.config.lr:g}" + (" (tuned)" if col.tuned else "")
+    values = _shown_fields(col.job.config.as_dict())
+
+    def shown(name: str) -> str:
+        return format_setting(values[name]) + (" (tuned)" if name in col.column.tuned else "")
+
+    if names == ("lr",):
+        return shown("lr")
+    return ", ".join(f"{n} = {shown(n)}" for n in names if values[n] is not None)
 
 
 def _runs_cell(col: ColumnRuns) -> str:
@@ -113,11 +130,12 @@ def _shown_fields(given: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-def configuration_cells(columns: list[ColumnRuns], tuned: bool) -> list[str] | None:
+def configuration_cells(columns: list[ColumnRuns], tuned: tuple[str, ...] = ()
+                        ) -> list[str] | None:  # fmt: skip
     """What sets each column apart: the fields whose values differ between the table's
     columns, as `name = value` (a setting shows where some column sets it off its default;
     a column whose optimizer does not read it has none); None where the columns share one
-    configuration (an engine comparison). The learning rate has its own row when tuned."""
+    configuration (an engine comparison). The tuned fields have their own row."""
     given = [c.job.config.as_dict() for c in columns]  # a setting at its default is None
     fields = [_shown_fields(g) for g in given]
 
@@ -127,7 +145,7 @@ def configuration_cells(columns: list[ColumnRuns], tuned: bool) -> list[str] | N
             return True  # columns that read it disagree, or one reads it off its default
         return len(read) < len(fields) and any(g.get(name) is not None for g in given)
 
-    names = [n for n in CONFIG_FIELDS if not (tuned and n == "lr") and differs(n)]
+    names = [n for n in CONFIG_FIELDS if n not in tuned and differs(n)]
     if not names:
         return None
     return [", ".join(f"{n} = {format_setting(f[n])}" for n in names if f[n] is not None)
@@ -147,7 +165,7 @@ def format_setting(value: Any) -> str:
 
 def table_block(table: Table, columns: list[ColumnRuns]) -> TableBlock:
     """A row per metric the table shows (our figure, and the reported one where given), then
-    what sets the columns apart, the learning rates when tuned, the engine and the runs."""
+    what sets the columns apart, the tuned settings, the engine and the runs."""
     rows = []
     for row in table.rows:
         label, parts = ROW_METRICS[row]
@@ -156,9 +174,10 @@ def table_block(table: Table, columns: list[ColumnRuns]) -> TableBlock:
                          *(cell(c, metric) for c in columns)))  # fmt: skip
     extra = [("Engine", [c.job.describe() for c in columns]),
              ("Runs", [_runs_cell(c) for c in columns])]  # fmt: skip
-    tuned = any(c.tuned for c in table.columns)
+    tuned = tuned_names(table)
     if tuned:
-        extra.insert(0, ("Learning rate", [_lr_cell(c.column) for c in columns]))
+        label = "Learning rate" if tuned == ("lr",) else "Tuned settings"
+        extra.insert(0, (label, [_tuned_cell(c, tuned) for c in columns]))
     apart = configuration_cells(columns, tuned)
     if apart is not None:
         extra.insert(0, ("Configuration", apart))
@@ -343,7 +362,7 @@ def build_report(
             pending.append(Drawing(sensitivity, (f"Table {table.number}", results,
                                                  study.tuning.score), plot_dir / name, formats))
             figure = Figure(f"{plots}/{name}", f"Table {table.number} sensitivity")
-            figures.blocks += [Paragraph(_tuning_note(study)), figure]
+            figures.blocks += [Paragraph(_tuning_note(study, tuned_names(table))), figure]
             drawn.add(f"{plots}/{name}")
         if figures.blocks:
             doc.sections.append(figures)
@@ -447,14 +466,28 @@ def _all_saved(path: Path, formats: tuple[str, ...]) -> bool:
     return all(path.with_suffix(f".{fmt}").exists() for fmt in formats)
 
 
-def _tuning_note(study: Study) -> str:
+def _grid_text(name: str, values: tuple) -> str:
+    """A tuning axis as the note names it: a log grid by its ends, a short list in full."""
+    ratios = np.diff(np.log(values)) if len(values) > 2 and min(values) > 0 else None
+    what = "rates" if name == "lr" else "values"
+    if ratios is not None and np.allclose(ratios, ratios[0], rtol=1e-3):
+        return f"a log grid of {len(values)} {what} from {values[0]:g} to {values[-1]:g}"
+    return f"{len(values)} {what} ({', '.join(format_setting(v) for v in values)})"
+
+
+def _tuning_note(study: Study, names: tuple[str, ...]) -> str:
     spec = study.tuning
-    lrs = spec.axes["lr"]
+    seeds = f"{spec.runs} seeds each ({spec.seeds[0]}..{spec.seeds[-1]})"
+    if names == ("lr",):
+        chosen = f"Learning rates marked (tuned) were chosen on {_grid_text('lr', spec.axes['lr'])}"
+    else:
+        axes = "; ".join(f"{AXIS_NAMES.get(n, n)}: {_grid_text(n, spec.axes[n])}" for n in names)
+        chosen = ("Settings marked (tuned) were chosen on every combination of the grids of "
+                  f"the fields their column tunes ({axes})")
     return (
-        f"Learning rates marked (tuned) were chosen on a log grid of {len(lrs)} rates from "
-        f"{lrs[0]:g} to {lrs[-1]:g}, {spec.runs} seeds each ({spec.seeds[0]}..{spec.seeds[-1]}),"
-        f" by mean validation {spec.score} on {spec.validation:.0%} of the train set held out;"
-        " the table's runs then train on the full train set with the study's own seeds."
+        f"{chosen}, {seeds}, by mean validation {spec.score} on {spec.validation:.0%} of the "
+        "train set held out; the table's runs then train on the full train set with the "
+        "study's own seeds."
     )
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import matplotlib
 import numpy as np
+from matplotlib import ticker
 from matplotlib.figure import Figure
 
 from mlpbench.analysis.stats import median_interval, summarize
@@ -51,6 +52,15 @@ def fitted(text: str, width_in: float, points: float = 12.0) -> str:
     """Text broken into lines that fit width_in inches at a font size, so no title is clipped."""
     chars = max(16, int(width_in * 72 / (0.6 * points)))
     return "\n".join(textwrap.fill(line, chars) or line for line in text.split("\n"))
+
+
+def _log_scale(ax: Any, which: str) -> None:
+    """A log scale on the x or y axis whose tick labels are plain text (0.2, 1e-05), as
+    mathtext is off here."""
+    getattr(ax, f"set_{which}scale")("log")
+    axis = getattr(ax, f"{which}axis")
+    axis.set_major_formatter(ticker.LogFormatter())
+    axis.set_minor_formatter(ticker.LogFormatter(labelOnlyBase=False))
 
 
 def _literal_text(draw: Callable[..., Figure]) -> Callable[..., Figure]:
@@ -284,7 +294,7 @@ def training_time(title: str, columns: list[ColumnRuns]) -> Figure:
     positive = centre[np.isfinite(centre) & (centre > 0)]
     logged = len(positive) > 1 and positive.max() > TIME_SPAN_LOG * positive.min()
     if logged:
-        ax.set_yscale("log")
+        _log_scale(ax, "y")
     else:
         ax.set_ylim(bottom=0)
     scale = ", log scale" if logged else ""
@@ -319,17 +329,29 @@ AXIS_NAMES = {"lr": "learning rate", "batch_size": "mini-batch size", "epochs": 
 
 @_literal_text
 def sensitivity(title: str, entries: list[tuple], score: str) -> Figure:
-    """Validation score against the tuned axis (the learning rate when it is tuned) per tuned
-    column: mean, min-max band, choice marked.
+    """Validation score against each tuned axis, a panel an axis (the learning rate first),
+    a line per tuned column that tunes it: mean, min-max band, choice marked.
 
-    entries are (label, TuneResult); grid points whose other tuned axes differ from the
-    chosen point's are left out, so each line varies that one axis only.
+    entries are (label, TuneResult); on each panel, grid points whose other tuned axes differ
+    from the chosen point's are left out, so each line varies that one axis only.
     """
-    fig = Figure(figsize=(7, 4.5), layout=LAYOUT)
-    ax = fig.subplots()
-    axis, drawable, tried = "lr", False, []
-    for label, result in entries:
-        axis = "lr" if "lr" in result.best.values else next(iter(result.best.values))
+    names = list(dict.fromkeys(n for _, result in entries for n in result.best.values))
+    names = sorted(names, key=lambda n: n != "lr") or ["lr"]
+    fig = Figure(figsize=(7 if len(names) == 1 else 5.5 * len(names), 4.5), layout=LAYOUT)
+    for ax, axis in zip(fig.subplots(1, len(names), squeeze=False)[0], names):
+        drawn = [(i, label, result) for i, (label, result) in enumerate(entries)
+                 if axis in result.best.values]  # fmt: skip
+        _sensitivity_panel(ax, axis, drawn, score)
+        name = AXIS_NAMES.get(axis, axis)
+        ax.set_title(fitted(f"{title}: {name} sensitivity (star: chosen)",
+                            fig.get_figwidth() / len(names) - 1.5))  # fmt: skip
+    return fig
+
+
+def _sensitivity_panel(ax: Any, axis: str, entries: list[tuple], score: str) -> None:
+    """One axis's panel; entries are (colour index, label, TuneResult)."""
+    drawable, tried = False, []
+    for i, label, result in entries:
         others = {k: v for k, v in result.best.values.items() if k != axis}
         points = [p for p in result.grid
                   if all(p.values[k] == v for k, v in others.items())]  # fmt: skip
@@ -339,22 +361,21 @@ def sensitivity(title: str, entries: list[tuple], score: str) -> Figure:
         drawable = drawable or bool(np.any(np.isfinite(means) & (means > 0)))
         lows = np.array([min(p.scores, default=np.nan) for p in points])
         highs = np.array([max(p.scores, default=np.nan) for p in points])
-        line = ax.plot(xs, means, marker=".", label=label)[0]
-        ax.fill_between(xs, lows, highs, alpha=0.15, color=line.get_color())
+        colour = f"C{i % 10}"  # a column keeps its colour on every panel
+        ax.plot(xs, means, marker=".", label=label, color=colour)
+        ax.fill_between(xs, lows, highs, alpha=0.15, color=colour)
         ax.plot([result.best.values[axis]], [result.best.mean], marker="*", markersize=14,
-                color=line.get_color(), markeredgecolor="black")  # fmt: skip
+                color=colour, markeredgecolor="black")  # fmt: skip
     if tried and min(tried) > 0:  # a grid with 0 on it (momentum, l2) keeps a linear axis
-        ax.set_xscale("log")
+        _log_scale(ax, "x")
     if score == "loss" and drawable:  # a log axis needs one finite positive score
-        ax.set_yscale("log")
+        _log_scale(ax, "y")
     if not drawable:  # nothing finite to place: show the grid's span and say why
         ax.set(xlim=(min(tried), max(tried)) if tried else (1e-3, 1), ylim=(0, 1))
         ax.text(0.5, 0.5, "every grid point diverged", transform=ax.transAxes, ha="center")
-    name = AXIS_NAMES.get(axis, axis)
-    ax.set(xlabel=name, ylabel=f"validation {score} (mean, min-max over seeds)")
-    ax.set_title(fitted(f"{title}: {name} sensitivity (star: chosen)", fig.get_figwidth() - 1))
+    ax.set(xlabel=AXIS_NAMES.get(axis, axis),
+           ylabel=f"validation {score} (mean, min-max over seeds)")  # fmt: skip
     ax.legend(fontsize=8)
-    return fig
 
 
 # each plot and the table row it shows (None: always drawn)
