@@ -80,6 +80,8 @@ def test_bad_arguments_raise_usage_error_with_the_cli_message(tmp_path, capsys):
     assert capsys.readouterr().err.strip() == f"mlpbench: error: {e.value}"
     with pytest.raises(mb.UsageError, match="unknown configuration field"):
         mb.train(dampening=0.9)
+    with pytest.raises(mb.UsageError, match=r"field\(s\): mometum \(did you mean momentum\?\)"):
+        mb.train(mometum=0.9)
     with pytest.raises(mb.UsageError, match="cannot read study file"):
         mb.load_study(tmp_path / "missing.toml")
 

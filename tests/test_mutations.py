@@ -226,9 +226,14 @@ def test_numba_broken_optimizer_rule_is_caught(tmp_path):
 # a schedule read one update late: update s gets the rate of s + 1
 SCHEDULE_CASE = {"optimizer": "sgd", "lr": 0.5, "schedule": "exponential", "decay_rate": 0.5,
                  "decay_steps": 3}  # fmt: skip
-SCHEDULE_MUTANT = ("rate = lr[r] * factors[step] if scheduled else lr[r]",
-                   "rate = lr[r] * factors[min(step + 1, factors.shape[0] - 1)] if scheduled "
-                   "else lr[r]")  # fmt: skip
+SCHEDULE_MUTANT = ("rate = rate_r * factors[step] if scheduled else rate_r",
+                   "rate = rate_r * factors[min(step + 1, factors.shape[0] - 1)] if scheduled "
+                   "else rate_r")  # fmt: skip
+# the plateau schedule reducing one wait late: at patience + 1 epochs without improvement
+PLATEAU_CASE = {"optimizer": "sgd", "lr": 0.5, "schedule": "plateau", "plateau_patience": 1,
+                "plateau_min_delta": 0.01}  # fmt: skip
+PLATEAU_MUTANT = ("if wait >= plateau[1] and rate_r > plateau[5]:",
+                  "if wait > plateau[1] and rate_r > plateau[5]:")
 
 
 def test_keras_schedule_off_by_one_step_is_caught(monkeypatch):
@@ -258,7 +263,8 @@ PENALTY_MUTANT = ("for p in range(woff[layer], boff[layer]):",
 
 
 KERNEL_MUTANTS = {"schedule one update late": (SCHEDULE_CASE, SCHEDULE_MUTANT),
-                  "penalty on the biases": (PENALTY_CASE, PENALTY_MUTANT)}  # fmt: skip
+                  "penalty on the biases": (PENALTY_CASE, PENALTY_MUTANT),
+                  "plateau one wait late": (PLATEAU_CASE, PLATEAU_MUTANT)}  # fmt: skip
 
 
 @pytest.mark.skipif(not engines.available("numba"), reason="numba not installed")

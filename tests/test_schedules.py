@@ -147,7 +147,8 @@ def test_a_bad_schedule_is_one_line(given, message):
 
 
 def test_every_schedule_is_in_the_table_and_documented():
-    assert set(SCHEDULES) == {"constant", "exponential", "inverse_time", "cosine", "piecewise"}
+    assert set(SCHEDULES) == {"constant", "exponential", "inverse_time", "cosine", "piecewise",
+                              "plateau"}
     for name in SCHEDULES:
         assert f"- {name}:" in __import__("mlpbench.nn.schedules").nn.schedules.__doc__
 

@@ -107,6 +107,7 @@ def _alternatives(folder) -> dict[str, tuple[dict, dict]]:
     exp = {"schedule": "exponential", "decay_rate": 0.5}
     inverse, cosine = {"schedule": "inverse_time", "decay_rate": 0.5}, {"schedule": "cosine"}
     piecewise = {"schedule": "piecewise", "boundaries": (10,), "values": (1.0, 0.1)}
+    plateau = {"schedule": "plateau"}
     return {
         "data": ({}, {"data": "circle"}), "target": (csv, {**csv, "target": "z"}),
         "test": (csv, {**csv, "test": str(other)}), "scale": ({}, {"scale": "standard"}),
@@ -139,6 +140,11 @@ def _alternatives(folder) -> dict[str, tuple[dict, dict]]:
                           {**cosine, "warmup_steps": 5, "warmup_target": 3.0}),
         "boundaries": (piecewise, {**piecewise, "boundaries": (20,)}),
         "values": (piecewise, {**piecewise, "values": (1.0, 0.2)}),
+        "plateau_factor": (plateau, {**plateau, "plateau_factor": 0.5}),
+        "plateau_patience": (plateau, {**plateau, "plateau_patience": 3}),
+        "plateau_min_delta": (plateau, {**plateau, "plateau_min_delta": 0.01}),
+        "plateau_cooldown": (plateau, {**plateau, "plateau_cooldown": 2}),
+        "min_lr": (plateau, {**plateau, "min_lr": 0.01}),
         "l1": ({}, {"l1": 1e-4}), "l2": ({"l2": 1e-4}, {"l2": 2e-4}),
     }  # fmt: skip
 

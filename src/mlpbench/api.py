@@ -10,6 +10,7 @@ results as objects that print, render as HTML in Jupyter and plot.
 
 from __future__ import annotations
 
+import difflib
 import html
 import inspect
 import tempfile
@@ -166,10 +167,12 @@ def train(
         out: folder of the store; without it the runs live in a temporary one.
         dtype: float64 or float32 (default: the engine's own).
     """
-    unknown = set(fields) - set(CONFIG_FIELDS)
+    unknown = sorted(set(fields) - set(CONFIG_FIELDS))
     if unknown:
-        raise UsageError(f"unknown configuration field(s): {', '.join(sorted(unknown))}; "
-                         f"allowed: {', '.join(CONFIG_FIELDS)}")  # fmt: skip
+        close = difflib.get_close_matches(unknown[0], CONFIG_FIELDS, n=3)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise UsageError(f"unknown configuration field(s): {', '.join(unknown)}{hint}; every "
+                         "field is in mlpbench train --help and the docs' reference")  # fmt: skip
     config = Config(**{k: _plain(v) for k, v in fields.items()})
     runs, seed, out = _plain(runs), _plain(seed), _folder(out)
     seeds = service.seeds(runs, seed, runs)

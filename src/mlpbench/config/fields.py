@@ -378,6 +378,16 @@ FIELDS: tuple[Field, ...] = (
           "the factor changes, increasing"),
     Field("values", "schedule", "multiples", None, "piecewise: one factor more than "
           "boundaries, multiples of lr (Keras' values / lr)"),
+    Field("plateau_factor", "schedule", "coefficient", None, "plateau: the rate's factor at "
+          "each reduction (default: 0.1, Keras' factor)", key="factor"),
+    Field("plateau_patience", "schedule", "steps", None, "plateau: epochs without improvement "
+          "before a reduction (default: 10)", key="patience"),
+    Field("plateau_min_delta", "schedule", "nonnegative", None, "plateau: how far below the "
+          "best loss an epoch's must be to improve (default: 0.0001)", key="min_delta"),
+    Field("plateau_cooldown", "schedule", "steps", None, "plateau: epochs of rest after a "
+          "reduction before waiting resumes (default: 0)", key="cooldown"),
+    Field("min_lr", "schedule", "nonnegative", None, "plateau: the lowest rate a reduction "
+          "reaches (default: 0)"),
     Field("l1", "regularization", "penalty", 0.0, "l1 * sum |w| over every layer's weights "
           "(not biases) added to each batch's loss (Keras' L1, Playground's L1)"),
     Field("l2", "regularization", "penalty", 0.0, "l2 * sum w^2 over every layer's weights "

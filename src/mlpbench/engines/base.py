@@ -46,6 +46,7 @@ class Capabilities:
     outputs: frozenset[str] | None = None
     dtypes: tuple[str, ...] = ("float64", "float32")
     per_run_lr: bool = False  # one call trains runs with different learning rates
+    plateau: bool = False  # computes each run's rate from its losses as it trains (plateau)
     gpu: bool = False  # uses a GPU where its library sees one
 
 
@@ -67,7 +68,8 @@ class Problem(NamedTuple):
     else one-hot over k softmax outputs; params [W1, b1, ...] with a run axis;
     orders (R, epochs, m) int32 sample order per epoch, None at full batch;
     factors (updates,) float64, the schedule's factor of each update s = 0, 1, ...
-    (update s of run r uses rate lrs[r] * factors[s]), None for a constant rate.
+    (update s of run r uses rate lrs[r] * factors[s]), None for a constant rate and for an
+    adaptive schedule (plateau), whose rates the engine computes as it trains.
     """
 
     data: Dataset

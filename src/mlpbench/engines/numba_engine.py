@@ -22,6 +22,7 @@ from mlpbench.engines.numba_kernels import constants, kernels, loss_code
 from mlpbench.engines.numba_math import math_constants
 from mlpbench.engines.numba_optimizers import OPTIMIZER_CODES, extended, step_table
 from mlpbench.nn.model import Params
+from mlpbench.nn.schedules import SCHEDULES
 
 
 def layout(sizes: Sequence[int]) -> tuple[np.ndarray, ...]:
@@ -68,6 +69,14 @@ def _in_threads(kernel, per_run: tuple[np.ndarray, ...], shared: tuple) -> np.nd
     return seconds
 
 
+def _plateau(config: Config, dtype: str) -> np.ndarray:
+    """The plateau schedule's settings as the kernel reads them (train_kernel)."""
+    p = config.schedule_settings
+    return np.array([p["plateau_factor"], p["plateau_patience"], p["plateau_min_delta"],
+                     p["plateau_cooldown"], p["min_lr"], np.float32(p["min_lr"])],
+                    dtype=dtype)  # fmt: skip
+
+
 # a variant's first call in this process: what compiling or loading its kernels cost
 _first_call_s: dict[tuple, float] = {}
 
@@ -87,8 +96,9 @@ class NumbaTrainer(Trainer):
         c = math_constants(dtype)
         self.shape, self.k, self.c = layout(config.layer_sizes), k, c
         step = extended(config.optimizer, settings)
+        adaptive = SCHEDULES[config.schedule].adaptive
         self.kernels = kernels(config.activation, config.layer_sizes[-1] > 1, step,
-                               penalty is not None)  # fmt: skip
+                               penalty is not None, adaptive)  # fmt: skip
         self.like = params
         self.theta = flatten(params)
         self.curve = np.zeros((runs, config.epochs), dtype=dtype)
@@ -102,7 +112,7 @@ class NumbaTrainer(Trainer):
         codes = (loss_code(config.loss, config.layer_sizes[-1]), OPTIMIZER_CODES[config.optimizer])
         loop = (config.batch, step_table(config.optimizer, config.steps.total, k),
                 np.ones(1, dtype) if factors is None else factors.astype(dtype),
-                factors is not None)  # fmt: skip
+                factors is not None, _plateau(config, dtype) if adaptive else np.zeros(6, dtype))
         self.shared = (shuffled, *self.shape, *codes, *loop, k, c)
         self.epochs = config.epochs
 

@@ -79,6 +79,7 @@ ROWS_FROM = 8  # batches this large or larger are computed by rows (measured cro
 ACTIVATION = ACTIVATION_CODES["sigmoid"]
 SOFTMAX = False
 REGULARIZED = False  # a weight penalty: its code is compiled only into variants that use it
+ADAPTIVE = False  # the plateau schedule: likewise
 _step = step_function(False)
 # indices into constants() after the optimizer's: the penalty's l1, l2 and 2 * l2
 L1, L2, TWO_L2 = range(3 + OPTIMIZER_CONSTANTS, 6 + OPTIMIZER_CONSTANTS)
@@ -283,14 +284,17 @@ def _batch_by_samples(theta, grad, nb, net, acts, targets, z, a, d, k, c):
 
 
 def train_kernel(x, y, orders, theta, lr, curve, penalties, epochs, shuffled, sizes, woff, boff,
-                 uoff, loss, opt, batch, table, factors, scheduled, k, c):  # fmt: skip
+                 uoff, loss, opt, batch, table, factors, scheduled, plateau, k, c):  # fmt: skip
     """Train runs r = 0..R-1 in turn; theta (R, P) is updated in place, curve (R, E) (the data
     loss) and, in a REGULARIZED variant, penalties (R, E) filled.
 
     The arguments up to curve have a leading run axis: callers give each
     thread a slice of it (the kernel releases the GIL). table is
     numba_optimizers.step_table's (one row will do for optimizers without);
-    scheduled, update s (from 0) has rate lr[r] * factors[s], else lr[r].
+    scheduled, update s (from 0) has rate lr[r] * factors[s], else lr[r]. In an
+    ADAPTIVE variant the run's rate starts at lr[r] and each epoch's end applies
+    schedules.plateau_update to it, plateau holding (factor, patience, min_delta,
+    cooldown, min_lr, min_lr in float32 as Keras compares it).
     """
     runs, m, dim, ko = x.shape[0], x.shape[1], x.shape[2], y.shape[2]
     units = uoff[-1] + sizes[-1]
@@ -307,7 +311,7 @@ def train_kernel(x, y, orders, theta, lr, curve, penalties, epochs, shuffled, si
         values, ones = np.zeros((4, batch), th.dtype), np.ones((1, batch), th.dtype)
         targets = np.zeros((ko, batch), th.dtype)
         z, a, d = np.zeros(units, th.dtype), np.zeros(units, th.dtype), np.zeros(units, th.dtype)
-        step = 0
+        step, rate_r, best, wait, rest = 0, lr[r], np.inf, 0, 0
         for e in range(epochs):
             total, penalty = k[ZERO], k[ZERO]
             for start in range(0, m, batch):
@@ -328,13 +332,25 @@ def train_kernel(x, y, orders, theta, lr, curve, penalties, epochs, shuffled, si
                 nbf = k[ONE] * nb
                 if REGULARIZED:  # before the update, on the weights the batch saw
                     penalty += _penalize(th, grad, woff, boff, k) * nbf
-                rate = lr[r] * factors[step] if scheduled else lr[r]
+                rate = rate_r * factors[step] if scheduled else rate_r
                 step += 1
                 _step(th, grad, m1, m2, m3, opt, rate, table[step if tabled else 0], k)
                 total += batch_loss / nbf * nbf  # Keras: the batch's mean loss x its size
             curve[r, e] = total / m
             if REGULARIZED:
                 penalties[r, e] = penalty / m
+            if ADAPTIVE:  # ReduceLROnPlateau at the epoch's end, as schedules.plateau_update
+                monitored = curve[r, e] + penalties[r, e] if REGULARIZED else curve[r, e]
+                if rest > 0:
+                    rest -= 1
+                    wait = 0
+                if monitored < best - plateau[2]:
+                    best, wait = monitored, 0
+                elif rest == 0:
+                    wait += 1
+                    if wait >= plateau[1] and rate_r > plateau[5]:
+                        rate_r = max(rate_r * plateau[0], plateau[4])
+                        rest, wait = int(plateau[3]), 0
 
 
 def predict_kernel(x, theta, out, sizes, woff, boff, uoff, k, c):
@@ -365,32 +381,35 @@ SPECIALISED = ("_forward_rows", "_backward_rows", "_batch_by_rows", "_batch_by_s
                "train_kernel", "predict_kernel")  # fmt: skip
 
 
-def kernels(activation: str, softmax: bool, extended: bool = False, regularized: bool = False
-            ) -> Kernels:  # fmt: skip
+def kernels(activation: str, softmax: bool, extended: bool = False, regularized: bool = False,
+            adaptive: bool = False) -> Kernels:  # fmt: skip
     """A variant's kernels (see _kernels), one set per variant in a process."""
-    return _kernels(activation, softmax, extended, regularized)
+    return _kernels(activation, softmax, extended, regularized, adaptive)
 
 
 @cache
-def _kernels(activation: str, softmax: bool, extended: bool, regularized: bool) -> Kernels:
+def _kernels(activation: str, softmax: bool, extended: bool, regularized: bool,
+             adaptive: bool) -> Kernels:  # fmt: skip
     """A variant's kernels, compiled (or loaded from numba's disk cache) on their first call.
 
     Each copy shares its code with the function above of the same name, but
     looks its globals up in the variant's own namespace: there ACTIVATION,
-    SOFTMAX and REGULARIZED hold the variant's values, `_step` its optimizer
+    SOFTMAX, REGULARIZED and ADAPTIVE hold the variant's values, `_step` its optimizer
     step (plain, or extended: numba_optimizers), and the names in SPECIALISED
     the variant's copies. A copy's own name keeps its cache file apart.
     Prediction depends on neither the step nor the penalty: those variants
     share the plain one's.
     """
     scope = dict(globals(), ACTIVATION=ACTIVATION_CODES[activation], SOFTMAX=softmax,
-                 REGULARIZED=regularized, _step=step_function(extended))  # fmt: skip
+                 REGULARIZED=regularized, ADAPTIVE=adaptive,
+                 _step=step_function(extended))  # fmt: skip
     variant = (f"{activation}_{'softmax' if softmax else 'unit'}"
-               f"{'_extended' if extended else ''}{'_penalty' if regularized else ''}")
+               f"{'_extended' if extended else ''}{'_penalty' if regularized else ''}"
+               f"{'_plateau' if adaptive else ''}")
     for name in SPECIALISED:
         copy = types.FunctionType(globals()[name].__code__, scope, f"{name}_{variant}")
         copy.__qualname__ = copy.__name__
         scope[name] = njit(cache=True, nogil=True, error_model="numpy")(copy)
-    plain = not (extended or regularized)
+    plain = not (extended or regularized or adaptive)
     predict = scope["predict_kernel"] if plain else kernels(activation, softmax).predict
     return Kernels(scope["train_kernel"], predict)

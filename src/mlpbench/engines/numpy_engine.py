@@ -14,7 +14,10 @@ as much as one. Numerical conventions:
   sees and its gradient added to the data loss's before the update;
 - the per-epoch loss is what Keras' History shows: the sample-weighted mean
   of the mini-batch losses, each taken before its update (the data loss, and
-  the penalty apart).
+  the penalty apart);
+- the plateau schedule (schedules.plateau_update) reads each epoch's loss plus
+  penalty at the epoch's end and sets the next epoch's rate; runs then train
+  one at a time, each at its own rate.
 """
 
 from __future__ import annotations
@@ -22,12 +25,14 @@ from __future__ import annotations
 import numpy as np
 
 from mlpbench.config.core import Config
+from mlpbench.data.dataset import Dataset
 from mlpbench.engines.base import Engine, EpochCallback, Fit, Problem, Trainer
-from mlpbench.nn import regularizers
+from mlpbench.nn import regularizers, schedules
 from mlpbench.nn.activations import ACTIVATIONS
 from mlpbench.nn.losses import LOSSES
 from mlpbench.nn.model import Params, forward, logits
 from mlpbench.nn.optimizers import OPTIMIZERS, apply_updates, decayed
+from mlpbench.nn.schedules import SCHEDULES
 
 
 def loss_and_grads(
@@ -55,13 +60,33 @@ class NumpyTrainer(Trainer):
         self.params = problem.params
 
     def fit(self, on_epoch: EpochCallback | None) -> Fit:
-        """Epoch by epoch, batch by batch, in each run's own sample order."""
-        c, (data, params, orders, factors) = self.config, self.problem
+        """Every run at once; under plateau, whose rates part as the losses do, one by one."""
+        c, problem = self.config, self.problem
+        if not SCHEDULES[c.schedule].adaptive:
+            curve, penalties, self.params = self._train(problem, on_epoch)
+        else:
+            one = [problem._replace(data=Dataset(*(a[r : r + 1] for a in problem.data)),
+                                    params=[p[r : r + 1] for p in problem.params],
+                                    orders=None if problem.orders is None else
+                                    problem.orders[r : r + 1])
+                   for r in range(len(problem.params[0]))]  # fmt: skip
+            parts = [self._train(run, on_epoch) for run in one]
+            curve, penalties = (np.concatenate([part[i] for part in parts]) for i in (0, 1))
+            self.params = [np.concatenate(ps) for ps in zip(*(part[2] for part in parts))]
+        return Fit(curve, self.params, None, None if c.penalty is None else penalties)
+
+    def _train(self, problem: Problem, on_epoch: EpochCallback | None
+               ) -> tuple[np.ndarray, np.ndarray, Params]:  # fmt: skip
+        """Epoch by epoch, batch by batch, in each run's own sample order: the loss curve,
+        the penalty's, the trained parameters."""
+        c, (data, params, orders, factors) = self.config, problem
         settings, penalty = c.settings, c.penalty
         rule = OPTIMIZERS[c.optimizer]
         optimizer, rate, step = rule.build(c.lr, settings), c.lr, 0
         state = optimizer.init(params)
         runs, m, batch = len(params[0]), c.train_size, c.batch
+        adaptive = SCHEDULES[c.schedule].adaptive
+        plateau = schedules.plateau_init(np.full(runs, c.lr))
         curve, penalties = np.zeros((runs, c.epochs)), np.zeros((runs, c.epochs))
         for epoch in range(c.epochs):
             if orders is None:
@@ -85,10 +110,15 @@ class NumpyTrainer(Trainer):
                 params = apply_updates(decayed(params, settings.weight_decay, rate), updates)
                 step += 1
             curve[:, epoch], penalties[:, epoch] = total / m, penalized / m
+            if adaptive:  # one run here: its next epoch's rate, from this epoch's loss
+                plateau = schedules.plateau_update(plateau, curve[:, epoch] + penalties[:, epoch],
+                                                   c.schedule_settings)  # fmt: skip
+                if plateau.rate[0] != rate:
+                    rate = float(plateau.rate[0])
+                    optimizer = rule.build(rate, settings)
             if on_epoch:
                 on_epoch(runs)
-        self.params = params
-        return Fit(curve, params, None, None if penalty is None else penalties)
+        return curve, penalties, params
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         """The shared forward pass."""

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from mlpbench.engines.base import Capabilities, Engine, EngineSpec
 from mlpbench.errors import UsageError
+from mlpbench.nn.schedules import SCHEDULES
 
 if TYPE_CHECKING:
     from mlpbench.config.core import Config
@@ -29,9 +30,12 @@ _JAX = "pip install 'mlpbench[jax]'"
 _FRAMEWORK = Capabilities(dtypes=_FLOAT32_FIRST, gpu=True)
 
 ENGINES: dict[str, EngineSpec] = {
-    "numpy": EngineSpec("mlpbench.engines.numpy_engine", "numpy", _CORE, "float64"),
+    "numpy": EngineSpec(
+        "mlpbench.engines.numpy_engine", "numpy", _CORE, "float64", Capabilities(plateau=True)
+    ),
     "numba": EngineSpec(
-        "mlpbench.engines.numba_engine", "numba", _FAST, "float64", Capabilities(per_run_lr=True)
+        "mlpbench.engines.numba_engine", "numba", _FAST, "float64",
+        Capabilities(per_run_lr=True, plateau=True),
     ),
     "keras": EngineSpec("mlpbench.engines.keras_engine", "keras", _TF, "float32", _FRAMEWORK),
     "tf-function": EngineSpec(
@@ -98,6 +102,10 @@ def check_supports(name: str, config: Config, dtype: str) -> None:
                 f"engine {name!r} cannot train {what} {value!r}; it supports: "
                 + ", ".join(sorted(allowed))
             )
+    if SCHEDULES[config.schedule].adaptive and not caps.plateau:
+        able = [e for e, s in ENGINES.items() if s.capabilities.plateau]
+        raise UsageError(f"engine {name!r} cannot train schedule {config.schedule!r} (its rate "
+                         f"follows each run's losses); engines that can: {', '.join(able)}")
 
 
 def load(name: str) -> Engine:

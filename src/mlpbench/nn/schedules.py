@@ -25,6 +25,18 @@ values scaled by lr):
                 boundaries[i-1] < s <= boundaries[i], values[-1] after
                 (PiecewiseConstantDecay, its values as multiples of lr)
 
+- plateau:      the rate follows each run's losses, as Keras' ReduceLROnPlateau (mode
+                "min", monitoring the training loss an epoch's History shows, penalty
+                included) computes it at each epoch's end: after `plateau_cooldown` epochs
+                of rest, an epoch whose loss is not below the best so far less
+                `plateau_min_delta` adds one to a wait, one that is resets it; at
+                `plateau_patience` waits, a rate above min_lr becomes
+                max(rate * plateau_factor, min_lr) for the next epoch, the wait resets and
+                the rest starts (plateau_update). It needs an engine that computes rates
+                as it trains (Capabilities.plateau). scikit-learn's "adaptive" is near it
+                at factor 0.2, patience n_iter_no_change + 1 and min_delta tol (its best
+                loss follows every decrease, not only those past tol).
+
 Settings a schedule does not read are refused; decay_rate is required where
 Keras requires it, decay_steps defaults to one epoch's updates (cosine: every
 update after the warmup), boundaries and values have no default.
@@ -92,10 +104,12 @@ def _piecewise(s: np.ndarray, p: dict[str, Any]) -> np.ndarray:
 
 class Schedule(NamedTuple):
     """A schedule's factor per update, and the settings it reads with their defaults (None:
-    required, or computed from the run's length by `resolve`)."""
+    required, or computed from the run's length by `resolve`); adaptive: its rate follows
+    the run's losses, so the engine computes it as it trains (factors is then unused)."""
 
     factors: Callable[[np.ndarray, dict[str, Any]], np.ndarray]
     defaults: dict[str, Any]
+    adaptive: bool = False
 
 
 DECAY = {"decay_rate": None, "decay_steps": None, "staircase": False}
@@ -107,9 +121,13 @@ SCHEDULES: dict[str, Schedule] = {
         _cosine, {"decay_steps": None, "alpha": 0.0, "warmup_steps": 0, "warmup_target": None}
     ),
     "piecewise": Schedule(_piecewise, {"boundaries": None, "values": None}),
-}
+    "plateau": Schedule(_constant, {"plateau_factor": 0.1, "plateau_patience": 10,
+                                    "plateau_min_delta": 1e-4, "plateau_cooldown": 0,
+                                    "min_lr": 0.0}, adaptive=True),  # Keras' defaults
+}  # fmt: skip
 SETTINGS = ("decay_rate", "decay_steps", "staircase", "power_t", "alpha", "warmup_steps",
-            "warmup_target", "boundaries", "values")  # fmt: skip
+            "warmup_target", "boundaries", "values", "plateau_factor", "plateau_patience",
+            "plateau_min_delta", "plateau_cooldown", "min_lr")  # fmt: skip
 REQUIRED = {"exponential": ("decay_rate",), "inverse_time": ("decay_rate",),
             "piecewise": ("boundaries", "values")}  # fmt: skip
 
@@ -172,8 +190,40 @@ def _check(schedule: str, p: dict[str, Any]) -> None:
 
 def factors(schedule: str, settings: dict[str, Any], total: int) -> np.ndarray | None:
     """The factor of every update s = 0 .. total - 1, float64 (total,); None for constant,
-    which engines then skip."""
-    if schedule == "constant":
+    which engines then skip, and for an adaptive schedule, whose engine computes rates."""
+    if schedule == "constant" or SCHEDULES[schedule].adaptive:
         return None
     s = np.arange(total, dtype=np.float64)
     return np.asarray(SCHEDULES[schedule].factors(s, settings), dtype=np.float64)
+
+
+class PlateauState(NamedTuple):
+    """Each run's ReduceLROnPlateau state (R,): its rate, best loss, wait and rest left."""
+
+    rate: np.ndarray
+    best: np.ndarray
+    wait: np.ndarray
+    cooldown: np.ndarray
+
+
+def plateau_init(lrs: np.ndarray) -> PlateauState:
+    """Every run at its own rate, nothing seen yet (Keras' best starts at infinity)."""
+    rate = np.asarray(lrs, dtype=np.float64).copy()
+    zeros = np.zeros(rate.shape, dtype=np.int64)
+    return PlateauState(rate, np.full(rate.shape, np.inf), zeros, zeros)
+
+
+def plateau_update(state: PlateauState, loss: np.ndarray, p: dict[str, Any]) -> PlateauState:
+    """One epoch's end of ReduceLROnPlateau for every run (loss (R,) the epoch's training
+    loss); the returned rate is the next epoch's."""
+    resting = state.cooldown > 0
+    cooldown = np.where(resting, state.cooldown - 1, state.cooldown)
+    improved = loss < state.best - p["plateau_min_delta"]  # a NaN loss never improves
+    best = np.where(improved, loss, state.best)
+    waiting = ~improved & (cooldown == 0)
+    wait = np.where(improved | resting, 0, state.wait) + waiting
+    reduce = waiting & (wait >= p["plateau_patience"]) & (state.rate > np.float32(p["min_lr"]))
+    rate = np.where(reduce, np.maximum(state.rate * p["plateau_factor"], p["min_lr"]),
+                    state.rate)  # fmt: skip
+    return PlateauState(rate, best, np.where(reduce, 0, wait),
+                        np.where(reduce, p["plateau_cooldown"], cooldown))  # fmt: skip
