@@ -24,7 +24,8 @@ from mlpbench.analysis.compare import (
 )
 from mlpbench.config.core import Config, Job
 from mlpbench.engines.results import StoredRun
-from mlpbench.experiment.study import Check, Claim, Column, Table
+from mlpbench.experiment.claims import Check, Claim
+from mlpbench.experiment.study import Column, Table
 
 BASE = 80.0  # every column's values are BASE + a per-run offset
 

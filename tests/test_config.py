@@ -90,10 +90,12 @@ def test_registries_are_the_only_source_of_names():
     from mlpbench.nn.losses import LOSSES
     from mlpbench.nn.optimizers import OPTIMIZERS
     from mlpbench.nn.schedules import SCHEDULES
+    from mlpbench.nn.stopping import MONITORS
 
     registries = {f.name: f.allowed() for f in FIELDS if f.kind == "choice"}
     assert registries == {"activation": tuple(ACTIVATIONS), "loss": tuple(LOSSES),
-                          "optimizer": tuple(OPTIMIZERS), "schedule": tuple(SCHEDULES)}  # fmt: skip
+                          "optimizer": tuple(OPTIMIZERS), "schedule": tuple(SCHEDULES),
+                          "early_stopping": tuple(MONITORS)}  # fmt: skip
     needs = {"cce": {"data": "iris"},  # 3 classes or more
              "exponential": {"decay_rate": 0.5}, "inverse_time": {"decay_rate": 0.5},
              "piecewise": {"boundaries": (10,), "values": (1.0, 0.1)}}  # fmt: skip

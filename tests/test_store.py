@@ -108,6 +108,7 @@ def _alternatives(folder) -> dict[str, tuple[dict, dict]]:
     inverse, cosine = {"schedule": "inverse_time", "decay_rate": 0.5}, {"schedule": "cosine"}
     piecewise = {"schedule": "piecewise", "boundaries": (10,), "values": (1.0, 0.1)}
     plateau = {"schedule": "plateau"}
+    stops, held = {"early_stopping": "loss"}, {"early_stopping": "val_loss"}
     return {
         "data": ({}, {"data": "circle"}), "target": (csv, {**csv, "target": "z"}),
         "test": (csv, {**csv, "test": str(other)}), "scale": ({}, {"scale": "standard"}),
@@ -145,6 +146,11 @@ def _alternatives(folder) -> dict[str, tuple[dict, dict]]:
         "plateau_min_delta": (plateau, {**plateau, "plateau_min_delta": 0.01}),
         "plateau_cooldown": (plateau, {**plateau, "plateau_cooldown": 2}),
         "min_lr": (plateau, {**plateau, "min_lr": 0.01}),
+        "early_stopping": ({}, {"early_stopping": "loss"}),
+        "stop_patience": (stops, {**stops, "stop_patience": 3}),
+        "stop_min_delta": (stops, {**stops, "stop_min_delta": 0.01}),
+        "restore_best": (stops, {**stops, "restore_best": True}),
+        "validation_fraction": (held, {**held, "validation_fraction": 0.2}),
         "l1": ({}, {"l1": 1e-4}), "l2": ({"l2": 1e-4}, {"l2": 2e-4}),
     }  # fmt: skip
 

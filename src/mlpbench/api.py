@@ -26,7 +26,7 @@ from mlpbench.analysis.compare import ColumnRuns, Verdict, judge
 from mlpbench.analysis.stats import Summary, summarize
 from mlpbench.config.core import Config, Job
 from mlpbench.config.fields import CONFIG_FIELDS, FIELDS
-from mlpbench.engines.results import METRICS, StoredRun
+from mlpbench.engines.results import METRICS, StoredRun, padded
 from mlpbench.errors import UsageError, shown
 from mlpbench.experiment.study import Column, Table
 from mlpbench.report.build import table_block
@@ -74,15 +74,16 @@ class Result:
 
     @property
     def curves(self) -> np.ndarray:
-        """Per-epoch train loss of every run (the data loss): runs x epochs."""
-        return np.array([r.loss_curve for r in self.runs])
+        """Per-epoch train loss of every run (the data loss): runs x epochs, NaN past the
+        last epoch of a run that stopped early."""
+        return padded([r.loss_curve for r in self.runs])
 
     @property
     def penalty_curves(self) -> np.ndarray | None:
         """Per-epoch weight penalty of every run, runs x epochs; None without a penalty."""
         if self.job.config.penalty is None:
             return None
-        return np.array([r.curves["penalty"] for r in self.runs])
+        return padded([r.curves["penalty"] for r in self.runs])
 
     def to_pandas(self) -> pandas.DataFrame:
         """A tidy frame: one row per run, its seed, diverged flag and every metric."""

@@ -15,7 +15,8 @@ from mlpbench.engines.registry import unavailable
 if TYPE_CHECKING:
     from mlpbench.config.core import Job
     from mlpbench.engines.results import StoredRun
-    from mlpbench.experiment.study import Check, Claim, Column, Table
+    from mlpbench.experiment.claims import Check, Claim
+    from mlpbench.experiment.study import Column, Table
 
 
 COMPARED = ("test_accuracy", "test_loss")

@@ -32,7 +32,7 @@ from mlpbench.data.dataset import (
     rule,
 )
 from mlpbench.errors import UsageError, shown
-from mlpbench.nn import optimizers, regularizers, schedules
+from mlpbench.nn import optimizers, regularizers, schedules, stopping
 from mlpbench.nn.optimizers import Settings
 from mlpbench.nn.regularizers import Penalty
 
@@ -74,8 +74,15 @@ class Config:
 
     @property
     def train_size(self) -> int:
-        """Points trained on: m less the validation hold-out (the last points drawn)."""
-        return _trained(self.m, self.validation)
+        """Points trained on: m less the validation hold-out and early stopping's (the last
+        points drawn)."""
+        return _trained(self.m, self.validation, self.early_stopping, self.stopping_settings)
+
+    @property
+    def stopping_settings(self) -> dict[str, Any]:
+        """Every setting early stopping reads, each left out at its default."""
+        return stopping.resolve(self.early_stopping, {n: getattr(self, n) for n in
+                                                      stopping.SETTINGS})  # fmt: skip
 
     @property
     def batch(self) -> int:
@@ -142,6 +149,11 @@ class Config:
                 d[name] = float(value)
         for name in regularizers.SETTINGS:  # 1 and 1.0 are one configuration
             d[name] = float(d[name])
+        for name in stopping.SETTINGS:  # as the optimizer's: at its default, not given
+            if d[name] is None or d[name] == stopping.DEFAULTS[name]:
+                d[name] = None
+            elif KINDS[BY_NAME[name].kind].parse is float:
+                d[name] = float(d[name])
         for name, default in DEFAULTS_LEFT_OUT.items():
             if d[name] == default:
                 del d[name]
@@ -171,21 +183,27 @@ class Config:
                 if not (f.default is None and getattr(self, f.name) is None)}  # fmt: skip
 
 
-def _trained(m: int, validation: float) -> int:
-    """Points trained on: m less the validation hold-out."""
-    return m - round(validation * m)
+def _trained(m: int, validation: float, monitor: str = "none",
+             settings: dict[str, Any] | None = None) -> int:  # fmt: skip
+    """Points trained on: m less the validation hold-out, then less early stopping's."""
+    part = m - round(validation * m)
+    return part - stopping.held_out(monitor, settings or {}, part)
 
 
 def trained_settings(stored: dict[str, Any]) -> dict[str, Any]:
-    """A stored configuration's optimizer and schedule settings as trained: each one they
-    read, resolved to its default where not given, and None for those they do not read."""
+    """A stored configuration's optimizer, schedule and stopping settings as trained: each
+    one they read, resolved to its default where not given, and None for those they do not
+    read."""
     optimizer = stored["optimizer"]
     values = optimizers.resolve(optimizer, stored)._asdict()
     settings = {n: v if optimizers.uses(optimizer, n) else None for n, v in values.items()}
+    monitor = stored.get("early_stopping", "none")
+    stops = stopping.resolve(monitor, {n: stored.get(n) for n in stopping.SETTINGS})
+    settings |= {n: stops.get(n) for n in stopping.SETTINGS}
     schedule = stored.get("schedule", "constant")
     if schedule == "constant":
         return settings | dict.fromkeys(schedules.SETTINGS)
-    trained = _trained(stored["m"], stored.get("validation", 0.0))
+    trained = _trained(stored["m"], stored.get("validation", 0.0), monitor, stops)
     steps = schedules.Steps.of(trained, stored["batch_size"], stored["epochs"])
     resolved = schedules.resolve(schedule, {n: stored.get(n) for n in schedules.SETTINGS}, steps)
     return settings | {n: resolved.get(n) for n in schedules.SETTINGS}
@@ -305,6 +323,7 @@ def _validate(c: Config, info: DataInfo) -> None:
     _validate_sizes(c, info)
     _validate_loss(c, info)
     check_scaling(c)
+    c.stopping_settings  # noqa: B018 - resolving refuses a setting the monitor does not read
     v = c.validation
     if v > 0 and not 1 <= round(v * c.m) < c.m:
         raise UsageError(
@@ -312,6 +331,13 @@ def _validate(c: Config, info: DataInfo) -> None:
             f" got {shown(v)}",
             "validation",
         )
+    if c.early_stopping == "val_loss":
+        part = _trained(c.m, c.validation)
+        held = stopping.held_out(c.early_stopping, c.stopping_settings, part)
+        if not 1 <= held < part:
+            raise UsageError(f"validation_fraction must leave points on both sides of the "
+                             f"{part} trained, got {shown(c.validation_fraction)} "
+                             f"({held} held out)", "validation_fraction")  # fmt: skip
     if c.batch_size is not None and c.batch_size > c.train_size:
         where = "m" if c.train_size == c.m else "the trained points"
         raise UsageError(

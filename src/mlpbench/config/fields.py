@@ -24,6 +24,7 @@ from mlpbench.nn.activations import ACTIVATIONS
 from mlpbench.nn.losses import LOSSES
 from mlpbench.nn.optimizers import DEFAULTS, OPTIMIZERS, default
 from mlpbench.nn.schedules import SCHEDULES
+from mlpbench.nn.stopping import MONITORS
 
 FORMULA_RANGE = (-2.0, 2.0)
 MAX_EPOCHS = 10_000_000  # per run; more would take hours even on the smallest problem
@@ -299,6 +300,8 @@ SECTIONS: dict[str, str] = {
     "regularization": "penalties on the weights that training adds to the loss, as a Keras "
     "kernel regularizer adds them (the stored and plotted loss is the data loss, the "
     "penalty apart)",
+    "stopping": "early stopping, as Keras' EarlyStopping decides it: on the training loss "
+    "or on a hold-out of the train set (a setting the monitor does not read is refused)",
 }
 
 # fmt: off
@@ -393,6 +396,17 @@ FIELDS: tuple[Field, ...] = (
     Field("l2", "regularization", "penalty", 0.0, "l2 * sum w^2 over every layer's weights "
           "(not biases) added to each batch's loss (Keras' L2; scikit-learn's alpha is "
           "l2 = alpha / (2 * batch size))"),
+    Field("early_stopping", "stopping", "choice", "none", "what stops a run early",
+          key="monitor", choices=_names(MONITORS)),
+    Field("stop_patience", "stopping", "steps", None, "epochs without improvement before a run "
+          "stops (default: 0, Keras' patience; scikit-learn's n_iter_no_change + 1)",
+          key="patience"),
+    Field("stop_min_delta", "stopping", "nonnegative", None, "how far below the best loss an "
+          "epoch's must be to improve (default: 0; scikit-learn's tol)", key="min_delta"),
+    Field("restore_best", "stopping", "switch", None, "end with the best epoch's weights "
+          "(default: false, Keras' restore_best_weights)"),
+    Field("validation_fraction", "stopping", "coefficient", None, "val_loss: the fraction of "
+          "the train set held out to monitor (default: 0.1, scikit-learn's)"),
 )
 # fmt: on
 

@@ -47,6 +47,7 @@ class Capabilities:
     dtypes: tuple[str, ...] = ("float64", "float32")
     per_run_lr: bool = False  # one call trains runs with different learning rates
     plateau: bool = False  # computes each run's rate from its losses as it trains (plateau)
+    stopping: bool = False  # stops each run on its own losses (early_stopping)
     gpu: bool = False  # uses a GPU where its library sees one
 
 
@@ -76,6 +77,7 @@ class Problem(NamedTuple):
     params: Params
     orders: np.ndarray | None
     factors: np.ndarray | None = None
+    held: tuple[np.ndarray, np.ndarray] | None = None  # val_loss's hold-out (x, y), run axis
 
 
 class Fit(NamedTuple):
@@ -85,13 +87,18 @@ class Fit(NamedTuple):
     penalty (R, epochs) is its per-epoch mean likewise (Keras' History shows
     their sum), else None. seconds, if given, is each run's own training time
     (R,); the harness turns it into shares of the measured wall time. None:
-    runs trained as one, each gets 1/R of the wall time.
+    runs trained as one, each gets 1/R of the wall time. With early stopping,
+    trained (R,) is the epochs each run trained (its curves' entries past them
+    are unused) and, monitoring val_loss, validation (R, epochs) the hold-out's
+    data loss at each epoch's end.
     """
 
     curve: np.ndarray
     params: Params
     seconds: np.ndarray | None = None
     penalty: np.ndarray | None = None
+    trained: np.ndarray | None = None
+    validation: np.ndarray | None = None
 
 
 class Trainer(ABC):

@@ -39,17 +39,22 @@ def prepare(config: Config, seeds: Sequence[int], dtype: str) -> Problem:
     """Data, initial weights and batch order of each seed, on a leading run axis.
 
     With a validation fraction, the last points of the train set are held out
-    and take the test set's place, so tuning never sees the test set.
+    and take the test set's place, so tuning never sees the test set; early
+    stopping on val_loss holds out the last points of what is left (held).
     """
     data = stack_datasets(config, seeds)
     data = Dataset(*(a.astype(dtype) for a in data))
     if config.validation:
-        k = config.train_size
+        k = round(config.validation * config.m)
         x, y = data.x_train, data.y_train
-        data = Dataset(x[:, :k], y[:, :k], x[:, k:], y[:, k:])
+        data = Dataset(x[:, :-k], y[:, :-k], x[:, -k:], y[:, -k:])
+    held, k = None, config.train_size
+    if k < data.x_train.shape[1]:
+        x, y = data.x_train, data.y_train
+        data, held = data._replace(x_train=x[:, :k], y_train=y[:, :k]), (x[:, k:], y[:, k:])
     params = init_params(config.layer_sizes, seeds, dtype)
     orders = batch_orders(seeds, config.train_size, config.epochs, config.batch)
-    return Problem(data, params, orders, config.rate_factors())
+    return Problem(data, params, orders, config.rate_factors(), held)
 
 
 def accuracy(p: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -110,9 +115,11 @@ def collect(
     params: Params,
     metrics: dict[str, np.ndarray],
     curves: dict[str, np.ndarray] | None = None,
+    trained: np.ndarray | None = None,
 ) -> list[RunResult]:
     """Split per-run arrays (leading run axis) into one RunResult per seed, each flagged by
-    `diverged`; curves holds the other per-epoch curves (CURVES names, each (R, epochs))."""
+    `diverged`; curves holds the other per-epoch curves (CURVES names, each (R, epochs)),
+    and a run that stopped early keeps its first trained[r] epochs of each."""
     if set(metrics) != set(METRICS):
         raise ValueError(f"engine returned metrics {sorted(metrics)}, expected {sorted(METRICS)}")
     runs, curves = len(seeds), curves or {}
@@ -122,17 +129,23 @@ def collect(
         if name not in CURVES or np.shape(other) != curve.shape:
             raise ValueError(f"engine returned curve {name!r} of shape {np.shape(other)}, "
                              f"expected one of {sorted(CURVES)} shaped {curve.shape}")
-    return [
-        RunResult(
+    epochs = np.full(runs, curve.shape[1]) if trained is None else np.asarray(trained)
+    if epochs.shape != (runs,) or not np.all((epochs >= 1) & (epochs <= curve.shape[1])):
+        raise ValueError(f"engine returned epochs trained {epochs} for {runs} runs of "
+                         f"{curve.shape[1]} epochs")  # fmt: skip
+    out = []
+    for r, seed in enumerate(seeds):
+        trained = np.asarray(curve[r, : epochs[r]], dtype=np.float64)
+        final = [p[r] for p in params]
+        out.append(RunResult(
             seed=int(seed),
             metrics={k: float(v[r]) for k, v in metrics.items()},
-            loss_curve=np.asarray(curve[r], dtype=np.float64),
-            params=[np.asarray(p[r], dtype=np.float64).tolist() for p in params],
-            diverged=diverged(curve[r], [p[r] for p in params], metrics["train_loss"][r]),
-            curves={k: np.asarray(v[r], dtype=np.float64) for k, v in curves.items()},
-        )
-        for r, seed in enumerate(seeds)
-    ]
+            loss_curve=trained,
+            params=[np.asarray(p, dtype=np.float64).tolist() for p in final],
+            diverged=diverged(trained, final, metrics["train_loss"][r]),
+            curves={k: np.asarray(v[r, : epochs[r]], dtype=np.float64) for k, v in curves.items()},
+        ))  # fmt: skip
+    return out
 
 
 def _rates(name: str, config: Config, runs: int, lrs: Sequence[float] | None) -> np.ndarray:
@@ -190,5 +203,10 @@ def train(
                          "penalty curve for a configuration with"
                          f"{'' if config.penalty else 'out'} a weight penalty")
     curves = {} if fit.penalty is None else {"penalty": np.asarray(fit.penalty)}
+    if fit.validation is not None:
+        curves["val_loss"] = np.asarray(fit.validation)
+    if (fit.trained is None) != (config.early_stopping == "none"):
+        raise ValueError(f"engine {name!r} returned {'no ' if fit.trained is None else ''}"
+                         f"epochs trained for early_stopping {config.early_stopping!r}")
     return collect(seeds, np.asarray(fit.curve), [np.asarray(p) for p in fit.params], metrics,
-                   curves)  # fmt: skip
+                   curves, fit.trained)  # fmt: skip

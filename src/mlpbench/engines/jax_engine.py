@@ -134,7 +134,7 @@ class JaxTrainer(Trainer):
     """The training program compiled ahead of time for these shapes and this device."""
 
     def __init__(self, config: Config, problem: Problem, lrs: np.ndarray, dtype: str, device: str):
-        data, params, orders, factors = problem
+        data, params, orders, factors = problem[:4]
         self.device, self.activation = _device(device), config.activation
         self.penalized = config.penalty
         shuffled = orders is not None

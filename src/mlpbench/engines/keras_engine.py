@@ -176,7 +176,7 @@ class KerasTrainer(Trainer):
 
     def __init__(self, config: Config, problem: Problem, dtype: str, device: str):
         self.config, self.problem, self.device = config, problem, device
-        data, _, orders, factors = problem
+        data, _, orders, factors = problem[:4]
         with device_scope(device):
             self.model, self.logit_model = build_model(config, dtype, factors)
             self.fresh_optimizer = [v.numpy() for v in self.model.optimizer.variables]
@@ -188,7 +188,7 @@ class KerasTrainer(Trainer):
 
     def fit(self, on_epoch: EpochCallback | None) -> Fit:
         """model.fit for each run, one after another, each timed on its own."""
-        data, params, orders, _ = self.problem
+        data, params, orders, _ = self.problem[:4]
         runs = len(params[0])
         curve, seconds = np.zeros((runs, self.config.epochs)), np.zeros(runs)
         penalty = np.zeros_like(curve)

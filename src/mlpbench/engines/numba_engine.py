@@ -89,7 +89,7 @@ class NumbaTrainer(Trainer):
     """
 
     def __init__(self, config: Config, problem: Problem, lrs: np.ndarray, dtype: str):
-        data, params, orders, factors = problem
+        data, params, orders, factors = problem[:4]
         runs = len(lrs)
         settings, penalty = config.settings, config.penalty
         k = constants(dtype, config.optimizer, settings, penalty)

@@ -16,8 +16,10 @@ as much as one. Numerical conventions:
   of the mini-batch losses, each taken before its update (the data loss, and
   the penalty apart);
 - the plateau schedule (schedules.plateau_update) reads each epoch's loss plus
-  penalty at the epoch's end and sets the next epoch's rate; runs then train
-  one at a time, each at its own rate.
+  penalty at the epoch's end and sets the next epoch's rate, and early
+  stopping (stopping.stop_update) reads the same loss, or the hold-out's on the
+  epoch-end weights plus their penalty; under either, runs train one at a
+  time, each at its own rate and for its own epochs.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import numpy as np
 from mlpbench.config.core import Config
 from mlpbench.data.dataset import Dataset
 from mlpbench.engines.base import Engine, EpochCallback, Fit, Problem, Trainer
-from mlpbench.nn import regularizers, schedules
+from mlpbench.nn import regularizers, schedules, stopping
 from mlpbench.nn.activations import ACTIVATIONS
 from mlpbench.nn.losses import LOSSES
 from mlpbench.nn.model import Params, forward, logits
@@ -60,26 +62,29 @@ class NumpyTrainer(Trainer):
         self.params = problem.params
 
     def fit(self, on_epoch: EpochCallback | None) -> Fit:
-        """Every run at once; under plateau, whose rates part as the losses do, one by one."""
+        """Every run at once; under plateau or early stopping, whose runs part as their losses
+        do, one by one."""
         c, problem = self.config, self.problem
-        if not SCHEDULES[c.schedule].adaptive:
-            curve, penalties, self.params = self._train(problem, on_epoch)
+        if not (SCHEDULES[c.schedule].adaptive or c.early_stopping != "none"):
+            part = self._train(problem, on_epoch)
         else:
-            one = [problem._replace(data=Dataset(*(a[r : r + 1] for a in problem.data)),
-                                    params=[p[r : r + 1] for p in problem.params],
-                                    orders=None if problem.orders is None else
-                                    problem.orders[r : r + 1])
-                   for r in range(len(problem.params[0]))]  # fmt: skip
-            parts = [self._train(run, on_epoch) for run in one]
-            curve, penalties = (np.concatenate([part[i] for part in parts]) for i in (0, 1))
-            self.params = [np.concatenate(ps) for ps in zip(*(part[2] for part in parts))]
-        return Fit(curve, self.params, None, None if c.penalty is None else penalties)
+            parts = [self._train(_one_run(problem, r), on_epoch)
+                     for r in range(len(problem.params[0]))]  # fmt: skip
+            joined = {name: np.concatenate([getattr(p, name) for p in parts])
+                      for name in ("curve", "penalty", "trained", "validation")}  # fmt: skip
+            params = [np.concatenate(ps) for ps in zip(*(p.params for p in parts))]
+            part = Fit(params=params, **joined)
+        self.params = part.params
+        stopped = c.early_stopping != "none"
+        return part._replace(penalty=part.penalty if c.penalty is not None else None,
+                             trained=part.trained if stopped else None,
+                             validation=part.validation if problem.held is not None else None)
 
-    def _train(self, problem: Problem, on_epoch: EpochCallback | None
-               ) -> tuple[np.ndarray, np.ndarray, Params]:  # fmt: skip
+    def _train(self, problem: Problem, on_epoch: EpochCallback | None) -> Fit:
         """Epoch by epoch, batch by batch, in each run's own sample order: the loss curve,
-        the penalty's, the trained parameters."""
-        c, (data, params, orders, factors) = self.config, problem
+        the penalty's, the trained parameters (each run's curves past its epochs trained,
+        where it stopped early, are NaN)."""
+        c, (data, params, orders, factors, held) = self.config, problem
         settings, penalty = c.settings, c.penalty
         rule = OPTIMIZERS[c.optimizer]
         optimizer, rate, step = rule.build(c.lr, settings), c.lr, 0
@@ -87,7 +92,10 @@ class NumpyTrainer(Trainer):
         runs, m, batch = len(params[0]), c.train_size, c.batch
         adaptive = SCHEDULES[c.schedule].adaptive
         plateau = schedules.plateau_init(np.full(runs, c.lr))
-        curve, penalties = np.zeros((runs, c.epochs)), np.zeros((runs, c.epochs))
+        stops, watch = stopping.START, c.stopping_settings
+        best_params, trained = params, c.epochs
+        curve, penalties = np.full((runs, c.epochs), np.nan), np.full((runs, c.epochs), np.nan)
+        validation = np.full((runs, c.epochs), np.nan)
         for epoch in range(c.epochs):
             if orders is None:
                 x, y = data.x_train, data.y_train
@@ -110,6 +118,9 @@ class NumpyTrainer(Trainer):
                 params = apply_updates(decayed(params, settings.weight_decay, rate), updates)
                 step += 1
             curve[:, epoch], penalties[:, epoch] = total / m, penalized / m
+            if held is not None:  # the hold-out's loss on the weights at the epoch's end
+                validation[:, epoch] = LOSSES[c.loss].value(
+                    logits(params, held[0], c.activation), held[1])
             if adaptive:  # one run here: its next epoch's rate, from this epoch's loss
                 plateau = schedules.plateau_update(plateau, curve[:, epoch] + penalties[:, epoch],
                                                    c.schedule_settings)  # fmt: skip
@@ -118,7 +129,21 @@ class NumpyTrainer(Trainer):
                     optimizer = rule.build(rate, settings)
             if on_epoch:
                 on_epoch(runs)
-        return curve, penalties, params
+            if c.early_stopping != "none":  # one run here, as Keras' EarlyStopping
+                monitored = float((curve if held is None else validation)[0, epoch])
+                if penalty is not None:  # Keras' loss and val_loss both carry the penalty
+                    extra = penalties[:, epoch] if held is None else regularizers.value(params,
+                                                                                        penalty)
+                    monitored += float(extra[0])
+                stops = stopping.stop_update(stops, monitored, epoch, watch)
+                if epoch == 0 or stops.best_epoch == epoch:
+                    best_params = params
+                if stops.stopped:
+                    trained = epoch + 1
+                    break
+        if watch.get("restore_best"):
+            params = best_params
+        return Fit(curve, params, None, penalties, np.full(runs, trained), validation)
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         """The shared forward pass."""
@@ -140,3 +165,11 @@ class NumpyEngine(Engine):
 
 
 ENGINE = NumpyEngine()
+
+
+def _one_run(problem: Problem, r: int) -> Problem:
+    """Run r's slice of every per-run array, its run axis kept."""
+    one = slice(r, r + 1)
+    return Problem(Dataset(*(a[one] for a in problem.data)), [p[one] for p in problem.params],
+                   None if problem.orders is None else problem.orders[one], problem.factors,
+                   None if problem.held is None else tuple(a[one] for a in problem.held))

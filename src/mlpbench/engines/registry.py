@@ -31,7 +31,8 @@ _FRAMEWORK = Capabilities(dtypes=_FLOAT32_FIRST, gpu=True)
 
 ENGINES: dict[str, EngineSpec] = {
     "numpy": EngineSpec(
-        "mlpbench.engines.numpy_engine", "numpy", _CORE, "float64", Capabilities(plateau=True)
+        "mlpbench.engines.numpy_engine", "numpy", _CORE, "float64",
+        Capabilities(plateau=True, stopping=True),
     ),
     "numba": EngineSpec(
         "mlpbench.engines.numba_engine", "numba", _FAST, "float64",
@@ -102,6 +103,11 @@ def check_supports(name: str, config: Config, dtype: str) -> None:
                 f"engine {name!r} cannot train {what} {value!r}; it supports: "
                 + ", ".join(sorted(allowed))
             )
+    if config.early_stopping != "none" and not caps.stopping:
+        able = [e for e, s in ENGINES.items() if s.capabilities.stopping]
+        raise UsageError(f"engine {name!r} cannot train early_stopping "
+                         f"{config.early_stopping!r} (each run stops on its own losses); "
+                         f"engines that can: {', '.join(able)}")  # fmt: skip
     if SCHEDULES[config.schedule].adaptive and not caps.plateau:
         able = [e for e, s in ENGINES.items() if s.capabilities.plateau]
         raise UsageError(f"engine {name!r} cannot train schedule {config.schedule!r} (its rate "

@@ -17,7 +17,8 @@ METRICS = (
 )
 # per-epoch curves a run may have beside its loss curve, by name
 CURVES = {"penalty": "the weight penalty (config.penalty) each epoch, as the loss curve's "
-                     "sample-weighted mean of batches"}
+                     "sample-weighted mean of batches",
+          "val_loss": "early stopping's hold-out: its data loss at each epoch's end"}
 
 
 @dataclass
@@ -52,3 +53,11 @@ class StoredRun:
     environment: dict[str, str]
     created_at: str
     curves: dict[str, np.ndarray] = field(default_factory=dict)  # a CURVES name: (epochs,)
+
+
+def padded(curves: list[np.ndarray]) -> np.ndarray:
+    """Runs x epochs, a run that stopped early padded with NaN past its last epoch."""
+    out = np.full((len(curves), max((len(c) for c in curves), default=0)), np.nan)
+    for i, curve in enumerate(curves):
+        out[i, : len(curve)] = curve
+    return out

@@ -109,7 +109,7 @@ class TfTrainer(Trainer):
     """Keras variables for every run, and the traced training and prediction functions."""
 
     def __init__(self, config: Config, problem: Problem, dtype: str, device: str, xla: bool):
-        data, params, orders, factors = problem
+        data, params, orders, factors = problem[:4]
         runs = len(params[0])
         shuffled = orders is not None
         self.config, self.device = config, device

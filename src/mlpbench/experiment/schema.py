@@ -12,7 +12,6 @@ import dataclasses
 import unicodedata
 from typing import Any, NamedTuple
 
-from mlpbench.config.fields import TUNABLE
 from mlpbench.config.tuning import LR_GRID, SCORES, TuneSpec
 from mlpbench.engines.results import METRICS
 from mlpbench.errors import UsageError, finite, shown
@@ -61,7 +60,7 @@ TUNING: dict[str, Key] = {
     "grids": Key("table of field = [values]", {}, "the values tried for each other field a "
                  "column tunes, such as { momentum = [0, 0.5, 0.9] } (grids.lr replaces "
                  "lr_grid); a column tuning several fields tries every combination; tunable: "
-                 f"{', '.join(TUNABLE)}"),
+                 "every field `mlpbench tune --tune` takes"),
 }  # fmt: skip
 
 TABLE: dict[str, Key] = {

@@ -49,19 +49,24 @@ from mlpbench.config.core import (
     check_seeds,
 )
 from mlpbench.config.fields import BY_NAME, CONFIG_FIELDS, SECTION_KEYS, SECTIONS, TUNABLE
-from mlpbench.config.tuning import TuneSpec
+from mlpbench.config.tuning import (
+    MAX_GRID,
+    TUNING_SEED_OFFSET,
+    TuneSpec,
+    log_grid,
+    tuning_config,
+)
 from mlpbench.data.dataset import is_file
 from mlpbench.engines.registry import spec
 from mlpbench.engines.results import METRICS
 from mlpbench.errors import UsageError
+from mlpbench.experiment.claims import Claim, read_claim
 from mlpbench.experiment.schema import (
-    CHECK,
-    CHECK_KINDS,
-    CLAIM,
     COLUMN,
     ROWS,
     STUDY,
     TABLE,
+    TUNING,
     Where,
     get,
     number,
@@ -69,37 +74,12 @@ from mlpbench.experiment.schema import (
     table_of,
     typed,
 )
-from mlpbench.experiment.tuning_table import check_tuned, read_tuning
 
 # a configuration field by its name, or a section's fields in a table (`[defaults.optimizer]`)
 FIELD_KEYS = tuple(dict.fromkeys((*CONFIG_FIELDS, *SECTIONS)))
 COLUMN_KEYS = (*COLUMN, *FIELD_KEYS)
 TUNED = "tuned"  # a tunable field's value in a column: the study's [tuning] chooses it
 STAND_IN = {"lr": 1.0}  # a tuned rate until chosen, as before other fields could be tuned
-
-@dataclass(frozen=True)
-class Check:
-    """One testable statement about two columns of a table.
-
-    kind "greater": column a's metric is higher than column b's (paired test);
-    kind "ratio": mean(a) / mean(b) lies within [low, high].
-    """
-
-    kind: str
-    metric: str
-    a: str
-    b: str
-    low: float = CHECK["low"].default
-    high: float = CHECK["high"].default
-
-
-@dataclass(frozen=True)
-class Claim:
-    """A sentence from a report and the checks that would make it true."""
-
-    text: str
-    checks: tuple[Check, ...]
-
 
 @dataclass(frozen=True)
 class Column:
@@ -274,34 +254,10 @@ def _table(where: Where, raw: Any, defaults: dict, base: Path) -> Table:
         note=prose(where / "note", get(raw, TABLE, "note"), "note"),
         rows=rows,
         columns=parsed,
-        claims=tuple(_claim(where / "claims" / i, c, labels) for i, c in enumerate(claims)),
+        claims=tuple(read_claim(where / "claims" / i, c, labels) for i, c in enumerate(claims)),
         baseline=baseline,
         group=prose(where / "group", get(raw, TABLE, "group"), "group"),
     )
-
-
-def _claim(where: Where, raw: Any, labels: list[str]) -> Claim:
-    raw = table_of(where, raw, tuple(CLAIM))
-    text = prose(where / "text", raw.get("text"), "text")
-    checks = typed(where / "checks", raw.get("checks"), list, "a list of checks")
-    if not checks:  # all of no checks would hold: a claim nothing could refute
-        raise (where / "checks").error("a claim needs at least one check")
-    return Claim(text, tuple(_check(where / "checks" / i, c, labels) for i, c in enumerate(checks)))
-
-
-def _check(where: Where, raw: Any, labels: list[str]) -> Check:
-    raw = table_of(where, raw, tuple(CHECK))
-    kind = raw.get("kind")
-    if kind not in CHECK_KINDS:
-        raise (where / "kind").error(f"unknown kind {kind!r}; allowed: {', '.join(CHECK_KINDS)}")
-    metric = raw.get("metric")
-    if metric not in METRICS:
-        raise (where / "metric").error(f"unknown metric {metric!r}; allowed: {', '.join(METRICS)}")
-    for side in ("a", "b"):
-        if raw.get(side) not in labels:
-            raise (where / side).error(f"{raw.get(side)!r} is not a column; columns: {labels}")
-    bounds = {k: number(where / k, raw[k]) for k in ("low", "high") if k in raw}
-    return Check(kind, metric, raw["a"], raw["b"], **bounds)
 
 
 def parse_study(text: str, origin: str = "<study>", folder: str | None = None) -> Study:
@@ -336,8 +292,8 @@ def parse_study(text: str, origin: str = "<study>", folder: str | None = None) -
         check_seeds(seed, runs)
     except UsageError as e:
         raise where.error(str(e)) from None
-    tuning = read_tuning(where / "tuning", raw.get("tuning", {}), seed)
-    check_tuned(where / "tuning", tuning, parsed, raw.get("tuning", {}))
+    tuning = _tuning(where / "tuning", raw.get("tuning", {}), seed)
+    _check_tuned(where / "tuning", tuning, parsed, raw.get("tuning", {}))
     return Study(
         name=prose(where / "name", raw.get("name", Path(origin).stem), "name"),
         title=prose(where / "title", get(raw, STUDY, "title"), "title"),
@@ -349,6 +305,76 @@ def parse_study(text: str, origin: str = "<study>", folder: str | None = None) -
         summary=prose(where / "summary", get(raw, STUDY, "summary"), "summary"),
         folder=str(base.resolve()),
     )
+
+
+def _check_tuned(where: Where, tuning: TuneSpec, tables: tuple[Table, ...], raw: dict) -> None:
+    """Every tuned field has a grid, and every grid value trains with each tuned column's
+    configuration, hold-out set aside: known once the study is read, so no store is made
+    for a study that cannot tune."""
+    given = raw.get("grids", {})
+    for table in tables:
+        for column in table.columns:
+            at = f" (table {table.number}, column {column.label!r})"
+            if column.tuned:
+                try:
+                    tuning_config(column.config, tuning.validation)
+                except UsageError as e:
+                    raise (where / "validation").error(f"{e}{at}") from None
+            for name in column.tuned:
+                own = name == "lr" and name not in given  # the rates of lr_grid
+                grid = where / "lr_grid" if own else where / "grids" / name
+                if name not in tuning.axes:
+                    raise grid.error(f"tuning {name} needs a grid, such as grids = {{ {name} = "
+                                     f"[...] }}{at}")  # fmt: skip
+                try:
+                    for value in tuning.axes[name]:
+                        tuning_config(column.config.replace(**{name: value}), tuning.validation)
+                except UsageError as e:
+                    raise grid.error(f"{e}{at}") from None
+
+
+def _tuning(where: Where, raw: Any, seed: int) -> TuneSpec:
+    """The [tuning] table as a protocol: rates, grids, seeds, score and hold-out."""
+    raw = table_of(where, raw, tuple(TUNING))
+    grid = typed(where / "lr_grid", get(raw, TUNING, "lr_grid"), list,
+                  "[low, high, per_decade]")  # fmt: skip
+    if len(grid) != 3:
+        raise (where / "lr_grid").error(f"expected [low, high, per_decade], got {grid!r}")
+    low, high = (number(where / "lr_grid" / i, v) for i, v in enumerate(grid[:2]))
+    per_decade = typed(where / "lr_grid" / 2, grid[2], int, "an integer count per decade")
+    grids = _grids(where / "grids", get(raw, TUNING, "grids"))
+    if "lr" in grids and "lr_grid" in raw:
+        raise (where / "grids" / "lr").error("the lr grid is given twice, here and as lr_grid")
+    validation = number(where / "validation", get(raw, TUNING, "validation"))
+    if not 0 < validation < 1:
+        raise (where / "validation").error(f"must be a fraction in (0, 1), got {validation!r}")
+    score = typed(where / "score", get(raw, TUNING, "score"), str, "'loss' or 'accuracy'")
+    runs = typed(where / "runs", get(raw, TUNING, "runs"), int, "an integer number of runs")
+    try:
+        first = check_seeds(seed + TUNING_SEED_OFFSET, check_runs(runs))
+        axes = {"lr": log_grid(low, high, per_decade), **grids}
+        return TuneSpec(axes=axes, runs=runs, seed=first, score=score, validation=validation)
+    except UsageError as e:
+        raise where.error(str(e)) from None
+
+
+def _grids(where: Where, raw: Any) -> dict[str, tuple]:
+    """[tuning] grids = { momentum = [0, 0.5, 0.9] }: each a tunable field's values, each
+    value checked as the field checks it."""
+    grids = {}
+    for name, values in table_of(where, raw, TUNABLE).items():
+        values = typed(where / name, values, list, f"a list of {name} values")
+        if not values or len(values) > MAX_GRID:
+            raise (where / name).error(f"a grid has 1 to {MAX_GRID} values, got {len(values)}")
+        if len(set(values)) != len(values):
+            raise (where / name).error(f"a grid's values must differ, got {values!r}")
+        for i, value in enumerate(values):
+            try:
+                BY_NAME[name].check(value)
+            except UsageError as e:
+                raise (where / name / i).error(str(e)) from None
+        grids[name] = tuple(values)
+    return grids
 
 
 def load_study(path: Path | str) -> Study:

@@ -116,6 +116,17 @@ def _tuned_cell(col: ColumnRuns, names: tuple[str, ...]) -> str:
     return ", ".join(f"{n} = {shown(n)}" for n in names if values[n] is not None)
 
 
+def _epochs_cell(col: ColumnRuns) -> str:
+    """The epochs a column's runs trained: one number where they agree, else the mean and
+    the range (early stopping ends each run on its own)."""
+    epochs = [len(r.loss_curve) for r in col.runs]
+    if not epochs:
+        return ""
+    if min(epochs) == max(epochs):
+        return str(epochs[0])
+    return f"{np.mean(epochs):.1f} ({min(epochs)}–{max(epochs)})"
+
+
 def _runs_cell(col: ColumnRuns) -> str:
     diverged = sum(r.diverged for r in col.runs)
     return f"{len(col.runs)}" + (f" ({diverged} diverged)" if diverged else "")
@@ -174,6 +185,8 @@ def table_block(table: Table, columns: list[ColumnRuns]) -> TableBlock:
                          *(cell(c, metric) for c in columns)))  # fmt: skip
     extra = [("Engine", [c.job.describe() for c in columns]),
              ("Runs", [_runs_cell(c) for c in columns])]  # fmt: skip
+    if any(c.job.config.early_stopping != "none" for c in columns):
+        extra.insert(0, ("Epochs trained", [_epochs_cell(c) for c in columns]))
     tuned = tuned_names(table)
     if tuned:
         label = "Learning rate" if tuned == ("lr",) else "Tuned settings"

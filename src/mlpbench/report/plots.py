@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 from mlpbench.analysis.stats import median_interval, summarize
 from mlpbench.data.dataset import Dataset, extent, labels_of, make_dataset
 from mlpbench.data.dataset import truth as data_truth
+from mlpbench.engines.results import padded
 from mlpbench.files import replacing
 from mlpbench.nn.activations import probabilities
 from mlpbench.nn.model import logits
@@ -222,9 +223,10 @@ def decision_boundaries(title: str, columns: list[ColumnRuns]) -> Figure:
 def learning_curves(title: str, columns: list[ColumnRuns]) -> Figure:
     """Train loss per epoch, one panel per loss function (their values differ in kind):
     mean over runs, band from min to max, log scales; a weight penalty's mean dashed in the
-    same colour (the loss drawn is the data loss, the penalty apart). A column whose mean
-    curve is another's to 1e-6 (engines that agree) is dashed and says so, so the line
-    hidden under it is not lost."""
+    same colour (the loss drawn is the data loss, the penalty apart), and early stopping's
+    hold-out loss dotted. Where runs stopped early, each epoch's mean and band are over the
+    runs still training. A column whose mean curve is another's to 1e-6 (engines that
+    agree) is dashed and says so, so the line hidden under it is not lost."""
     losses = list(dict.fromkeys(c.job.config.loss for c in columns if _finite(c))) or ["bce"]
     fig = Figure(figsize=(6 * len(losses), 4.5), layout=LAYOUT)
     axes = fig.subplots(1, len(losses), squeeze=False)[0]
@@ -234,9 +236,9 @@ def learning_curves(title: str, columns: list[ColumnRuns]) -> Figure:
             runs = _finite(col)
             if not runs or col.job.config.loss != loss:
                 continue
-            curves = np.array([r.loss_curve for r in runs])
+            curves = padded([r.loss_curve for r in runs])
             epochs = np.arange(1, curves.shape[1] + 1)
-            mean = curves.mean(axis=0)
+            mean = np.nanmean(curves, axis=0)
             under = next((name for name, other in drawn if other.shape == mean.shape
                           and np.allclose(mean, other, rtol=1e-6, atol=0)), None)  # fmt: skip
             label = f"{col.column.label} ({len(runs)} runs)"
@@ -244,13 +246,15 @@ def learning_curves(title: str, columns: list[ColumnRuns]) -> Figure:
             if under is not None:
                 label += f", on {under}'s line"
             line = ax.plot(epochs, mean, label=label, linestyle="-" if under is None else "--")
-            ax.fill_between(epochs, curves.min(axis=0), curves.max(axis=0), alpha=0.2,
-                            color=line[0].get_color())  # fmt: skip
-            if all("penalty" in r.curves for r in runs):
-                penalized = True
-                penalty = np.array([r.curves["penalty"] for r in runs]).mean(axis=0)
-                ax.plot(epochs, penalty, linestyle="--", color=line[0].get_color(),
-                        label=f"{col.column.label}: weight penalty")  # fmt: skip
+            ax.fill_between(epochs, np.nanmin(curves, axis=0), np.nanmax(curves, axis=0),
+                            alpha=0.2, color=line[0].get_color())  # fmt: skip
+            for name, style, what in (("penalty", "--", "weight penalty"),
+                                      ("val_loss", ":", "hold-out loss")):  # fmt: skip
+                if all(name in r.curves for r in runs):
+                    penalized |= name == "penalty"
+                    other = np.nanmean(padded([r.curves[name] for r in runs]), axis=0)
+                    ax.plot(epochs, other, linestyle=style, color=line[0].get_color(),
+                            label=f"{col.column.label}: {what}")  # fmt: skip
         ax.set(xscale="log", yscale="log", xlabel="epoch",
                ylabel=f"train {loss} loss (mean, min-max band)")  # fmt: skip
         ax.set_title(f"{loss.upper()} loss" + (" (dashed: weight penalty, mean)" if penalized
