@@ -262,9 +262,15 @@ PENALTY_MUTANT = ("for p in range(woff[layer], boff[layer]):",
                   "else theta.shape[0]):")  # fmt: skip
 
 
+# a stopped run still being updated: its epochs counted where it stopped, its training going on
+STOPPED_CASE = {"optimizer": "sgd", "lr": 0.5, "early_stopping": "loss", "stop_patience": 1,
+                "stop_min_delta": 0.01}  # fmt: skip
+STOPPED_MUTANT = ("trained[r] = e + 1\n                    break",
+                  "trained[r] = min(trained[r], e + 1)")
 KERNEL_MUTANTS = {"schedule one update late": (SCHEDULE_CASE, SCHEDULE_MUTANT),
                   "penalty on the biases": (PENALTY_CASE, PENALTY_MUTANT),
-                  "plateau one wait late": (PLATEAU_CASE, PLATEAU_MUTANT)}  # fmt: skip
+                  "plateau one wait late": (PLATEAU_CASE, PLATEAU_MUTANT),
+                  "stopped run still updated": (STOPPED_CASE, STOPPED_MUTANT)}  # fmt: skip
 
 
 @pytest.mark.skipif(not engines.available("numba"), reason="numba not installed")

@@ -1,6 +1,6 @@
 """Early stopping: its rule against Keras' EarlyStopping fed the same losses, a worked example
 at each decision, the NumPy engine's stopped runs against runs trained for just those epochs,
-and the refusals of engines and settings that cannot take it."""
+numba's against NumPy's, and the refusals of engines and settings that cannot take it."""
 
 from __future__ import annotations
 
@@ -116,12 +116,38 @@ def test_val_loss_monitors_a_hold_out_of_the_train_set():
         assert not np.allclose(curve, run.loss_curve)  # another set's loss
 
 
+NUMBA_CASES = [
+    {"early_stopping": "loss", "stop_patience": 3, "stop_min_delta": 1e-3},
+    {"early_stopping": "loss", "stop_patience": 3, "stop_min_delta": 1e-3, "restore_best": True,
+     "l2": 0.01},
+    {"early_stopping": "val_loss", "stop_patience": 3},
+    {"early_stopping": "val_loss", "stop_patience": 5, "restore_best": True, "l2": 0.01,
+     "data": "iris", "hidden": (8,), "loss": "cce", "m": None, "n": None},
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("given", NUMBA_CASES, ids=[str(i) for i in range(len(NUMBA_CASES))])
+def test_numba_stops_each_run_where_numpy_does(given):
+    pytest.importorskip("numba")
+    ours, theirs = (mb.train(runs=3, engine=e, **(BASE | given)) for e in ("numpy", "numba"))
+    for a, b in zip(ours.runs, theirs.runs):
+        assert len(b.loss_curve) == len(a.loss_curve) < BASE["epochs"]
+        np.testing.assert_allclose(b.loss_curve, a.loss_curve, rtol=1e-10)
+        for name in a.curves:
+            np.testing.assert_allclose(b.curves[name], a.curves[name], rtol=1e-10, atol=1e-15)
+        for x, y in zip(a.params, b.params):
+            np.testing.assert_allclose(np.asarray(y), np.asarray(x), rtol=1e-10, atol=1e-13)
+
+
+FRAMEWORKS = ("keras", "tf-function", "tf-xla", "jax")
+
+
 def test_engines_that_cannot_stop_a_run_refuse_it_in_one_line():
     config = Config(early_stopping="loss")
-    for engine in ("numba", "keras", "tf-function", "tf-xla", "jax"):
+    for engine in FRAMEWORKS:
         with pytest.raises(UsageError, match=rf"engine '{engine}' cannot train early_stopping "
                                              r"'loss' \(each run stops on its own losses\); "
-                                             "engines that can: numpy$"):  # fmt: skip
+                                             "engines that can: numpy, numba$"):  # fmt: skip
             check_supports(engine, config, "float64")
     with pytest.raises(UsageError, match="stop_patience applies to early_stopping loss, "
                                          "val_loss, not to 'none'"):  # fmt: skip
@@ -144,8 +170,9 @@ def test_stopping_from_the_command_line_and_a_study_file(tmp_path, capsys):
             "--out", str(tmp_path / "a")]  # fmt: skip
     assert cli.main(argv) == 0, capsys.readouterr().err
     assert '"early_stopping": "loss"' in capsys.readouterr().out
-    if available("numba"):
-        assert cli.main([*argv[:-2], "--engine", "numba", "--out", str(tmp_path / "b")]) == 2
+    framework = next((e for e in FRAMEWORKS if available(e)), None)
+    if framework is not None:
+        assert cli.main([*argv[:-2], "--engine", framework, "--out", str(tmp_path / "b")]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and "cannot train early_stopping 'loss'" in err[0]
         assert not (tmp_path / "b").exists()

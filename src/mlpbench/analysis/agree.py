@@ -43,9 +43,11 @@ def _weights(results: Sequence[RunResult]) -> np.ndarray:
 
 
 def _curves(results: Sequence[RunResult]) -> np.ndarray:
-    """Each run's loss curve followed by its other curves, in name order."""
-    return np.array([np.concatenate([r.loss_curve, *(r.curves[k] for k in sorted(r.curves))])
-                     for r in results])  # fmt: skip
+    """Each run's loss curve followed by its other curves, in name order, run after run (a
+    run that stopped early has fewer epochs)."""
+    return np.concatenate([np.concatenate([r.loss_curve, *(r.curves[k] for k in
+                                                           sorted(r.curves))])
+                           for r in results])  # fmt: skip
 
 
 def difference(
@@ -60,10 +62,11 @@ def difference(
     wa, wb = _weights(results), _weights(reference)
     acc = max(abs(x.metrics["test_accuracy"] - y.metrics["test_accuracy"])
               for x, y in zip(results, reference))  # fmt: skip
+    same_epochs = [len(r.loss_curve) for r in results] == [len(r.loss_curve) for r in reference]
     return Difference(
         engine,
         dtype,
-        float(np.max(np.abs(a - b) / np.abs(b))),
+        float(np.max(np.abs(a - b) / np.abs(b))) if same_epochs else float("inf"),
         float(np.linalg.norm(wa - wb) / np.linalg.norm(wb)),
         float(acc),
     )

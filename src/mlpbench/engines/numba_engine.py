@@ -77,6 +77,16 @@ def _plateau(config: Config, dtype: str) -> np.ndarray:
                     dtype=dtype)  # fmt: skip
 
 
+STOPPING_CODES = {"none": 0, "loss": 1, "val_loss": 2}  # numba_kernels.STOPPING
+
+
+def _stop(config: Config, dtype: str) -> np.ndarray:
+    """Early stopping's settings as the kernel reads them: patience, min_delta, restore."""
+    p = config.stopping_settings
+    return np.array([p.get("stop_patience", 0), p.get("stop_min_delta", 0.0),
+                     float(p.get("restore_best", False))], dtype=dtype)  # fmt: skip
+
+
 # a variant's first call in this process: what compiling or loading its kernels cost
 _first_call_s: dict[tuple, float] = {}
 
@@ -97,8 +107,9 @@ class NumbaTrainer(Trainer):
         self.shape, self.k, self.c = layout(config.layer_sizes), k, c
         step = extended(config.optimizer, settings)
         adaptive = SCHEDULES[config.schedule].adaptive
+        self.stopping = STOPPING_CODES[config.early_stopping]
         self.kernels = kernels(config.activation, config.layer_sizes[-1] > 1, step,
-                               penalty is not None, adaptive)  # fmt: skip
+                               penalty is not None, adaptive, self.stopping)  # fmt: skip
         self.like = params
         self.theta = flatten(params)
         self.curve = np.zeros((runs, config.epochs), dtype=dtype)
@@ -107,12 +118,17 @@ class NumbaTrainer(Trainer):
         shuffled = orders is not None
         order_arg = orders if shuffled else np.zeros((runs, 1, 1), dtype=np.int32)
         lr = np.asarray(lrs, dtype=dtype)
+        held = problem.held or tuple(np.zeros((runs, 1, a.shape[2]), dtype)
+                                     for a in (data.x_train, data.y_train))  # fmt: skip
+        self.trained = np.full(runs, config.epochs, dtype=np.int64)
+        self.validation = np.zeros((runs, config.epochs if problem.held else 1), dtype=dtype)
         self.per_run = (data.x_train, data.y_train, order_arg, self.theta, lr, self.curve,
-                        self.penalties)  # fmt: skip
+                        self.penalties, *held, self.trained, self.validation)  # fmt: skip
         codes = (loss_code(config.loss, config.layer_sizes[-1]), OPTIMIZER_CODES[config.optimizer])
         loop = (config.batch, step_table(config.optimizer, config.steps.total, k),
                 np.ones(1, dtype) if factors is None else factors.astype(dtype),
-                factors is not None, _plateau(config, dtype) if adaptive else np.zeros(6, dtype))
+                factors is not None, _plateau(config, dtype) if adaptive else np.zeros(6, dtype),
+                _stop(config, dtype))  # fmt: skip
         self.shared = (shuffled, *self.shape, *codes, *loop, k, c)
         self.epochs = config.epochs
 
@@ -125,9 +141,8 @@ class NumbaTrainer(Trainer):
         key = (self.theta.dtype.name, self.kernels)
         if key not in _first_call_s:
             start = time.perf_counter()
-            x, y, orders, theta, lr, curve, penalties = (a[:1] for a in self.per_run)
-            self.kernels.train(x, y, orders, theta.copy(), lr, curve.copy(), penalties.copy(), 1,
-                               *self.shared)  # fmt: skip
+            first = [a[:1].copy() for a in self.per_run]  # run 0's, its outputs copies
+            self.kernels.train(*first, 1, *self.shared)
             self.logits(x_test[:1])
             _first_call_s[key] = time.perf_counter() - start
         return _first_call_s[key]
@@ -138,7 +153,9 @@ class NumbaTrainer(Trainer):
         if on_epoch:
             on_epoch(len(seconds) * self.epochs)
         penalty = self.penalties if self.regularized else None
-        return Fit(self.curve, unflatten(self.theta, self.like), seconds, penalty)
+        return Fit(self.curve, unflatten(self.theta, self.like), seconds, penalty,
+                   self.trained if self.stopping else None,
+                   self.validation if self.stopping == 2 else None)
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         """The compiled forward pass, runs spread over the cores."""

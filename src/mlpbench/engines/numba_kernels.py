@@ -80,6 +80,7 @@ ACTIVATION = ACTIVATION_CODES["sigmoid"]
 SOFTMAX = False
 REGULARIZED = False  # a weight penalty: its code is compiled only into variants that use it
 ADAPTIVE = False  # the plateau schedule: likewise
+STOPPING = 0  # early stopping: 0 none, 1 on the training loss, 2 on a hold-out's
 _step = step_function(False)
 # indices into constants() after the optimizer's: the penalty's l1, l2 and 2 * l2
 L1, L2, TWO_L2 = range(3 + OPTIMIZER_CONSTANTS, 6 + OPTIMIZER_CONSTANTS)
@@ -283,8 +284,24 @@ def _batch_by_samples(theta, grad, nb, net, acts, targets, z, a, d, k, c):
     return total
 
 
-def train_kernel(x, y, orders, theta, lr, curve, penalties, epochs, shuffled, sizes, woff, boff,
-                 uoff, loss, opt, batch, table, factors, scheduled, plateau, k, c):  # fmt: skip
+@njit(cache=True, error_model="numpy", inline="always")
+def _plateau_end(monitored, rate_r, best, wait, rest, plateau):
+    """One epoch's end of ReduceLROnPlateau for one run, as schedules.plateau_update."""
+    if rest > 0:
+        rest -= 1
+        wait = 0
+    if monitored < best - plateau[2]:
+        return rate_r, monitored, 0, rest
+    if rest == 0:
+        wait += 1
+        if wait >= plateau[1] and rate_r > plateau[5]:
+            return max(rate_r * plateau[0], plateau[4]), best, 0, int(plateau[3])
+    return rate_r, best, wait, rest
+
+
+def train_kernel(x, y, orders, theta, lr, curve, penalties, held_x, held_y, trained, validation,
+                 epochs, shuffled, sizes, woff, boff, uoff, loss, opt, batch, table, factors,
+                 scheduled, plateau, stop, k, c):  # fmt: skip
     """Train runs r = 0..R-1 in turn; theta (R, P) is updated in place, curve (R, E) (the data
     loss) and, in a REGULARIZED variant, penalties (R, E) filled.
 
@@ -294,7 +311,10 @@ def train_kernel(x, y, orders, theta, lr, curve, penalties, epochs, shuffled, si
     scheduled, update s (from 0) has rate lr[r] * factors[s], else lr[r]. In an
     ADAPTIVE variant the run's rate starts at lr[r] and each epoch's end applies
     schedules.plateau_update to it, plateau holding (factor, patience, min_delta,
-    cooldown, min_lr, min_lr in float32 as Keras compares it).
+    cooldown, min_lr, min_lr in float32 as Keras compares it). A STOPPING
+    variant applies stopping.stop_update at each epoch's end (stop holding
+    patience, min_delta, restore_best) to the training loss (1) or to the loss
+    of held_x, held_y (2, each epoch's in validation), and sets trained[r].
     """
     runs, m, dim, ko = x.shape[0], x.shape[1], x.shape[2], y.shape[2]
     units = uoff[-1] + sizes[-1]
@@ -312,6 +332,14 @@ def train_kernel(x, y, orders, theta, lr, curve, penalties, epochs, shuffled, si
         targets = np.zeros((ko, batch), th.dtype)
         z, a, d = np.zeros(units, th.dtype), np.zeros(units, th.dtype), np.zeros(units, th.dtype)
         step, rate_r, best, wait, rest = 0, lr[r], np.inf, 0, 0
+        if STOPPING:  # the weights of the best epoch
+            kept, watched_best, waited, trained[r] = th.copy(), np.inf, 0, epochs
+        if STOPPING == 2:  # the hold-out's buffers
+            nh = held_x.shape[1]
+            hz = np.zeros((units, nh), th.dtype)
+            hacts, hds = np.zeros_like(hz), np.zeros_like(hz)
+            hvalues, hones = np.zeros((4, nh), th.dtype), np.ones((1, nh), th.dtype)
+            htargets, scratch = np.zeros((ko, nh), th.dtype), np.zeros_like(th)
         for e in range(epochs):
             total, penalty = k[ZERO], k[ZERO]
             for start in range(0, m, batch):
@@ -339,18 +367,33 @@ def train_kernel(x, y, orders, theta, lr, curve, penalties, epochs, shuffled, si
             curve[r, e] = total / m
             if REGULARIZED:
                 penalties[r, e] = penalty / m
-            if ADAPTIVE:  # ReduceLROnPlateau at the epoch's end, as schedules.plateau_update
+            if ADAPTIVE or STOPPING:  # the training loss, penalty included
                 monitored = curve[r, e] + penalties[r, e] if REGULARIZED else curve[r, e]
-                if rest > 0:
-                    rest -= 1
-                    wait = 0
-                if monitored < best - plateau[2]:
-                    best, wait = monitored, 0
-                elif rest == 0:
-                    wait += 1
-                    if wait >= plateau[1] and rate_r > plateau[5]:
-                        rate_r = max(rate_r * plateau[0], plateau[4])
-                        rest, wait = int(plateau[3]), 0
+            if ADAPTIVE:  # ReduceLROnPlateau at the epoch's end
+                rate_r, best, wait, rest = _plateau_end(monitored, rate_r, best, wait, rest,
+                                                        plateau)  # fmt: skip
+            if STOPPING == 2:  # the hold-out's loss on the epoch-end weights, penalty added
+                for b in range(nh):
+                    for j in range(dim):
+                        hacts[j, b] = held_x[r, b, j]
+                    for j in range(ko):
+                        htargets[j, b] = held_y[r, b, j]
+                held = _batch_by_rows(th, scratch, nh, net, hz, hacts, hds, htargets, hvalues,
+                                      hones, k, c)  # fmt: skip
+                validation[r, e] = held / (k[ONE] * nh)
+                monitored = validation[r, e]
+                if REGULARIZED:
+                    monitored += _penalize(th, scratch, woff, boff, k)
+            if STOPPING:  # EarlyStopping at the epoch's end, as stopping.stop_update
+                waited += 1
+                if monitored < watched_best - stop[1]:
+                    watched_best, waited = monitored, 0
+                    kept[:] = th
+                elif e > 0 and waited >= stop[0]:
+                    trained[r] = e + 1
+                    break
+        if STOPPING and stop[2] > 0:  # restore_best: the best epoch's weights
+            th[:] = kept
 
 
 def predict_kernel(x, theta, out, sizes, woff, boff, uoff, k, c):
@@ -382,34 +425,34 @@ SPECIALISED = ("_forward_rows", "_backward_rows", "_batch_by_rows", "_batch_by_s
 
 
 def kernels(activation: str, softmax: bool, extended: bool = False, regularized: bool = False,
-            adaptive: bool = False) -> Kernels:  # fmt: skip
+            adaptive: bool = False, stopping: int = 0) -> Kernels:  # fmt: skip
     """A variant's kernels (see _kernels), one set per variant in a process."""
-    return _kernels(activation, softmax, extended, regularized, adaptive)
+    return _kernels(activation, softmax, extended, regularized, adaptive, stopping)
 
 
 @cache
 def _kernels(activation: str, softmax: bool, extended: bool, regularized: bool,
-             adaptive: bool) -> Kernels:  # fmt: skip
+             adaptive: bool, stopping: int) -> Kernels:  # fmt: skip
     """A variant's kernels, compiled (or loaded from numba's disk cache) on their first call.
 
     Each copy shares its code with the function above of the same name, but
     looks its globals up in the variant's own namespace: there ACTIVATION,
-    SOFTMAX, REGULARIZED and ADAPTIVE hold the variant's values, `_step` its optimizer
+    SOFTMAX, REGULARIZED, ADAPTIVE and STOPPING hold the variant's values, `_step` its optimizer
     step (plain, or extended: numba_optimizers), and the names in SPECIALISED
     the variant's copies. A copy's own name keeps its cache file apart.
     Prediction depends on neither the step nor the penalty: those variants
     share the plain one's.
     """
     scope = dict(globals(), ACTIVATION=ACTIVATION_CODES[activation], SOFTMAX=softmax,
-                 REGULARIZED=regularized, ADAPTIVE=adaptive,
+                 REGULARIZED=regularized, ADAPTIVE=adaptive, STOPPING=stopping,
                  _step=step_function(extended))  # fmt: skip
     variant = (f"{activation}_{'softmax' if softmax else 'unit'}"
                f"{'_extended' if extended else ''}{'_penalty' if regularized else ''}"
-               f"{'_plateau' if adaptive else ''}")
+               f"{'_plateau' if adaptive else ''}{f'_stop{stopping}' if stopping else ''}")
     for name in SPECIALISED:
         copy = types.FunctionType(globals()[name].__code__, scope, f"{name}_{variant}")
         copy.__qualname__ = copy.__name__
         scope[name] = njit(cache=True, nogil=True, error_model="numpy")(copy)
-    plain = not (extended or regularized or adaptive)
+    plain = not (extended or regularized or adaptive or stopping)
     predict = scope["predict_kernel"] if plain else kernels(activation, softmax).predict
     return Kernels(scope["train_kernel"], predict)

@@ -36,7 +36,7 @@ ENGINES: dict[str, EngineSpec] = {
     ),
     "numba": EngineSpec(
         "mlpbench.engines.numba_engine", "numba", _FAST, "float64",
-        Capabilities(per_run_lr=True, plateau=True),
+        Capabilities(per_run_lr=True, plateau=True, stopping=True),
     ),
     "keras": EngineSpec("mlpbench.engines.keras_engine", "keras", _TF, "float32", _FRAMEWORK),
     "tf-function": EngineSpec(
