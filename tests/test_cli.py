@@ -351,6 +351,16 @@ def test_run_prints_a_compact_summary_and_colours_verdicts(tiny_study, tmp_path,
     assert "\x1b[33mnot supported at this sample size" in coloured  # yellow
 
 
+def test_the_time_column_says_what_its_two_forms_mean():
+    from mlpbench.report.terminal import time_caption
+
+    assert time_caption(["median 1.2ms", "median 3.0ms"]) is None  # one form: no legend
+    shared = "per run: one call trained the runs, each its equal share"
+    assert time_caption(["1.2ms per run"]) == shared
+    assert time_caption(["1.2ms per run", "median 3.0ms"]) == (
+        shared + "; median: each run timed alone")
+
+
 def test_every_field_is_an_option_of_train_in_its_section_with_its_default(capsys):
     from mlpbench.config.fields import FIELDS, SECTIONS
     from mlpbench.options import build_parser

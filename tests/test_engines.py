@@ -150,3 +150,25 @@ def test_numba_compiles_only_the_variant_a_config_uses(tmp_path):
     assert (cold["after_unit"], cold["after_softmax"]) == (0, 2)
     assert cold["hits"] == [0, 0] and min(warm["hits"]) >= 1
     assert warm["curves"] == cold["curves"]
+
+
+def test_tensorflow_start_up_chatter_is_dropped_and_other_stderr_kept(capfd):
+    import os
+
+    from mlpbench.engines.registry import _without_chatter
+
+    with _without_chatter():
+        os.write(2, b"I0000 port.cc:153] oneDNN custom operations are on. You may see\n")
+        os.write(2, b"a real warning\n")
+    assert capfd.readouterr().err == "a real warning\n"
+
+
+@pytest.mark.skipif(not engines.available("keras"), reason="keras not installed")
+def test_loading_a_tensorflow_engine_prints_no_start_up_lines():
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", "from mlpbench.engines.registry import load; "
+                           "load('keras'); load('tf-function')"], capture_output=True,
+                          text=True, check=True)  # fmt: skip
+    assert "oneDNN" not in done.stderr and "absl::InitializeLog" not in done.stderr

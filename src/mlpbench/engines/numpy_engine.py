@@ -24,6 +24,8 @@ as much as one. Numerical conventions:
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from mlpbench.config.core import Config
@@ -68,12 +70,15 @@ class NumpyTrainer(Trainer):
         if not (SCHEDULES[c.schedule].adaptive or c.early_stopping != "none"):
             part = self._train(problem, on_epoch)
         else:
-            parts = [self._train(_one_run(problem, r), on_epoch)
-                     for r in range(len(problem.params[0]))]  # fmt: skip
+            parts, seconds = [], []
+            for r in range(len(problem.params[0])):  # each run timed on its own
+                start = time.perf_counter()
+                parts.append(self._train(_one_run(problem, r), on_epoch))
+                seconds.append(time.perf_counter() - start)
             joined = {name: np.concatenate([getattr(p, name) for p in parts])
                       for name in ("curve", "penalty", "trained", "validation")}  # fmt: skip
             params = [np.concatenate(ps) for ps in zip(*(p.params for p in parts))]
-            part = Fit(params=params, **joined)
+            part = Fit(params=params, seconds=np.array(seconds), **joined)
         self.params = part.params
         stopped = c.early_stopping != "none"
         return part._replace(penalty=part.penalty if c.penalty is not None else None,

@@ -7,9 +7,13 @@ holds it to the NumPy reference with no test edits.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import os
+import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -114,12 +118,40 @@ def check_supports(name: str, config: Config, dtype: str) -> None:
                          f"follows each run's losses); engines that can: {', '.join(able)}")
 
 
+# TensorFlow's C++ start-up lines, written before its log level (TF_CPP_MIN_LOG_LEVEL) applies
+CHATTER = ("All log messages before absl::InitializeLog() is called",
+           "oneDNN custom operations are on")  # fmt: skip
+
+
+@contextlib.contextmanager
+def _without_chatter() -> Iterator[None]:
+    """Whatever an import writes to the process's stderr, less the CHATTER lines (written
+    from C++, so Python's sys.stderr never sees them)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as caught:
+        os.dup2(caught.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            caught.seek(0)
+            lines = caught.read().decode(errors="replace").splitlines(keepends=True)
+            sys.stderr.write("".join(line for line in lines
+                                     if not any(c in line for c in CHATTER)))  # fmt: skip
+
+
 def load(name: str) -> Engine:
     """Import an engine module on first use and return its engine; a library that fails to
     start (a bad KERAS_BACKEND, say) is one line naming the engine and the cause."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter
+    module = ENGINES[check_engine(name)].module
     try:
-        return importlib.import_module(ENGINES[check_engine(name)].module).ENGINE
+        if module in sys.modules:
+            return sys.modules[module].ENGINE
+        with _without_chatter():
+            return importlib.import_module(module).ENGINE
     except (ImportError, ValueError, RuntimeError) as e:
         if isinstance(e, UsageError):
             raise

@@ -35,12 +35,26 @@ def table_summary(table: Table, columns: list[ColumnRuns]) -> RichTable:
     for name, justify in (("column", "left"), ("test accuracy", "right"),
                           ("train time per run", "right"), ("runs", "right")):  # fmt: skip
         out.add_column(name, justify=justify)  # type: ignore[arg-type]
+    times = []
     for col in columns:
         diverged = sum(r.diverged for r in col.runs)
         runs = f"{len(col.runs)}" + (f" ({diverged} diverged)" if diverged else "")
-        figures = (cell(col, m).lines[0] for m in ("test_accuracy", "train_time_s"))
-        out.add_row(col.column.label, *figures, runs)
+        accuracy, time = (cell(col, m).lines[0] for m in ("test_accuracy", "train_time_s"))
+        times.append(time)
+        out.add_row(col.column.label, accuracy, time, runs)
+    out.caption = time_caption(times)
+    out.caption_justify = "left"
     return out
+
+
+def time_caption(times: list[str]) -> str | None:
+    """What the time column's two forms mean, where it shows both (or a share alone)."""
+    shared = any(t.endswith(" per run") for t in times)
+    alone = any(t.startswith("median ") for t in times)
+    if not shared:
+        return None
+    text = "per run: one call trained the runs, each its equal share"
+    return text + ("; median: each run timed alone" if alone else "")
 
 
 SHORT = {NOT_SUPPORTED: "not shown"}  # the grid's cells are narrow
