@@ -352,6 +352,17 @@ PLANTED: dict[str, Planted] = {
     "weights from the order stream": Planted(
         "data/streams.py", "DATA_STREAM, INIT_STREAM, ORDER_STREAM = 0, 1, 2",
         "DATA_STREAM, INIT_STREAM, ORDER_STREAM = 0, 2, 2", "test_streams.py"),
+    "dropout keys from the order stream": Planted(
+        "data/streams.py", "DROPOUT_STREAM = 3", "DROPOUT_STREAM = 2", "test_streams.py"),
+    "dropout not rescaled": Planted(
+        "nn/dropout.py", "scale = np.asarray(1.0 / (1.0 - rate), dtype=dtype)",
+        "scale = np.asarray(1.0, dtype=dtype)", "test_dropout.py"),
+    "dropout's derivative at the masked activation": Planted(
+        "engines/numpy_engine.py", "raw = acts[layer] if masks is None else "
+        "ACTIVATIONS[activation].value(z)", "raw = acts[layer]", "test_dropout.py"),
+    "dropout's backward pass unmasked": Planted(
+        "engines/numpy_engine.py", "                delta = delta * masks[layer - 1]",
+        "                delta = delta * 1", "test_dropout.py"),
     "glorot with 2 for 6": Planted(
         "nn/model.py", "np.sqrt(6.0 / (fan_in + fan_out))", "np.sqrt(2.0 / (fan_in + fan_out))",
         "test_streams.py"),

@@ -146,6 +146,7 @@ def _alternatives(folder) -> dict[str, tuple[dict, dict]]:
         "plateau_min_delta": (plateau, {**plateau, "plateau_min_delta": 0.01}),
         "plateau_cooldown": (plateau, {**plateau, "plateau_cooldown": 2}),
         "min_lr": (plateau, {**plateau, "min_lr": 0.01}),
+        "dropout": ({}, {"dropout": 0.2}),
         "early_stopping": ({}, {"early_stopping": "loss"}),
         "stop_patience": (stops, {**stops, "stop_patience": 3}),
         "stop_min_delta": (stops, {**stops, "stop_min_delta": 0.01}),

@@ -10,7 +10,14 @@ import pytest
 
 from mlpbench.config.core import Config
 from mlpbench.data.dataset import epoch_orders, make_dataset
-from mlpbench.data.streams import DATA_STREAM, INIT_STREAM, ORDER_STREAM, rng_for
+from mlpbench.data.streams import (
+    DATA_STREAM,
+    DROPOUT_STREAM,
+    INIT_STREAM,
+    ORDER_STREAM,
+    dropout_keys,
+    rng_for,
+)
 from mlpbench.nn.model import glorot_params, init_params
 
 SEED = 12345
@@ -25,6 +32,12 @@ def test_the_streams_are_numbered_as_documented():
     assert (DATA_STREAM, INIT_STREAM, ORDER_STREAM) == (0, 1, 2)
     for k in (0, 1, 2):
         assert rng_for(SEED, k).random(4).tolist() == _definition(SEED, k).random(4).tolist()
+
+
+def test_the_dropout_key_is_the_first_word_of_stream_3():
+    assert DROPOUT_STREAM == 3
+    want = np.random.SeedSequence(SEED, spawn_key=(3,)).generate_state(1, np.uint64)[0]
+    assert dropout_keys([SEED]).tolist() == [int(want)]
 
 
 def test_the_data_come_from_stream_0():

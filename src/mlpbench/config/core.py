@@ -147,7 +147,7 @@ class Config:
                 d[name] = [float(v) for v in value]
             elif KINDS[BY_NAME[name].kind].parse is float:  # 1 and 1.0 are one configuration
                 d[name] = float(value)
-        for name in regularizers.SETTINGS:  # 1 and 1.0 are one configuration
+        for name in (*regularizers.SETTINGS, "dropout"):  # 1 and 1.0 are one configuration
             d[name] = float(d[name])
         for name in stopping.SETTINGS:  # as the optimizer's: at its default, not given
             if d[name] is None or d[name] == stopping.DEFAULTS[name]:

@@ -396,6 +396,9 @@ FIELDS: tuple[Field, ...] = (
     Field("l2", "regularization", "penalty", 0.0, "l2 * sum w^2 over every layer's weights "
           "(not biases) added to each batch's loss (Keras' L2; scikit-learn's alpha is "
           "l2 = alpha / (2 * batch size))"),
+    Field("dropout", "regularization", "holdout", 0.0, "the fraction of each hidden layer's "
+          "units dropped at each update in training, the rest scaled by 1 / (1 - dropout) "
+          "(Keras' Dropout after each hidden layer)"),
     Field("early_stopping", "stopping", "choice", "none", "what stops a run early",
           key="monitor", choices=_names(MONITORS)),
     Field("stop_patience", "stopping", "steps", None, "epochs without improvement before a run "

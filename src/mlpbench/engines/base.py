@@ -48,6 +48,7 @@ class Capabilities:
     per_run_lr: bool = False  # one call trains runs with different learning rates
     plateau: bool = False  # computes each run's rate from its losses as it trains (plateau)
     stopping: bool = False  # stops each run on its own losses (early_stopping)
+    dropout: bool = False  # drops hidden units by nn/dropout.py's masks
     gpu: bool = False  # uses a GPU where its library sees one
 
 
@@ -78,6 +79,7 @@ class Problem(NamedTuple):
     orders: np.ndarray | None
     factors: np.ndarray | None = None
     held: tuple[np.ndarray, np.ndarray] | None = None  # val_loss's hold-out (x, y), run axis
+    dropout_keys: np.ndarray | None = None  # (R,) uint64, each run's (nn/dropout.py)
 
 
 class Fit(NamedTuple):

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from mlpbench.data.dataset import Dataset, batch_orders, stack_datasets
+from mlpbench.data.streams import dropout_keys
 from mlpbench.engines.base import EpochCallback, Problem
 from mlpbench.engines.registry import (
     check_engine,
@@ -54,7 +55,8 @@ def prepare(config: Config, seeds: Sequence[int], dtype: str) -> Problem:
         data, held = data._replace(x_train=x[:, :k], y_train=y[:, :k]), (x[:, k:], y[:, k:])
     params = init_params(config.layer_sizes, seeds, dtype)
     orders = batch_orders(seeds, config.train_size, config.epochs, config.batch)
-    return Problem(data, params, orders, config.rate_factors(), held)
+    keys = dropout_keys(list(seeds)) if config.dropout else None
+    return Problem(data, params, orders, config.rate_factors(), held, keys)
 
 
 def accuracy(p: np.ndarray, y: np.ndarray) -> np.ndarray:

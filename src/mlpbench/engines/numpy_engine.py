@@ -12,6 +12,9 @@ as much as one. Numerical conventions:
   cast to the run's width as every coefficient is) and keeps its state;
 - a weight penalty (regularizers.py) is computed on the weights each batch
   sees and its gradient added to the data loss's before the update;
+- dropout multiplies each hidden activation by its mask's factor (0, or
+  1 / (1 - rate)) in training's forward pass and the backward pass through
+  it, the activation's derivative taken at the unmasked value;
 - the per-epoch loss is what Keras' History shows: the sample-weighted mean
   of the mini-batch losses, each taken before its update (the data loss, and
   the penalty apart);
@@ -31,7 +34,7 @@ import numpy as np
 from mlpbench.config.core import Config
 from mlpbench.data.dataset import Dataset
 from mlpbench.engines.base import Engine, EpochCallback, Fit, Problem, Trainer
-from mlpbench.nn import regularizers, schedules, stopping
+from mlpbench.nn import dropout, regularizers, schedules, stopping
 from mlpbench.nn.activations import ACTIVATIONS
 from mlpbench.nn.losses import LOSSES
 from mlpbench.nn.model import Params, forward, logits
@@ -40,11 +43,13 @@ from mlpbench.nn.schedules import SCHEDULES
 
 
 def loss_and_grads(
-    params: Params, x: np.ndarray, y: np.ndarray, activation: str, loss: str
-) -> tuple[np.ndarray, Params]:
-    """Per-run batch loss (R,) and its gradient for every parameter, by backpropagation."""
+    params: Params, x: np.ndarray, y: np.ndarray, activation: str, loss: str,
+    masks: list[np.ndarray] | None = None,
+) -> tuple[np.ndarray, Params]:  # fmt: skip
+    """Per-run batch loss (R,) and its gradient for every parameter, by backpropagation;
+    masks, if given, are each hidden layer's dropout factors (nn/dropout.py)."""
     dact = ACTIVATIONS[activation].grad
-    pres, acts, logit = forward(params, x, activation)
+    pres, acts, logit = forward(params, x, activation, masks)
     delta = LOSSES[loss].grad(logit, y)  # dL/dz of the output layer, (R, B, 1)
     grads: Params = [np.empty(0)] * len(params)
     for layer in reversed(range(len(params) // 2)):
@@ -52,7 +57,11 @@ def loss_and_grads(
         grads[2 * layer] = acts[layer].transpose(0, 2, 1) @ delta
         grads[2 * layer + 1] = delta.sum(axis=1)
         if layer > 0:
-            delta = (delta @ w.transpose(0, 2, 1)) * dact(pres[layer - 1], acts[layer])
+            z = pres[layer - 1]
+            raw = acts[layer] if masks is None else ACTIVATIONS[activation].value(z)
+            delta = (delta @ w.transpose(0, 2, 1)) * dact(z, raw)
+            if masks is not None:
+                delta = delta * masks[layer - 1]
     return LOSSES[loss].value(logit, y), grads
 
 
@@ -89,7 +98,7 @@ class NumpyTrainer(Trainer):
         """Epoch by epoch, batch by batch, in each run's own sample order: the loss curve,
         the penalty's, the trained parameters (each run's curves past its epochs trained,
         where it stopped early, are NaN)."""
-        c, (data, params, orders, factors, held) = self.config, problem
+        c, (data, params, orders, factors, held, keys) = self.config, problem
         settings, penalty = c.settings, c.penalty
         rule = OPTIMIZERS[c.optimizer]
         optimizer, rate, step = rule.build(c.lr, settings), c.lr, 0
@@ -111,7 +120,9 @@ class NumpyTrainer(Trainer):
             total, penalized = np.zeros(runs), np.zeros(runs)
             for s in range(0, m, batch):
                 xb, yb = x[:, s : s + batch], y[:, s : s + batch]
-                value, grads = loss_and_grads(params, xb, yb, c.activation, c.loss)
+                drop = None if keys is None else dropout.masks(keys, step, xb.shape[1],
+                                                               c.hidden, c.dropout, xb.dtype)
+                value, grads = loss_and_grads(params, xb, yb, c.activation, c.loss, drop)
                 total += value * xb.shape[1]
                 if penalty is not None:
                     penalized += regularizers.value(params, penalty) * xb.shape[1]
@@ -177,4 +188,5 @@ def _one_run(problem: Problem, r: int) -> Problem:
     one = slice(r, r + 1)
     return Problem(Dataset(*(a[one] for a in problem.data)), [p[one] for p in problem.params],
                    None if problem.orders is None else problem.orders[one], problem.factors,
-                   None if problem.held is None else tuple(a[one] for a in problem.held))
+                   None if problem.held is None else tuple(a[one] for a in problem.held),
+                   None if problem.dropout_keys is None else problem.dropout_keys[one])

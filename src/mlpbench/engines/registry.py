@@ -36,7 +36,7 @@ _FRAMEWORK = Capabilities(dtypes=_FLOAT32_FIRST, gpu=True)
 ENGINES: dict[str, EngineSpec] = {
     "numpy": EngineSpec(
         "mlpbench.engines.numpy_engine", "numpy", _CORE, "float64",
-        Capabilities(plateau=True, stopping=True),
+        Capabilities(plateau=True, stopping=True, dropout=True),
     ),
     "numba": EngineSpec(
         "mlpbench.engines.numba_engine", "numba", _FAST, "float64",
@@ -107,6 +107,11 @@ def check_supports(name: str, config: Config, dtype: str) -> None:
                 f"engine {name!r} cannot train {what} {value!r}; it supports: "
                 + ", ".join(sorted(allowed))
             )
+    if config.dropout and not caps.dropout:
+        able = [e for e, s in ENGINES.items() if s.capabilities.dropout]
+        raise UsageError(f"engine {name!r} cannot train dropout {config.dropout:g} (every "
+                         f"engine must drop the same units); engines that can: "
+                         f"{', '.join(able)}")  # fmt: skip
     if config.early_stopping != "none" and not caps.stopping:
         able = [e for e, s in ENGINES.items() if s.capabilities.stopping]
         raise UsageError(f"engine {name!r} cannot train early_stopping "

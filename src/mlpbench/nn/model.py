@@ -20,14 +20,16 @@ from mlpbench.nn.activations import ACTIVATIONS
 Params = list[np.ndarray]
 
 
-def forward(params: Params, x: np.ndarray, activation: str) -> tuple[list, list, np.ndarray]:
-    """Pre-activations and activations of each hidden layer, and the output logits (R, B, k)."""
+def forward(params: Params, x: np.ndarray, activation: str,
+            masks: list[np.ndarray] | None = None) -> tuple[list, list, np.ndarray]:  # fmt: skip
+    """Pre-activations and activations of each hidden layer, and the output logits (R, B, k);
+    with dropout masks (training), each hidden activation times its layer's mask."""
     act = ACTIVATIONS[activation].value
     a, pres, acts = x, [], [x]
     n_layers = len(params) // 2
     for layer in range(n_layers - 1):
         z = a @ params[2 * layer] + params[2 * layer + 1][:, None, :]
-        a = act(z)
+        a = act(z) if masks is None else act(z) * masks[layer]
         pres.append(z)
         acts.append(a)
     logit = a @ params[-2] + params[-1][:, None, :]
