@@ -1,6 +1,6 @@
 """Dropout: its hash worked by hand, the masks' inverted scaling and rate, finite-difference
-gradients through masked layers for every activation, a hand-worked forward pass, and the
-refusals of engines that cannot drop the same units."""
+gradients through masked layers for every activation, a hand-worked forward pass, numba's
+runs against NumPy's, and the refusals of engines that cannot drop the same units."""
 
 from __future__ import annotations
 
@@ -95,11 +95,32 @@ def test_dropout_trains_reproducibly_and_zero_is_none():
     assert a.runs[0].metrics["train_loss"] != pytest.approx(a.runs[0].loss_curve[-1], rel=1e-9)
 
 
+BASE = dict(data="spiral", noise=0.2, m=100, n=50, hidden=(8, 6), activation="relu",
+            optimizer="adam", lr=0.01, epochs=60)  # fmt: skip
+NUMBA_CASES = [
+    {"dropout": 0.3},  # full batch: computed by rows
+    {"dropout": 0.3, "batch_size": 4},  # sample by sample
+    {"dropout": 0.2, "batch_size": 16, "activation": "sigmoid", "l2": 0.01},
+    {"dropout": 0.2, "activation": "tanh", "data": "iris", "noise": 0.0, "loss": "cce",
+     "m": None, "n": None, "early_stopping": "val_loss", "stop_patience": 3},
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("given", NUMBA_CASES, ids=[str(i) for i in range(len(NUMBA_CASES))])
+def test_numba_drops_the_units_numpy_drops(given):
+    pytest.importorskip("numba")
+    ours, theirs = (mb.train(runs=2, engine=e, **(BASE | given)) for e in ("numpy", "numba"))
+    for a, b in zip(ours.runs, theirs.runs):
+        np.testing.assert_allclose(b.loss_curve, a.loss_curve, rtol=1e-10)
+        for x, y in zip(a.params, b.params):
+            np.testing.assert_allclose(np.asarray(y), np.asarray(x), rtol=1e-9, atol=1e-13)
+
+
 def test_engines_that_cannot_drop_the_same_units_refuse_it_in_one_line():
-    for engine in ("numba", "keras", "tf-function", "tf-xla", "jax"):
+    for engine in ("keras", "tf-function", "tf-xla", "jax"):
         with pytest.raises(UsageError, match=rf"engine '{engine}' cannot train dropout 0.2 "
                                              r"\(every engine must drop the same units\); "
-                                             "engines that can: numpy$"):  # fmt: skip
+                                             "engines that can: numpy, numba$"):  # fmt: skip
             check_supports(engine, Config(dropout=0.2), "float64")
     with pytest.raises(UsageError, match=r"dropout must be a fraction in \[0, 1\), got 1.0"):
         Config(dropout=1.0)

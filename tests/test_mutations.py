@@ -267,7 +267,12 @@ STOPPED_CASE = {"optimizer": "sgd", "lr": 0.5, "early_stopping": "loss", "stop_p
                 "stop_min_delta": 0.01}  # fmt: skip
 STOPPED_MUTANT = ("trained[r] = e + 1\n                    break",
                   "trained[r] = min(trained[r], e + 1)")
+# dropout's kept units not scaled up by 1 / (1 - rate)
+DROPOUT_CASE = {"optimizer": "sgd", "lr": 0.5, "dropout": 0.3}
+DROPOUT_MUTANT = ("drop[first + j, b] = k[KEPT] if u >= rate else k[ZERO]",
+                  "drop[first + j, b] = k[ONE] if u >= rate else k[ZERO]")
 KERNEL_MUTANTS = {"schedule one update late": (SCHEDULE_CASE, SCHEDULE_MUTANT),
+                  "dropout not rescaled": (DROPOUT_CASE, DROPOUT_MUTANT),
                   "penalty on the biases": (PENALTY_CASE, PENALTY_MUTANT),
                   "plateau one wait late": (PLATEAU_CASE, PLATEAU_MUTANT),
                   "stopped run still updated": (STOPPED_CASE, STOPPED_MUTANT)}  # fmt: skip

@@ -102,14 +102,15 @@ class NumbaTrainer(Trainer):
         data, params, orders, factors = problem[:4]
         runs = len(lrs)
         settings, penalty = config.settings, config.penalty
-        k = constants(dtype, config.optimizer, settings, penalty)
+        k = constants(dtype, config.optimizer, settings, penalty, config.dropout)
         c = math_constants(dtype)
         self.shape, self.k, self.c = layout(config.layer_sizes), k, c
         step = extended(config.optimizer, settings)
         adaptive = SCHEDULES[config.schedule].adaptive
         self.stopping = STOPPING_CODES[config.early_stopping]
         self.kernels = kernels(config.activation, config.layer_sizes[-1] > 1, step,
-                               penalty is not None, adaptive, self.stopping)  # fmt: skip
+                               penalty is not None, adaptive, self.stopping,
+                               bool(config.dropout))  # fmt: skip
         self.like = params
         self.theta = flatten(params)
         self.curve = np.zeros((runs, config.epochs), dtype=dtype)
@@ -122,13 +123,15 @@ class NumbaTrainer(Trainer):
                                      for a in (data.x_train, data.y_train))  # fmt: skip
         self.trained = np.full(runs, config.epochs, dtype=np.int64)
         self.validation = np.zeros((runs, config.epochs if problem.held else 1), dtype=dtype)
+        keys = problem.dropout_keys
         self.per_run = (data.x_train, data.y_train, order_arg, self.theta, lr, self.curve,
-                        self.penalties, *held, self.trained, self.validation)  # fmt: skip
+                        self.penalties, *held, self.trained, self.validation,
+                        np.zeros(runs, np.uint64) if keys is None else keys)  # fmt: skip
         codes = (loss_code(config.loss, config.layer_sizes[-1]), OPTIMIZER_CODES[config.optimizer])
         loop = (config.batch, step_table(config.optimizer, config.steps.total, k),
                 np.ones(1, dtype) if factors is None else factors.astype(dtype),
                 factors is not None, _plateau(config, dtype) if adaptive else np.zeros(6, dtype),
-                _stop(config, dtype))  # fmt: skip
+                _stop(config, dtype), np.array([float(config.dropout)]))  # fmt: skip
         self.shared = (shuffled, *self.shape, *codes, *loop, k, c)
         self.epochs = config.epochs
 

@@ -68,6 +68,7 @@ from mlpbench.engines.numba_optimizers import (
     step_function,
 )
 from mlpbench.engines.numba_softmax import CCE, ONE, TWO, ZERO, softmax_rows, softmax_sample
+from mlpbench.nn import dropout
 from mlpbench.nn.optimizers import Settings
 from mlpbench.nn.regularizers import Penalty
 
@@ -81,17 +82,42 @@ SOFTMAX = False
 REGULARIZED = False  # a weight penalty: its code is compiled only into variants that use it
 ADAPTIVE = False  # the plateau schedule: likewise
 STOPPING = 0  # early stopping: 0 none, 1 on the training loss, 2 on a hold-out's
+DROPOUT = False  # dropout's masks, likewise
 _step = step_function(False)
 # indices into constants() after the optimizer's: the penalty's l1, l2 and 2 * l2
-L1, L2, TWO_L2 = range(3 + OPTIMIZER_CONSTANTS, 6 + OPTIMIZER_CONSTANTS)
+# and dropout's scale of a kept unit, 1 / (1 - rate)
+L1, L2, TWO_L2, KEPT = range(3 + OPTIMIZER_CONSTANTS, 7 + OPTIMIZER_CONSTANTS)
+GAMMA, MIX1, MIX2 = dropout.GAMMA, dropout.MIX1, dropout.MIX2
+S30, S27, S31, S11 = dropout.S30, dropout.S27, dropout.S31, dropout.S11
 
 
-def constants(dtype: str, optimizer: str, settings: Settings, penalty: Penalty | None
-              ) -> np.ndarray:  # fmt: skip
+def constants(dtype: str, optimizer: str, settings: Settings, penalty: Penalty | None,
+              rate: float = 0.0) -> np.ndarray:  # fmt: skip
     """Scalars the kernels need, already in the parameters' float width."""
     l1, l2 = penalty or (0.0, 0.0)
-    values = [0.0, 1.0, 2.0, *optimizer_constants(optimizer, settings), l1, l2, 2 * l2]
+    values = [0.0, 1.0, 2.0, *optimizer_constants(optimizer, settings), l1, l2, 2 * l2,
+              1.0 / (1.0 - rate)]  # fmt: skip
     return np.array(values, dtype=dtype)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _mix(x):
+    """nn/dropout.py's splitmix on one uint64."""
+    x = x + GAMMA
+    x = (x ^ (x >> S30)) * MIX1
+    x = (x ^ (x >> S27)) * MIX2
+    return x ^ (x >> S31)
+
+
+@njit(cache=True, error_model="numpy")
+def _fill_drop(drop, key, step, nb, first, hidden, rate, k):
+    """Each hidden unit's dropout factor for the batch's nb samples at update step, as
+    nn/dropout.masks computes it: drop[first + j, b] is 0 or k[KEPT]."""
+    for b in range(nb):
+        for j in range(hidden):
+            h = _mix(key ^ _mix(np.uint64(step) ^ _mix(np.uint64(b) ^ _mix(np.uint64(j)))))
+            u = np.float64(h >> S11) * 2.0**-53
+            drop[first + j, b] = k[KEPT] if u >= rate else k[ZERO]
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -176,7 +202,7 @@ def _dot(p, i, q, j, nb, k):
     return total
 
 
-def _forward_rows(theta, nb, sizes, woff, boff, uoff, zs, acts, k, c):
+def _forward_rows(theta, nb, sizes, woff, boff, uoff, zs, acts, drop, k, c):
     """Layer by layer over the batch's nb samples, whose inputs are in acts[:d, :nb].
 
     Each logit is sum_i a_i * w_ij (i in order, numba_math.weighted_rows),
@@ -197,9 +223,12 @@ def _forward_rows(theta, nb, sizes, woff, boff, uoff, zs, acts, k, c):
                 continue
             for b in range(nb):
                 acts[u, b] = _activation(ACTIVATION, zs[u, b], k, c)
+            if DROPOUT:  # the hidden unit times its factor (drop holds 1s where none applies)
+                for b in range(nb):
+                    acts[u, b] = acts[u, b] * drop[u, b]
 
 
-def _backward_rows(theta, grad, nb, sizes, woff, boff, uoff, zs, acts, ds, ones, k):
+def _backward_rows(theta, grad, nb, sizes, woff, boff, uoff, zs, acts, ds, ones, drop, k, c):
     """Set grad to the batch's gradient, given each sample's dL/dz of the output in ds[-1, :nb]."""
     n_layers = sizes.shape[0] - 1
     for layer in range(n_layers - 1, -1, -1):
@@ -219,18 +248,23 @@ def _backward_rows(theta, grad, nb, sizes, woff, boff, uoff, zs, acts, ds, ones,
             v = uoff[layer] + i
             weighted_rows(ds, uoff[layer + 1], theta, woff[layer] + i * fan_out, 1, fan_out, ds,
                           v, nb)  # fmt: skip
-            for b in range(nb):
-                ds[v, b] = ds[v, b] * _derivative(ACTIVATION, zs[v, b], acts[v, b], k)
+            if DROPOUT:  # the derivative at the unit's own activation, then its factor
+                for b in range(nb):
+                    a = _activation(ACTIVATION, zs[v, b], k, c)
+                    ds[v, b] = ds[v, b] * _derivative(ACTIVATION, zs[v, b], a, k) * drop[v, b]
+            else:
+                for b in range(nb):
+                    ds[v, b] = ds[v, b] * _derivative(ACTIVATION, zs[v, b], acts[v, b], k)
 
 
 def _batch_by_rows(theta, grad, nb, net, zs, acts, ds, targets, values, ones, k, c):
     """Set grad to the gradient of the batch in acts[:d, :nb]; return the summed loss.
 
-    net = (sizes, woff, boff, uoff, loss code).
+    net = (sizes, woff, boff, uoff, loss code, dropout factors).
     """
-    sizes, woff, boff, uoff, loss = net
+    sizes, woff, boff, uoff, loss, drop = net
     nbf, out = k[ONE] * nb, zs.shape[0] - 1
-    _forward_rows(theta, nb, sizes, woff, boff, uoff, zs, acts, k, c)
+    _forward_rows(theta, nb, sizes, woff, boff, uoff, zs, acts, drop, k, c)
     if SOFTMAX:
         softmax_rows(zs, acts, ds, targets, values, uoff[-1], sizes[-1], nb, loss, k, c)
     elif loss == 0:
@@ -239,13 +273,13 @@ def _batch_by_rows(theta, grad, nb, net, zs, acts, ds, targets, values, ones, k,
     else:
         for b in range(nb):
             values[0, b], ds[out, b] = _mse(zs[out, b], targets[0, b], nbf, k, c)
-    _backward_rows(theta, grad, nb, sizes, woff, boff, uoff, zs, acts, ds, ones, k)
+    _backward_rows(theta, grad, nb, sizes, woff, boff, uoff, zs, acts, ds, ones, drop, k, c)
     return _dot(values, 0, ones, 0, nb, k)
 
 
 def _batch_by_samples(theta, grad, nb, net, acts, targets, z, a, d, k, c):
     """As _batch_by_rows, one sample after another; z, a, d hold the sample's units."""
-    sizes, woff, boff, uoff, loss = net
+    sizes, woff, boff, uoff, loss, drop = net
     grad[:] = k[ZERO]
     nbf, n_layers, out = k[ONE] * nb, sizes.shape[0] - 1, z.shape[0] - 1
     total = k[ZERO]
@@ -260,6 +294,8 @@ def _batch_by_samples(theta, grad, nb, net, acts, targets, z, a, d, k, c):
                     s += a[uoff[layer] + i] * theta[woff[layer] + i * fan_out + j]
                 z[u] = s + theta[boff[layer] + j]
                 a[u] = _activation(ACTIVATION, z[u], k, c)
+                if DROPOUT:  # an output unit's factor is 1
+                    a[u] = a[u] * drop[u, b]
         if SOFTMAX:
             value = softmax_sample(z, a, d, targets, b, uoff[-1], sizes[-1], nb, loss, k, c)
         elif loss == 0:
@@ -280,7 +316,11 @@ def _batch_by_samples(theta, grad, nb, net, acts, targets, z, a, d, k, c):
                 v, s = uoff[layer] + i, k[ZERO]
                 for j in range(fan_out):
                     s += d[uoff[layer + 1] + j] * theta[woff[layer] + i * fan_out + j]
-                d[v] = s * _derivative(ACTIVATION, z[v], a[v], k)
+                if DROPOUT:
+                    raw = _activation(ACTIVATION, z[v], k, c)
+                    d[v] = s * _derivative(ACTIVATION, z[v], raw, k) * drop[v, b]
+                else:
+                    d[v] = s * _derivative(ACTIVATION, z[v], a[v], k)
     return total
 
 
@@ -300,8 +340,8 @@ def _plateau_end(monitored, rate_r, best, wait, rest, plateau):
 
 
 def train_kernel(x, y, orders, theta, lr, curve, penalties, held_x, held_y, trained, validation,
-                 epochs, shuffled, sizes, woff, boff, uoff, loss, opt, batch, table, factors,
-                 scheduled, plateau, stop, k, c):  # fmt: skip
+                 keys, epochs, shuffled, sizes, woff, boff, uoff, loss, opt, batch, table,
+                 factors, scheduled, plateau, stop, dropping, k, c):  # fmt: skip
     """Train runs r = 0..R-1 in turn; theta (R, P) is updated in place, curve (R, E) (the data
     loss) and, in a REGULARIZED variant, penalties (R, E) filled.
 
@@ -314,13 +354,12 @@ def train_kernel(x, y, orders, theta, lr, curve, penalties, held_x, held_y, trai
     cooldown, min_lr, min_lr in float32 as Keras compares it). A STOPPING
     variant applies stopping.stop_update at each epoch's end (stop holding
     patience, min_delta, restore_best) to the training loss (1) or to the loss
-    of held_x, held_y (2, each epoch's in validation), and sets trained[r].
+    of held_x, held_y (2, each epoch's in validation), and sets trained[r]. A
+    DROPOUT variant drops hidden units at rate dropping[0] by the masks of run r's key
+    keys[r] (_fill_drop).
     """
     runs, m, dim, ko = x.shape[0], x.shape[1], x.shape[2], y.shape[2]
     units = uoff[-1] + sizes[-1]
-    # built once: made for every batch, this tuple's reference counting alone
-    # made batch size 1 take twice as long
-    net = (sizes, woff, boff, uoff, loss)
     tabled = table.shape[0] > 1
     for r in range(runs):
         th = theta[r]
@@ -331,6 +370,10 @@ def train_kernel(x, y, orders, theta, lr, curve, penalties, held_x, held_y, trai
         values, ones = np.zeros((4, batch), th.dtype), np.ones((1, batch), th.dtype)
         targets = np.zeros((ko, batch), th.dtype)
         z, a, d = np.zeros(units, th.dtype), np.zeros(units, th.dtype), np.zeros(units, th.dtype)
+        drop = np.ones((units, batch if DROPOUT else 1), th.dtype)
+        # built once a run: made for every batch, this tuple's reference counting alone
+        # made batch size 1 take twice as long
+        net = (sizes, woff, boff, uoff, loss, drop)
         step, rate_r, best, wait, rest = 0, lr[r], np.inf, 0, 0
         if STOPPING:  # the weights of the best epoch
             kept, watched_best, waited, trained[r] = th.copy(), np.inf, 0, epochs
@@ -340,6 +383,8 @@ def train_kernel(x, y, orders, theta, lr, curve, penalties, held_x, held_y, trai
             hacts, hds = np.zeros_like(hz), np.zeros_like(hz)
             hvalues, hones = np.zeros((4, nh), th.dtype), np.ones((1, nh), th.dtype)
             htargets, scratch = np.zeros((ko, nh), th.dtype), np.zeros_like(th)
+            hnet = (sizes, woff, boff, uoff, loss, np.ones((units, nh if DROPOUT else 1),
+                                                          th.dtype))  # no dropout: all kept
         for e in range(epochs):
             total, penalty = k[ZERO], k[ZERO]
             for start in range(0, m, batch):
@@ -351,6 +396,9 @@ def train_kernel(x, y, orders, theta, lr, curve, penalties, held_x, held_y, trai
                             acts[j, b] = x[r, idx, j]
                         for j in range(ko):
                             targets[j, b] = y[r, idx, j]
+                if DROPOUT:
+                    _fill_drop(drop, keys[r], step, nb, uoff[1], uoff[-1] - uoff[1], dropping[0],
+                               k)  # fmt: skip
                 if nb >= ROWS_FROM:
                     batch_loss = _batch_by_rows(
                         th, grad, nb, net, zs, acts, ds, targets, values, ones, k, c
@@ -378,7 +426,7 @@ def train_kernel(x, y, orders, theta, lr, curve, penalties, held_x, held_y, trai
                         hacts[j, b] = held_x[r, b, j]
                     for j in range(ko):
                         htargets[j, b] = held_y[r, b, j]
-                held = _batch_by_rows(th, scratch, nh, net, hz, hacts, hds, htargets, hvalues,
+                held = _batch_by_rows(th, scratch, nh, hnet, hz, hacts, hds, htargets, hvalues,
                                       hones, k, c)  # fmt: skip
                 validation[r, e] = held / (k[ONE] * nh)
                 monitored = validation[r, e]
@@ -406,7 +454,7 @@ def predict_kernel(x, theta, out, sizes, woff, boff, uoff, k, c):
         for b in range(n):
             for j in range(dim):
                 acts[j, b] = x[r, b, j]
-        _forward_rows(theta[r], n, sizes, woff, boff, uoff, zs, acts, k, c)
+        _forward_rows(theta[r], n, sizes, woff, boff, uoff, zs, acts, zs, k, c)  # no dropout
         for j in range(sizes[-1]):
             for b in range(n):
                 out[r, b, j] = zs[uoff[-1] + j, b]
@@ -425,34 +473,37 @@ SPECIALISED = ("_forward_rows", "_backward_rows", "_batch_by_rows", "_batch_by_s
 
 
 def kernels(activation: str, softmax: bool, extended: bool = False, regularized: bool = False,
-            adaptive: bool = False, stopping: int = 0) -> Kernels:  # fmt: skip
+            adaptive: bool = False, stopping: int = 0, dropped: bool = False
+            ) -> Kernels:  # fmt: skip
     """A variant's kernels (see _kernels), one set per variant in a process."""
-    return _kernels(activation, softmax, extended, regularized, adaptive, stopping)
+    return _kernels(activation, softmax, extended, regularized, adaptive, stopping, dropped)
 
 
 @cache
 def _kernels(activation: str, softmax: bool, extended: bool, regularized: bool,
-             adaptive: bool, stopping: int) -> Kernels:  # fmt: skip
+             adaptive: bool, stopping: int, dropped: bool) -> Kernels:  # fmt: skip
     """A variant's kernels, compiled (or loaded from numba's disk cache) on their first call.
 
     Each copy shares its code with the function above of the same name, but
     looks its globals up in the variant's own namespace: there ACTIVATION,
-    SOFTMAX, REGULARIZED, ADAPTIVE and STOPPING hold the variant's values, `_step` its optimizer
-    step (plain, or extended: numba_optimizers), and the names in SPECIALISED
+    SOFTMAX, REGULARIZED, ADAPTIVE, STOPPING and DROPOUT hold the variant's
+    values, `_step` its optimizer step (plain, or extended: numba_optimizers),
+    and the names in SPECIALISED
     the variant's copies. A copy's own name keeps its cache file apart.
     Prediction depends on neither the step nor the penalty: those variants
     share the plain one's.
     """
     scope = dict(globals(), ACTIVATION=ACTIVATION_CODES[activation], SOFTMAX=softmax,
-                 REGULARIZED=regularized, ADAPTIVE=adaptive, STOPPING=stopping,
+                 REGULARIZED=regularized, ADAPTIVE=adaptive, STOPPING=stopping, DROPOUT=dropped,
                  _step=step_function(extended))  # fmt: skip
     variant = (f"{activation}_{'softmax' if softmax else 'unit'}"
                f"{'_extended' if extended else ''}{'_penalty' if regularized else ''}"
-               f"{'_plateau' if adaptive else ''}{f'_stop{stopping}' if stopping else ''}")
+               f"{'_plateau' if adaptive else ''}{f'_stop{stopping}' if stopping else ''}"
+               f"{'_dropout' if dropped else ''}")
     for name in SPECIALISED:
         copy = types.FunctionType(globals()[name].__code__, scope, f"{name}_{variant}")
         copy.__qualname__ = copy.__name__
         scope[name] = njit(cache=True, nogil=True, error_model="numpy")(copy)
-    plain = not (extended or regularized or adaptive or stopping)
+    plain = not (extended or regularized or adaptive or stopping or dropped)
     predict = scope["predict_kernel"] if plain else kernels(activation, softmax).predict
     return Kernels(scope["train_kernel"], predict)

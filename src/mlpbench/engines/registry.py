@@ -40,7 +40,7 @@ ENGINES: dict[str, EngineSpec] = {
     ),
     "numba": EngineSpec(
         "mlpbench.engines.numba_engine", "numba", _FAST, "float64",
-        Capabilities(per_run_lr=True, plateau=True, stopping=True),
+        Capabilities(per_run_lr=True, plateau=True, stopping=True, dropout=True),
     ),
     "keras": EngineSpec("mlpbench.engines.keras_engine", "keras", _TF, "float32", _FRAMEWORK),
     "tf-function": EngineSpec(
