@@ -56,3 +56,16 @@ def stored_run(seed: int, metrics: dict[str, float], diverged: bool = False,
     how many runs shared its wall time."""
     return StoredRun(seed, "k", {}, "numpy", "float64", "cpu", seed, diverged, metrics, group,
                      np.zeros(1), [], {}, {}, "")  # fmt: skip
+
+
+def assert_same_runs(ours, theirs, rtol: float) -> None:
+    """Two engines' runs of one configuration: the same epochs, and every curve and weight
+    equal to rtol (weights near 0 to 1e-13 absolute)."""
+    for a, b in zip(ours, theirs, strict=True):
+        assert len(b.loss_curve) == len(a.loss_curve), (a.seed, len(a.loss_curve))
+        np.testing.assert_allclose(b.loss_curve, a.loss_curve, rtol=rtol)
+        assert sorted(a.curves) == sorted(b.curves)
+        for name in a.curves:
+            np.testing.assert_allclose(b.curves[name], a.curves[name], rtol=rtol, atol=1e-15)
+        for x, y in zip(a.params, b.params):
+            np.testing.assert_allclose(np.asarray(y), np.asarray(x), rtol=rtol, atol=1e-13)

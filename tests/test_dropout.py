@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import mlpbench as mb
+from conftest import assert_same_runs
 from mlpbench.config.core import Config
 from mlpbench.data.streams import dropout_keys
 from mlpbench.engines.numpy_engine import loss_and_grads
@@ -110,10 +111,7 @@ NUMBA_CASES = [
 def test_numba_drops_the_units_numpy_drops(given):
     pytest.importorskip("numba")
     ours, theirs = (mb.train(runs=2, engine=e, **(BASE | given)) for e in ("numpy", "numba"))
-    for a, b in zip(ours.runs, theirs.runs):
-        np.testing.assert_allclose(b.loss_curve, a.loss_curve, rtol=1e-10)
-        for x, y in zip(a.params, b.params):
-            np.testing.assert_allclose(np.asarray(y), np.asarray(x), rtol=1e-9, atol=1e-13)
+    assert_same_runs(ours.runs, theirs.runs, rtol=1e-9)
 
 
 def test_engines_that_cannot_drop_the_same_units_refuse_it_in_one_line():

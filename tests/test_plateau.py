@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import mlpbench as mb
+from conftest import assert_same_runs
 from mlpbench import cli
 from mlpbench.config.core import Config
 from mlpbench.engines.registry import available, check_supports
@@ -116,10 +117,7 @@ def test_numba_computes_the_same_rates_in_its_kernel():
                        "min_lr": 0.3}):  # fmt: skip
         ours, theirs = (mb.train(runs=3, engine=e, **(PLATEAU | given)) for e in ("numpy",
                                                                                  "numba"))
-        for a, b in zip(ours.runs, theirs.runs):
-            np.testing.assert_allclose(b.loss_curve, a.loss_curve, rtol=1e-12)
-            for x, y in zip(a.params, b.params):
-                np.testing.assert_allclose(np.asarray(y), np.asarray(x), rtol=1e-10)
+        assert_same_runs(ours.runs, theirs.runs, rtol=1e-10)
 
 
 FRAMEWORKS = ("keras", "tf-function", "tf-xla", "jax")
