@@ -69,3 +69,22 @@ def assert_same_runs(ours, theirs, rtol: float) -> None:
             np.testing.assert_allclose(b.curves[name], a.curves[name], rtol=rtol, atol=1e-15)
         for x, y in zip(a.params, b.params):
             np.testing.assert_allclose(np.asarray(y), np.asarray(x), rtol=rtol, atol=1e-13)
+
+
+# the engines that train every run in one traced step: no plateau, early stopping or dropout
+FRAMEWORKS = ("keras", "tf-function", "tf-xla", "jax")
+
+
+def assert_a_framework_refuses(argv: list[str], out, message: str, capsys) -> None:
+    """`mlpbench train` argv (its --out last) run again on an installed framework engine
+    exits 2 with one line holding message, and writes nothing to out."""
+    from mlpbench import cli
+    from mlpbench.engines.registry import available
+
+    framework = next((e for e in FRAMEWORKS if available(e)), None)
+    if framework is None:
+        return
+    assert cli.main([*argv[:-2], "--engine", framework, "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+    assert not out.exists()

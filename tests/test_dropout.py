@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import mlpbench as mb
-from conftest import assert_same_runs
+from conftest import FRAMEWORKS, assert_same_runs
 from mlpbench.config.core import Config
 from mlpbench.data.streams import dropout_keys
 from mlpbench.engines.numpy_engine import loss_and_grads
@@ -115,7 +115,7 @@ def test_numba_drops_the_units_numpy_drops(given):
 
 
 def test_engines_that_cannot_drop_the_same_units_refuse_it_in_one_line():
-    for engine in ("keras", "tf-function", "tf-xla", "jax"):
+    for engine in FRAMEWORKS:
         with pytest.raises(UsageError, match=rf"engine '{engine}' cannot train dropout 0.2 "
                                              r"\(every engine must drop the same units\); "
                                              "engines that can: numpy, numba$"):  # fmt: skip

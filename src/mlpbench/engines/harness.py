@@ -137,14 +137,14 @@ def collect(
                          f"{curve.shape[1]} epochs")  # fmt: skip
     out = []
     for r, seed in enumerate(seeds):
-        trained = np.asarray(curve[r, : epochs[r]], dtype=np.float64)
+        loss_curve = np.asarray(curve[r, : epochs[r]], dtype=np.float64)
         final = [p[r] for p in params]
         out.append(RunResult(
             seed=int(seed),
             metrics={k: float(v[r]) for k, v in metrics.items()},
-            loss_curve=trained,
+            loss_curve=loss_curve,
             params=[np.asarray(p, dtype=np.float64).tolist() for p in final],
-            diverged=diverged(trained, final, metrics["train_loss"][r]),
+            diverged=diverged(loss_curve, final, metrics["train_loss"][r]),
             curves={k: np.asarray(v[r, : epochs[r]], dtype=np.float64) for k, v in curves.items()},
         ))  # fmt: skip
     return out

@@ -21,6 +21,7 @@ from mlpbench.engines.base import Engine, EpochCallback, Fit, Problem, Trainer
 from mlpbench.engines.numba_kernels import constants, kernels, loss_code
 from mlpbench.engines.numba_math import math_constants
 from mlpbench.engines.numba_optimizers import OPTIMIZER_CODES, extended, step_table
+from mlpbench.nn import stopping
 from mlpbench.nn.model import Params
 from mlpbench.nn.schedules import SCHEDULES
 
@@ -82,9 +83,9 @@ STOPPING_CODES = {"none": 0, "loss": 1, "val_loss": 2}  # numba_kernels.STOPPING
 
 def _stop(config: Config, dtype: str) -> np.ndarray:
     """Early stopping's settings as the kernel reads them: patience, min_delta, restore."""
-    p = config.stopping_settings
-    return np.array([p.get("stop_patience", 0), p.get("stop_min_delta", 0.0),
-                     float(p.get("restore_best", False))], dtype=dtype)  # fmt: skip
+    p = stopping.DEFAULTS | config.stopping_settings  # without stopping: unread defaults
+    return np.array([p["stop_patience"], p["stop_min_delta"], float(p["restore_best"])],
+                    dtype=dtype)  # fmt: skip
 
 
 # a variant's first call in this process: what compiling or loading its kernels cost

@@ -107,20 +107,19 @@ def check_supports(name: str, config: Config, dtype: str) -> None:
                 f"engine {name!r} cannot train {what} {value!r}; it supports: "
                 + ", ".join(sorted(allowed))
             )
-    if config.dropout and not caps.dropout:
-        able = [e for e, s in ENGINES.items() if s.capabilities.dropout]
-        raise UsageError(f"engine {name!r} cannot train dropout {config.dropout:g} (every "
-                         f"engine must drop the same units); engines that can: "
-                         f"{', '.join(able)}")  # fmt: skip
-    if config.early_stopping != "none" and not caps.stopping:
-        able = [e for e, s in ENGINES.items() if s.capabilities.stopping]
-        raise UsageError(f"engine {name!r} cannot train early_stopping "
-                         f"{config.early_stopping!r} (each run stops on its own losses); "
-                         f"engines that can: {', '.join(able)}")  # fmt: skip
-    if SCHEDULES[config.schedule].adaptive and not caps.plateau:
-        able = [e for e, s in ENGINES.items() if s.capabilities.plateau]
-        raise UsageError(f"engine {name!r} cannot train schedule {config.schedule!r} (its rate "
-                         f"follows each run's losses); engines that can: {', '.join(able)}")
+    # what a configuration asks of an engine that computes as it trains: (asked, capability,
+    # the choice as the message names it, why it takes an engine of its own)
+    needs = ((bool(config.dropout), "dropout", f"dropout {config.dropout:g}",
+              "every engine must drop the same units"),
+             (config.early_stopping != "none", "stopping",
+              f"early_stopping {config.early_stopping!r}", "each run stops on its own losses"),
+             (SCHEDULES[config.schedule].adaptive, "plateau", f"schedule {config.schedule!r}",
+              "its rate follows each run's losses"))  # fmt: skip
+    for asked, capability, what, why in needs:
+        if asked and not getattr(caps, capability):
+            able = [e for e, s in ENGINES.items() if getattr(s.capabilities, capability)]
+            raise UsageError(f"engine {name!r} cannot train {what} ({why}); engines that can: "
+                             f"{', '.join(able)}")
 
 
 # TensorFlow's C++ start-up lines, written before its log level (TF_CPP_MIN_LOG_LEVEL) applies
