@@ -153,7 +153,25 @@ def schedule_settings() -> str:
     return _table(("schedule", *(f"`{s}`" for s in SETTINGS)), rows)
 
 
+def activation_table() -> str:
+    """Every hidden activation with its definition, from the registry."""
+    from mlpbench.nn.activations import ACTIVATIONS
+
+    return _table(("activation", "f(z)"), [(f"`{name}`", a.description)
+                                           for name, a in ACTIVATIONS.items()])  # fmt: skip
+
+
+def initializer_table() -> str:
+    """Every initializer with how it draws, from the registry."""
+    from mlpbench.nn.initializers import INITIALIZERS
+
+    return _table(("init", "a layer's weights and biases"), [
+        (f"`{name}`", i.description) for name, i in INITIALIZERS.items()])  # fmt: skip
+
+
 GENERATED: dict[str, Callable[[], str]] = {
+    "activations": activation_table,
+    "initializers": initializer_table,
     "study-reference": study_reference,
     "cli-reference": cli_reference,
     "layering": layering,

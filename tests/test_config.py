@@ -87,13 +87,15 @@ def test_validation_holds_out_the_last_points():
 
 def test_registries_are_the_only_source_of_names():
     from mlpbench.nn.activations import ACTIVATIONS
+    from mlpbench.nn.initializers import INITIALIZERS
     from mlpbench.nn.losses import LOSSES
     from mlpbench.nn.optimizers import OPTIMIZERS
     from mlpbench.nn.schedules import SCHEDULES
     from mlpbench.nn.stopping import MONITORS
 
     registries = {f.name: f.allowed() for f in FIELDS if f.kind == "choice"}
-    assert registries == {"activation": tuple(ACTIVATIONS), "loss": tuple(LOSSES),
+    assert registries == {"activation": tuple(ACTIVATIONS), "init": tuple(INITIALIZERS),
+                          "loss": tuple(LOSSES),
                           "optimizer": tuple(OPTIMIZERS), "schedule": tuple(SCHEDULES),
                           "early_stopping": tuple(MONITORS)}  # fmt: skip
     needs = {"cce": {"data": "iris"},  # 3 classes or more

@@ -15,21 +15,25 @@ weights (mlpbench.analysis.agree.difference). Tolerances, stated once:
   that to ~5e-6 observed; 1e-4 leaves a margin of 20 and still fails every
   mutation below by orders of magnitude.
 
-The full product of the choices (13 optimizers-with-settings x 5 schedules x
-3 activations x 2 depths x 2 outputs x 2 losses x 2 batch sizes x 2 weight
-decays x 4 weight penalties, 24,960 cases) is far too large, so the cases are
-a pairwise design (pairwise.py): every pair of levels of any two factors is
-trained by at least one case, on every engine (66 cases, one more than the
-product of the two largest factors, the least any such design can have), so
-every optimizer meets every schedule and every weight penalty on every
-engine. Beside it, every optimizer with every schedule on the seed network, on
-numba. Softmax outputs are 3 classes on 3 inputs read from a CSV file (so the
-file path is under test too); a unit output is the seed's quadratic set. The
-optimizers-with-settings are each optimizer at its Keras defaults and five
-arms that set every other setting (momentum, Nesterov, centring, rho, amsgrad,
-betas, epsilon, the initial accumulator).
+The full product of the choices (13 optimizers-with-settings x 5 schedules x 11
+activations x 2 initializers x 2 depths x 2 outputs x 2 losses x 2 batch sizes
+x 2 weight decays x 4 weight penalties, 183,040 cases) is far too large, so the
+cases are two pairwise designs (pairwise.py), in each of which every pair of
+levels of any two factors is trained by at least one case, on every engine. The
+optimizer design (66 cases, one more than the product of its two largest
+factors, the least any such design can have) has every optimizer meet every
+schedule and every weight penalty, on the seed's three activations: an
+optimizer sees only gradients. The network design (22 cases) trains every
+activation (leaky_relu at a slope of its own) with two initializers (Keras'
+zero biases, scikit-learn's drawn ones), both depths, outputs, losses and batch
+sizes, by SGD. Beside them, every optimizer with every schedule on the seed
+network, on numba. Softmax outputs are 3 classes on 3 inputs read from a CSV
+file (so the file path is under test too); a unit output is the seed's
+quadratic set. The optimizers-with-settings are each optimizer at its Keras
+defaults and five arms that set every other setting (momentum, Nesterov,
+centring, rho, amsgrad, betas, epsilon, the initial accumulator).
 
-A new engine in engines.ENGINES is under this whole design with no edit here.
+A new engine in engines.ENGINES is under both designs with no edit here.
 The mutation tests break each activation's derivative and optimizer rules on
 purpose in each compiled or framework engine and check that the suite would
 fail them.
@@ -77,11 +81,21 @@ SCHEDULE_ARMS = (
 )
 # no weight penalty, each penalty alone, and both
 PENALTY_ARMS = ({}, {"l1": 0.01}, {"l2": 0.02}, {"l1": 0.005, "l2": 0.01})
-FACTORS = {"arm": ARMS, "schedule": SCHEDULE_ARMS, "activation": tuple(ACTIVATIONS),
+# the optimizer design's activations: the seed's three (an optimizer sees only gradients;
+# every activation is trained by the network design below)
+FACTORS = {"arm": ARMS, "schedule": SCHEDULE_ARMS, "activation": ("sigmoid", "tanh", "relu"),
            "hidden": ((3,), (4, 3)), "output": ("unit", "softmax"),
            "loss": ("cross-entropy", "mse"), "batch": (None, 8),
            "weight_decay": (None, 0.05), "penalty": PENALTY_ARMS}  # fmt: skip
 DESIGN = all_pairs(FACTORS)
+# the network design: every activation with two initializers (Keras' zero biases and
+# scikit-learn's drawn ones, which every engine must read) and each shape, output, loss and
+# batch size, pairwise, trained by SGD at a constant rate
+NETWORK_FACTORS = {"activation": tuple(ACTIVATIONS), "init": ("glorot_uniform", "sklearn"),
+                   "hidden": ((3,), (4, 3)), "output": ("unit", "softmax"),
+                   "loss": ("cross-entropy", "mse"), "batch": (None, 8)}  # fmt: skip
+NETWORK_DESIGN = all_pairs(NETWORK_FACTORS)
+LEAKY_SLOPE = 0.1  # leaky_relu's cases train at a slope other than its default
 
 
 @pytest.fixture(scope="session")
@@ -105,19 +119,23 @@ def engines_here() -> list[tuple[str, str]]:
 def config_for(activation, hidden, loss, optimizer, batch, data="quadratic", **settings
                ) -> Config:  # fmt: skip
     """12 updates: 12 full-batch epochs, or 4 epochs of 3 batches."""
+    if activation == "leaky_relu":
+        settings = {"negative_slope": LEAKY_SLOPE} | settings
     return Config(data=data, m=20, n=8, hidden=hidden, activation=activation, loss=loss,
                   optimizer=optimizer, lr=RATES[optimizer], batch_size=batch,
                   epochs=12 if batch is None else 4, **settings)  # fmt: skip
 
 
 def case_config(case: dict, three_classes: str) -> Config:
-    """A case of the design as a configuration."""
+    """A case of either design as a configuration (the network design's at SGD)."""
     softmax = case["output"] == "softmax"
     loss = "mse" if case["loss"] == "mse" else ("cce" if softmax else "bce")
-    return config_for(case["activation"], case["hidden"], loss, batch=case["batch"],
-                      data=three_classes if softmax else "quadratic",
-                      weight_decay=case["weight_decay"], **case["arm"],
-                      **case["schedule"], **case["penalty"])  # fmt: skip
+    rest = {name: case[name] for name in ("weight_decay", "init") if name in case}
+    for name in ("arm", "schedule", "penalty"):
+        rest |= case.get(name, {})
+    return config_for(case["activation"], case["hidden"], loss, rest.pop("optimizer", "sgd"),
+                      batch=case["batch"], data=three_classes if softmax else "quadratic",
+                      **rest)  # fmt: skip
 
 
 @functools.cache
@@ -152,6 +170,21 @@ def test_engine_conforms(name, device, case, three_classes):
     assert curve <= tolerance and weights <= tolerance, (curve, weights)
 
 
+def _network_id(case: dict) -> str:
+    return "-".join([case["activation"], case["init"], "x".join(map(str, case["hidden"])),
+                     case["output"], case["loss"], f"B{case['batch'] or 'all'}"])
+
+
+@pytest.mark.parametrize("case", NETWORK_DESIGN, ids=[_network_id(c) for c in NETWORK_DESIGN])
+@pytest.mark.parametrize(("name", "device"), engines_here())
+def test_engine_conforms_on_every_network(name, device, case, three_classes):
+    config = case_config(case, three_classes)
+    assert config.init == case["init"] and config.optimizer == "sgd"
+    tolerance = TOLERANCE[engines.default_dtype(name)]
+    curve, weights = distance(name, device, config)
+    assert curve <= tolerance and weights <= tolerance, (curve, weights)
+
+
 # optimizer x schedule in full on the seed's 2-3-1 sigmoid network (BCE, full batch), on
 # numba, whose kernel compiles in the rate (every engine also meets every optimizer with every
 # schedule in the design above, each pair once, on other networks)
@@ -170,19 +203,22 @@ def test_every_optimizer_follows_every_schedule(name, device, optimizer, schedul
     assert curve <= tolerance and weights <= tolerance, (curve, weights)
 
 
-def test_the_design_covers_every_pair_of_levels():
-    names = list(FACTORS)
-    covered = set().union(*(pairs_of([FACTORS[n].index(c[n]) for n in names]) for c in DESIGN))
+@pytest.mark.parametrize(("factors", "design"), [(FACTORS, DESIGN),
+                                                  (NETWORK_FACTORS, NETWORK_DESIGN)])
+def test_each_design_covers_every_pair_of_levels(factors, design):
+    names = list(factors)
+    covered = set().union(*(pairs_of([factors[n].index(c[n]) for n in names]) for c in design))
     for (i, a), (j, b) in itertools.combinations(enumerate(names), 2):
-        for x, y in itertools.product(range(len(FACTORS[a])), range(len(FACTORS[b]))):
-            assert (i, x, j, y) in covered, (a, FACTORS[a][x], b, FACTORS[b][y])
-    lower_bound = len(ARMS) * len(SCHEDULE_ARMS)  # the two largest factors' sizes
-    assert lower_bound <= len(DESIGN) <= lower_bound + 6, len(DESIGN)
+        for x, y in itertools.product(range(len(factors[a])), range(len(factors[b]))):
+            assert (i, x, j, y) in covered, (a, factors[a][x], b, factors[b][y])
+    largest = sorted(len(levels) for levels in factors.values())[-2:]
+    lower_bound = largest[0] * largest[1]  # the two largest factors' sizes
+    assert lower_bound <= len(design) <= lower_bound + 6, len(design)
 
 
 def test_the_design_trains_every_registered_choice():
     assert {arm["optimizer"] for arm in ARMS} == set(OPTIMIZERS) == set(RATES)
-    assert set(FACTORS["activation"]) == set(ACTIVATIONS)
+    assert set(NETWORK_FACTORS["activation"]) == set(ACTIVATIONS)
     with_settings = {name for arm in SETTINGS_ARMS for name in arm} - {"optimizer"}
     assert with_settings | {"weight_decay"} == set(Settings._fields)
     # an adaptive schedule (plateau) is trained by the engines that compute rates as they

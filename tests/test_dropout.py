@@ -14,7 +14,7 @@ from mlpbench.data.streams import dropout_keys
 from mlpbench.engines.numpy_engine import loss_and_grads
 from mlpbench.engines.registry import check_supports
 from mlpbench.errors import UsageError
-from mlpbench.nn.activations import ACTIVATIONS
+from mlpbench.nn.activations import ACTIVATIONS, hidden
 from mlpbench.nn.dropout import masks, splitmix, uniforms
 from mlpbench.nn.model import forward, init_params
 
@@ -57,7 +57,7 @@ def test_a_forward_pass_worked_by_hand():
     w1, b1 = np.array([[[1.0, -2.0]]]), np.array([[0.0, 0.5]])
     w2, b2 = np.array([[[3.0], [4.0]]]), np.array([[0.1]])
     mask = [np.array([[[2.0, 0.0]]])]  # unit 1 kept (x 1 / (1 - 0.5)), unit 2 dropped
-    _, acts, logit = forward([w1, b1, w2, b2], np.array([[[0.7]]]), "tanh", mask)
+    _, acts, logit = forward([w1, b1, w2, b2], np.array([[[0.7]]]), hidden("tanh"), mask)
     assert acts[1][0, 0].tolist() == [2 * np.tanh(0.7), 0.0]
     assert logit[0, 0, 0] == pytest.approx(3.0 * 2 * np.tanh(0.7) + 0.1)
 
@@ -70,15 +70,16 @@ def test_gradients_through_dropped_units_match_finite_differences(activation):
         b += rng.normal(scale=0.1, size=b.shape)
     x, y = rng.normal(size=(2, 6, 2)), rng.integers(0, 2, size=(2, 6, 1)).astype(float)
     drop = masks(dropout_keys([0, 1]), 4, 6, [5, 4], 0.4, "float64")
-    _, grads = loss_and_grads(params, x, y, activation, "bce", drop)
+    act = hidden(activation)
+    _, grads = loss_and_grads(params, x, y, act, "bce", drop)
     eps = 1e-6
     for i, p in enumerate(params):
         for index in np.ndindex(p.shape[1:]):
             up, down = [q.copy() for q in params], [q.copy() for q in params]
             up[i][(0, *index)] += eps
             down[i][(0, *index)] -= eps
-            numeric = (loss_and_grads(up, x, y, activation, "bce", drop)[0][0]
-                       - loss_and_grads(down, x, y, activation, "bce", drop)[0][0]) / (2 * eps)
+            numeric = (loss_and_grads(up, x, y, act, "bce", drop)[0][0]
+                       - loss_and_grads(down, x, y, act, "bce", drop)[0][0]) / (2 * eps)
             assert grads[i][(0, *index)] == pytest.approx(numeric, rel=1e-5, abs=1e-8), (i,
                                                                                        index)
 

@@ -2,10 +2,11 @@
 
 Each test breaks one activation's derivative on purpose (the value stays
 right, so only training can tell) in one compiled or framework engine, and
-checks that the conformance measure then exceeds its tolerance by far:
-- sigmoid: a instead of a (1 - a)
-- tanh:    1 - a instead of 1 - a^2
-- relu:    1 everywhere instead of 1 for z > 0
+checks that the conformance measure then exceeds its tolerance by far (WRONG,
+one for every registered activation):
+- sigmoid: a instead of a (1 - a); tanh: 1 - a instead of 1 - a^2;
+- relu, leaky_relu, elu: 1 everywhere; selu: its scale everywhere; linear: 0;
+- gelu, silu, softplus, sin: the value a instead of the derivative.
 numba's kernels are compiled, so its mutants are patched copies of the
 source, each run in a subprocess with its own compile cache.
 
@@ -37,19 +38,42 @@ import pytest
 
 from mlpbench import engines
 from mlpbench.config.core import Config
+from mlpbench.nn.activations import ACTIVATIONS as REGISTERED
+from mlpbench.nn.activations import SELU_SCALE
 from test_conformance import TOLERANCE, config_for, distance
 
-ACTIVATIONS = ("sigmoid", "tanh", "relu")
 WRONG = {  # (z, a) -> the broken derivative, in any array library
     "sigmoid": lambda z, a: a,
     "tanh": lambda z, a: 1 - a,
     "relu": lambda z, a: z * 0 + 1,
+    "linear": lambda z, a: z * 0,
+    "leaky_relu": lambda z, a: z * 0 + 1,  # the slope below zero dropped
+    "elu": lambda z, a: z * 0 + 1,
+    "selu": lambda z, a: z * 0 + SELU_SCALE,  # the scale everywhere
+    "gelu": lambda z, a: a,  # the value for the derivative
+    "silu": lambda z, a: a,
+    "softplus": lambda z, a: a,
+    "sin": lambda z, a: a,  # sin for cos
 }
-NUMBA_SOURCE = {  # the line of numba_kernels._derivative each mutant replaces
-    "sigmoid": ("return a * (k[ONE] - a)", "return a"),
-    "tanh": ("return k[ONE] - a * a", "return k[ONE] - a"),
-    "relu": ("return k[ONE] if z > k[ZERO] else k[ZERO]", "return k[ONE]"),
-}
+ACTIVATIONS = tuple(WRONG)
+NUMBA_SOURCE = {  # the text of numba_activations.RULES each mutant replaces, and its mutant
+    "sigmoid": ("lambda z, a, k, c: a * (k[ONE] - a)", "lambda z, a, k, c: a"),
+    "tanh": ("lambda z, a, k, c: k[ONE] - a * a", "lambda z, a, k, c: k[ONE] - a"),
+    "relu": ("lambda z, a, k, c: k[ONE] if z > k[ZERO] else k[ZERO]", "lambda z, a, k, c: k[ONE]"),
+    "linear": ("_rule(lambda z, k, c: z, lambda z, a, k, c: k[ONE])",
+               "_rule(lambda z, k, c: z, lambda z, a, k, c: k[ZERO])"),
+    "leaky_relu": ("k[ONE] if z > k[ZERO] else k[SLOPE]", "k[ONE]"),
+    "elu": ("k[ONE] if z > k[ZERO] else a + k[ONE]", "k[ONE]"),
+    "selu": ("k[SCALE] if z >= k[ZERO] else a + k[SCALE_ALPHA]", "k[SCALE]"),
+    "gelu": ("return k[HALF] * math.erfc(-z * k[SQRT_HALF]) + z * phi", "return a"),
+    "silu": ("return s * (k[ONE] + z * (k[ONE] - s))", "return a"),
+    "softplus": ("lambda z, a, k, c: sigmoid(z, k, c)", "lambda z, a, k, c: a"),
+    "sin": ("lambda z, a, k, c: math.cos(z)", "lambda z, a, k, c: a"),
+}  # fmt: skip
+
+
+def test_every_activation_has_a_mutant():
+    assert set(WRONG) == set(NUMBA_SOURCE) == set(REGISTERED)
 
 
 def _config(activation: str):
@@ -63,14 +87,18 @@ def _assert_caught(name: str, activation: str) -> None:
 
 
 def _tf_broken(activation: str):
+    """The engine's own activation of (z, slope) with a wrong derivative."""
     import tensorflow as tf
 
-    value = {"sigmoid": tf.sigmoid, "tanh": tf.tanh, "relu": tf.nn.relu}[activation]
+    value = sys.modules["mlpbench.engines.tf_function_engine"].ACTIVATIONS[activation]
 
-    @tf.custom_gradient
-    def broken(z):
-        a = value(z)
-        return a, lambda g: g * WRONG[activation](z, a)
+    def broken(z, s):
+        @tf.custom_gradient
+        def inner(z):
+            a = value(z, s)
+            return a, lambda g: g * WRONG[activation](z, a)
+
+        return inner(z)
 
     return broken
 
@@ -97,13 +125,19 @@ def test_jax_wrong_derivative_is_caught(activation, monkeypatch):
     from mlpbench.engines import jax_engine
 
     value = jax_engine.ACTIVATIONS[activation]
-    broken = jax.custom_jvp(value)
 
-    @broken.defjvp
-    def _jvp(primals, tangents):
-        (z,), (t,) = primals, tangents
-        a = value(z)
-        return a, t * WRONG[activation](z, a)
+    def broken(z, s):
+        @jax.custom_jvp
+        def inner(z):
+            return value(z, s)
+
+        @inner.defjvp
+        def _jvp(primals, tangents):
+            (z,), (t,) = primals, tangents
+            a = value(z, s)
+            return a, t * WRONG[activation](z, a)
+
+        return inner(z)
 
     monkeypatch.setitem(jax_engine.ACTIVATIONS, activation, broken)
     _assert_caught("jax", activation)
@@ -145,9 +179,10 @@ def _patched_runs(tmp_path: Path, module: str, mutants: dict[str, tuple[str, str
 
 @pytest.mark.skipif(not engines.available("numba"), reason="numba not installed")
 def test_numba_wrong_derivative_is_caught(tmp_path):
-    """Three patched copies of the package, compiled and measured side by side."""
+    """A patched copy of the package for each activation, compiled and measured side by
+    side."""
     mutants = {a: (right, wrong, [MUTANT_SCRIPT, a]) for a, (right, wrong) in NUMBA_SOURCE.items()}
-    for activation, (curve, weights) in _patched_runs(tmp_path, "numba_kernels.py",
+    for activation, (curve, weights) in _patched_runs(tmp_path, "numba_activations.py",
                                                       mutants).items():  # fmt: skip
         limit = 10 * TOLERANCE["float64"]
         assert curve > limit or weights > limit, (activation, curve, weights)
@@ -364,12 +399,12 @@ PLANTED: dict[str, Planted] = {
         "scale = np.asarray(1.0, dtype=dtype)", "test_dropout.py"),
     "dropout's derivative at the masked activation": Planted(
         "engines/numpy_engine.py", "raw = acts[layer] if masks is None else "
-        "ACTIVATIONS[activation].value(z)", "raw = acts[layer]", "test_dropout.py"),
+        "activation.value(z)", "raw = acts[layer]", "test_dropout.py"),
     "dropout's backward pass unmasked": Planted(
         "engines/numpy_engine.py", "                delta = delta * masks[layer - 1]",
         "                delta = delta * 1", "test_dropout.py"),
     "glorot with 2 for 6": Planted(
-        "nn/model.py", "np.sqrt(6.0 / (fan_in + fan_out))", "np.sqrt(2.0 / (fan_in + fan_out))",
+        "nn/initializers.py", "limit = math.sqrt(3 * scale / n)", "limit = math.sqrt(scale / n)",
         "test_streams.py"),
     "store key without dtype": Planted(
         "experiment/store.py", "return job.config.key(), job.engine, job.dtype, job.device",

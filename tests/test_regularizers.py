@@ -10,6 +10,7 @@ from mlpbench import engines
 from mlpbench.config.core import Config
 from mlpbench.errors import UsageError
 from mlpbench.nn import regularizers
+from mlpbench.nn.activations import hidden
 from mlpbench.nn.model import init_params
 from mlpbench.nn.regularizers import Penalty
 
@@ -77,7 +78,7 @@ def test_hand_worked_step_of_the_numpy_engine():
     penalized = plain.replace(l2=0.1)
     problem = prepare(plain, [0], "float64")
     data, start = problem.data, problem.params
-    _, grads = loss_and_grads(start, data.x_train, data.y_train, "sigmoid", "bce")
+    _, grads = loss_and_grads(start, data.x_train, data.y_train, hidden("sigmoid"), "bce")
     (run,) = engines.train("numpy", penalized, [0])
     for i, (p, g) in enumerate(zip(start, grads)):
         extra = 2 * 0.1 * p if i % 2 == 0 else 0.0

@@ -10,7 +10,7 @@ from mlpbench.config.core import Config
 from mlpbench.engines import accuracy
 from mlpbench.engines.numpy_engine import loss_and_grads
 from mlpbench.errors import UsageError
-from mlpbench.nn.activations import softmax
+from mlpbench.nn.activations import hidden, softmax
 from mlpbench.nn.losses import LOSSES
 from mlpbench.nn.model import init_params
 from test_numerics import _numeric_grads
@@ -49,16 +49,17 @@ def test_softmax_mse_by_hand():
 
 
 @pytest.mark.parametrize("loss", ["cce", "mse"])
-@pytest.mark.parametrize(("hidden", "activation"), [((3,), "sigmoid"), ((4, 3), "tanh"),
-                                                    ((5,), "relu")])  # fmt: skip
-def test_softmax_backward_matches_finite_differences(loss, hidden, activation):
+@pytest.mark.parametrize(("sizes", "activation"), [((3,), "sigmoid"), ((4, 3), "tanh"),
+                                                   ((5,), "relu")])  # fmt: skip
+def test_softmax_backward_matches_finite_differences(loss, sizes, activation):
     rng = np.random.default_rng(2)
-    params = init_params((3, *hidden, 4), seeds=[1, 2])
+    params = init_params((3, *sizes, 4), seeds=[1, 2])
     params = [p + rng.normal(0, 0.3, p.shape) for p in params]
     x = rng.uniform(-2, 2, (2, 7, 3))
     y = np.eye(4)[rng.integers(0, 4, (2, 7))]
-    _, grads = loss_and_grads(params, x, y, activation, loss)
-    for g, n in zip(grads, _numeric_grads(params, x, y, activation, loss)):
+    act = hidden(activation)
+    _, grads = loss_and_grads(params, x, y, act, loss)
+    for g, n in zip(grads, _numeric_grads(params, x, y, act, loss)):
         assert g.shape == n.shape
         np.testing.assert_allclose(g, n, rtol=1e-5, atol=1e-9)
 

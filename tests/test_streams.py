@@ -18,7 +18,8 @@ from mlpbench.data.streams import (
     dropout_keys,
     rng_for,
 )
-from mlpbench.nn.model import glorot_params, init_params
+from mlpbench.nn.initializers import INITIALIZERS, TRUNCATED_STD, truncated_normal
+from mlpbench.nn.model import init_params, run_params
 
 SEED = 12345
 
@@ -53,7 +54,7 @@ def test_the_weights_come_from_stream_1_layer_by_layer():
     rng = _definition(SEED, 1)
     w1 = rng.uniform(-np.sqrt(6 / 5), np.sqrt(6 / 5), (2, 3))  # Glorot: sqrt(6 / (2 + 3))
     w2 = rng.uniform(-np.sqrt(6 / 4), np.sqrt(6 / 4), (3, 1))  # sqrt(6 / (3 + 1))
-    params = glorot_params((2, 3, 1), SEED)
+    params = run_params((2, 3, 1), SEED)
     assert np.array_equal(params[0], w1) and np.array_equal(params[2], w2)
     assert not params[1].any() and not params[3].any()  # zero biases
 
@@ -84,8 +85,70 @@ def test_glorot_weights_are_keras_glorot_uniform_from_the_same_generator(sizes, 
     monkeypatch.setattr(initializers.random, "uniform", same_generator)
     glorot = initializers.GlorotUniform(seed=0)
     expected = [np.asarray(glorot((a, b))) for a, b in itertools.pairwise(sizes)]
-    ours = glorot_params(sizes, SEED)[0::2]
+    ours = run_params(sizes, SEED)[0::2]
     for mine, keras in zip(ours, expected):
         # Keras writes the bound sqrt(3 * (1 / fan_avg)), ours sqrt(6 / (fan_in + fan_out)):
         # the same number but for the last bit
         np.testing.assert_allclose(mine, keras, rtol=1e-15, atol=0)
+
+
+KERAS_CLASSES = {"glorot_uniform": "GlorotUniform", "glorot_normal": "GlorotNormal",
+                 "he_uniform": "HeUniform", "he_normal": "HeNormal",
+                 "lecun_uniform": "LecunUniform", "lecun_normal": "LecunNormal"}  # fmt: skip
+
+
+def test_every_initializer_is_compared_with_its_source():
+    assert set(KERAS_CLASSES) | {"sklearn"} == set(INITIALIZERS)
+
+
+@pytest.mark.parametrize("init", sorted(KERAS_CLASSES))
+@pytest.mark.parametrize("sizes", [(2, 3, 1), (30, 32, 10)])
+def test_keras_initializers_from_the_same_generator(init, sizes, monkeypatch):
+    """Keras' own class computes the bounds and deviations; its random draws come from our
+    generator (uniform, or our truncated normal), so the weights must match ours."""
+    initializers = pytest.importorskip("keras.src.initializers.random_initializers")
+    rng = _definition(SEED, 1)
+
+    def uniform(shape, minval=0.0, maxval=1.0, dtype=None, seed=None):
+        return rng.uniform(minval, maxval, size=shape)
+
+    def normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
+        return mean + truncated_normal(rng, stddev, tuple(shape))
+
+    monkeypatch.setattr(initializers.random, "uniform", uniform)
+    monkeypatch.setattr(initializers.random, "truncated_normal", normal)
+    keras_init = getattr(initializers, KERAS_CLASSES[init])(seed=0)
+    expected = [np.asarray(keras_init((a, b))) for a, b in itertools.pairwise(sizes)]
+    ours = run_params(sizes, SEED, init)
+    for mine, keras in zip(ours[0::2], expected):
+        np.testing.assert_allclose(mine, keras, rtol=1e-15, atol=0)  # but for the last bit
+    assert not any(b.any() for b in ours[1::2])  # Keras' zero biases
+
+
+@pytest.mark.parametrize(("activation", "theirs"), [("sigmoid", "logistic"), ("relu", "relu"),
+                                                    ("tanh", "tanh")])  # fmt: skip
+def test_sklearn_initializer_is_mlpclassifiers_from_the_same_generator(activation, theirs):
+    """scikit-learn's own _init_coef, its random state our generator: the same weights and
+    biases to the bit, drawn in its order (a layer's weights, then its biases)."""
+    neural_network = pytest.importorskip("sklearn.neural_network")
+    mlp = neural_network.MLPClassifier(activation=theirs)
+    mlp._random_state = _definition(SEED, 1)  # a Generator's uniform takes the same arguments
+    sizes = (2, 5, 4, 1)
+    expected = [part for a, b in itertools.pairwise(sizes)
+                for part in mlp._init_coef(a, b, np.float64)]  # fmt: skip
+    ours = run_params(sizes, SEED, "sklearn", activation)
+    for mine, theirs_ in zip(ours, expected, strict=True):
+        assert np.array_equal(mine, theirs_)
+    bound = np.sqrt((2.0 if activation == "sigmoid" else 6.0) / (2 + 5))
+    assert np.abs(ours[0]).max() <= bound and np.abs(ours[1]).max() > 0  # biases drawn too
+
+
+def test_the_truncated_normal_is_cut_at_two_deviations_and_has_its_stated_deviation():
+    x = truncated_normal(np.random.default_rng(0), 1.0 / TRUNCATED_STD, (400_000,))
+    assert np.abs(x).max() <= 2 / TRUNCATED_STD  # two of the untruncated deviations
+    assert np.std(x) == pytest.approx(1.0, rel=0.01)  # the divisor restores the deviation
+    worked = np.random.default_rng(1)
+    first = worked.standard_normal(5)
+    again = truncated_normal(np.random.default_rng(1), 1.0, (5,))
+    kept = np.abs(first) <= 2
+    assert np.array_equal(again[kept], first[kept])  # draws within the cut are kept in place

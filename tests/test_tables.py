@@ -83,6 +83,21 @@ def test_inputs_are_standardised_on_the_train_part_unless_asked_not_to(tmp_path)
                                                         4).x_train)  # fmt: skip
 
 
+def test_minmax_maps_the_train_parts_range_to_0_1_and_the_test_part_by_the_same(tmp_path):
+    path = _csv(tmp_path / "m.csv", ["a", "b", "c", "y"],
+                [[i, 10 - 2 * i, 7, i % 2] for i in range(10)])  # fmt: skip
+    config = Config(data=str(path), scale="minmax", m=6, n=4)
+    data = make_dataset(config, 0)
+    assert data.x_train.min(axis=0).tolist() == [0, 0, 0]  # the constant column stays at 0
+    assert data.x_train.max(axis=0).tolist() == [1, 1, 0]
+    raw = make_dataset(config.replace(scale="none"), 0)
+    low, high = raw.x_train.min(axis=0), raw.x_train.max(axis=0)
+    span = np.where(high > low, high - low, 1.0)
+    np.testing.assert_array_equal(data.x_test, (raw.x_test - low) / span)  # may leave [0, 1]
+    generated = make_dataset(Config(data="circle", scale="minmax", m=50, n=5), 1).x_train
+    assert generated.min() == 0 and generated.max() == 1
+
+
 def test_a_changed_file_is_another_configuration(tmp_path, capsys):
     path, out = _binary(tmp_path / "d.csv"), str(tmp_path / "out")
     before = Config(data=str(path)).key()
@@ -193,6 +208,8 @@ BAD = [
      "column 'b': standardising values up to 1e+308 overflows float64"),
     ("square.csv", "a,b,y\n1,1e200,0\n2,1,1\n3,1,0\n4,2,1\n5,0,1\n", [],
      "column 'b': standardising values up to 1e+200 overflows"),  # its square does
+    ("range.csv", "a,b,y\n1,1e308,0\n2,-1e308,1\n3,1,0\n4,2,1\n5,0,1\n", ["--scale", "minmax"],
+     "column 'b': min-max scaling values up to 1e+308 overflows"),  # its range does
 ]
 
 

@@ -33,6 +33,7 @@ from mlpbench.data.dataset import (
 )
 from mlpbench.errors import UsageError, shown
 from mlpbench.nn import optimizers, regularizers, schedules, stopping
+from mlpbench.nn.activations import NEGATIVE_SLOPE, Hidden, hidden
 from mlpbench.nn.optimizers import Settings
 from mlpbench.nn.regularizers import Penalty
 
@@ -117,6 +118,11 @@ class Config:
         return optimizers.resolve(self.optimizer, {n: getattr(self, n) for n in Settings._fields})
 
     @property
+    def hidden_activation(self) -> Hidden:
+        """The hidden layers' activation with its setting (leaky_relu's slope) bound."""
+        return hidden(self.activation, self.negative_slope)
+
+    @property
     def penalty(self) -> Penalty | None:
         """The weight penalty training adds to the loss, or None for none."""
         return regularizers.of(self.l1, self.l2)
@@ -147,6 +153,9 @@ class Config:
                 d[name] = [float(v) for v in value]
             elif KINDS[BY_NAME[name].kind].parse is float:  # 1 and 1.0 are one configuration
                 d[name] = float(value)
+        if d["negative_slope"] is not None:  # at its default, not given
+            slope = float(d["negative_slope"])
+            d["negative_slope"] = None if slope == NEGATIVE_SLOPE else slope
         for name in (*regularizers.SETTINGS, "dropout"):  # 1 and 1.0 are one configuration
             d[name] = float(d[name])
         for name in stopping.SETTINGS:  # as the optimizer's: at its default, not given
@@ -309,6 +318,9 @@ def _validate_settings(c: Config) -> None:
             readers = [o for o in optimizers.OPTIMIZERS if optimizers.uses(o, name)]
             raise UsageError(f"{name} applies to optimizer {', '.join(readers)}, not to "
                              f"{shown(c.optimizer)}", name)  # fmt: skip
+    if c.negative_slope not in (None, NEGATIVE_SLOPE) and c.activation != "leaky_relu":
+        raise UsageError(f"negative_slope applies to activation leaky_relu, not to "
+                         f"{shown(c.activation)}", "negative_slope")  # fmt: skip
     if c.nesterov and not c.momentum:
         raise UsageError(f"nesterov needs momentum > 0, got momentum {shown(c.momentum)}",
                          "nesterov")  # fmt: skip

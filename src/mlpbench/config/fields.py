@@ -20,7 +20,8 @@ from typing import Any
 
 from mlpbench.data.dataset import DATASETS, SCALES
 from mlpbench.errors import UsageError, finite, shown
-from mlpbench.nn.activations import ACTIVATIONS
+from mlpbench.nn.activations import ACTIVATIONS, NEGATIVE_SLOPE
+from mlpbench.nn.initializers import INITIALIZERS
 from mlpbench.nn.losses import LOSSES
 from mlpbench.nn.optimizers import DEFAULTS, OPTIMIZERS, default
 from mlpbench.nn.schedules import SCHEDULES
@@ -289,8 +290,8 @@ def _names(registry: dict) -> Callable[[], tuple[str, ...]]:
 # The study file's sections, in the order of --help and the docs, with what each holds.
 SECTIONS: dict[str, str] = {
     "data": "what the network learns: a data set by name, formula or CSV file, and its sizes",
-    "network": "the hidden layers and their activation (the input and output layers follow "
-    "from the data)",
+    "network": "the hidden layers, their activation and how the weights start (the input "
+    "and output layers follow from the data)",
     "training": "the loss, the mini-batch size, the epochs and the tuning hold-out",
     "optimizer": "the update rule and its settings (each setting left out is the "
     "optimizer's own Keras 3 default; one the optimizer does not read is refused)",
@@ -313,7 +314,8 @@ FIELDS: tuple[Field, ...] = (
     Field("test", "data", "text", "", "a CSV test file with the same columns (default: a "
           "seeded split of the data file's rows)"),
     Field("scale", "data", "scale", None, f"input scaling: {', '.join(SCALES)} (default: "
-          "standard for tables, none for generated sets)", choices=lambda: SCALES),
+          "standard for tables, none for generated sets; minmax maps the train part's range to "
+          "[0, 1], as scikit-learn's MinMaxScaler)", choices=lambda: SCALES),
     Field("noise", "data", "fraction", 0.0, "noise level in [0, 1] of circle, xor, gauss, "
           "spiral and moons"),
     Field("rule", "data", "text", "", "the formula data set's rule, e.g. 'x1**2 > x2'"),
@@ -326,6 +328,10 @@ FIELDS: tuple[Field, ...] = (
           keyed=True),
     Field("activation", "network", "choice", "sigmoid", "hidden activation",
           choices=_names(ACTIVATIONS), keyed=True),
+    Field("negative_slope", "network", "nonnegative", None, "leaky_relu's slope below zero "
+          f"(default: {NEGATIVE_SLOPE:g}, Keras')"),
+    Field("init", "network", "choice", "glorot_uniform", "how weights and biases start "
+          "(sklearn: MLPClassifier's own)", choices=_names(INITIALIZERS)),
     Field("loss", "training", "choice", "bce", "loss", choices=_names(LOSSES), keyed=True),
     Field("batch_size", "training", "optional count", None, "mini-batch size (default: m, "
           "full batch)", what="batch size", keyed=True, high=MAX_POINTS),

@@ -11,7 +11,8 @@ formula) each run draws fresh points from its data stream. Where they are a
 fixed table (a CSV file, a set scikit-learn ships) every run sees the same
 rows: the seed picks which rows train and which test (a seeded split of m
 and n rows), or, with a test file, nothing at all. Tables are standardised
-by default with the train part's mean and standard deviation.
+by default with the train part's mean and standard deviation (or, with
+scale = "minmax", mapped to [0, 1] by its range).
 """
 
 from __future__ import annotations
@@ -38,7 +39,6 @@ DATASETS: dict[str, str] = {
     FORMULA: "x ~ U(range)^k labelled by --rule, e.g. 'x1**2 > x2'",
     **{name: description for name, (_, description) in SHIPPED.items()},
 }
-SCALES = ("standard", "none")
 TRAIN_SHARE = 0.8  # of a table's rows, when neither m nor n is given
 
 
@@ -147,27 +147,47 @@ def labels_of(y: np.ndarray) -> np.ndarray:
     return (y[..., 0] > 0.5).astype(np.int64) if y.shape[-1] == 1 else y.argmax(axis=-1)
 
 
-def _standardise(x_train: np.ndarray, x_test: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Both parts scaled by the train part's mean and std, and those two (finite or not)."""
+def _standard(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return x.mean(axis=0), x.std(axis=0)
+
+
+def _minmax(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    low = x.min(axis=0, initial=np.inf)
+    return low, x.max(axis=0, initial=-np.inf) - low
+
+
+# each scaling as (shift, spread) of the train part's columns: x -> (x - shift) / spread
+SCALERS: dict[str, Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]] = {
+    "standard": _standard,  # mean 0, standard deviation 1 (scikit-learn's StandardScaler)
+    "minmax": _minmax,  # the train part's range to [0, 1] (scikit-learn's MinMaxScaler)
+}
+VERBS = {"standard": "standardising", "minmax": "min-max scaling"}
+SCALES = (*SCALERS, "none")
+
+
+def _scale(kind: str, x_train: np.ndarray, x_test: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Both parts scaled by the train part's shift and spread, and those two (finite or not);
+    a constant column stays constant, at 0."""
     with np.errstate(over="ignore", invalid="ignore"):
-        mean, std = x_train.mean(axis=0), x_train.std(axis=0)
-        std = np.where(std > 0, std, 1.0)  # a constant column stays constant (at 0)
-        return (x_train - mean) / std, (x_test - mean) / std, mean, std
+        shift, spread = SCALERS[kind](x_train)
+        spread = np.where(spread > 0, spread, 1.0)
+        return (x_train - shift) / spread, (x_test - shift) / spread, shift, spread
 
 
-def standardised(config: Config, x_train: np.ndarray, x_test: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Inputs standardised on the train part; a column whose mean, spread or scaled values
-    overflow float64 (values near 1e154 and beyond: their squares do) is one line naming it,
-    never zeros or NaN silently."""
-    *parts, mean, std = _standardise(x_train, x_test)
-    bad = ~(np.isfinite(mean) & np.isfinite(std))
+def rescaled(config: Config, x_train: np.ndarray, x_test: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Inputs scaled on the train part as the config says; a column whose shift, spread or
+    scaled values overflow float64 (values near 1e154 and beyond: their squares do, or ranges
+    past 1.8e308) is one line naming it, never zeros or NaN silently."""
+    kind = scaling(config)
+    *parts, shift, spread = _scale(kind, x_train, x_test)
+    bad = ~(np.isfinite(shift) & np.isfinite(spread))
     for part in parts:
         bad |= ~np.isfinite(part).all(axis=0)
     if bad.any():
         column = int(np.argmax(bad))
         name = tables(config)[0].columns[column]
         top = max(np.abs(x[:, column]).max(initial=0.0) for x in (x_train, x_test))
-        raise UsageError(f"data {config.data!r}, column {name!r}: standardising values up to "
+        raise UsageError(f"data {config.data!r}, column {name!r}: {VERBS[kind]} values up to "
                          f"{top:.3g} overflows float64; rescale the column, or give scale = "
                          "'none' to train on it as it is")  # fmt: skip
     return tuple(parts)
@@ -180,18 +200,19 @@ def check_scaling(config: Config) -> None:
     """Refuse, before any run, a table whose columns cannot be standardised (each table is
     checked once per process: every configuration on it, a grid's and a study's, shares it)."""
     sha = config.info.sha256
-    if not scaled(config) or not is_file(config.data) or sha in _SCALABLE:
+    if scaling(config) is None or not is_file(config.data) or sha in _SCALABLE:
         return
     train, test = tables(config)
-    standardised(config, train.x, train.x if test is None else test.x)
+    rescaled(config, train.x, train.x if test is None else test.x)
     _SCALABLE.add(sha)
 
 
-def scaled(config: Config) -> bool:
-    """Whether inputs are standardised: by default for tables, not for generated data."""
+def scaling(config: Config) -> str | None:
+    """How inputs are scaled (a key of SCALERS), or None: by default tables are standardised
+    and generated data left as they are."""
     if config.scale is None:
-        return config.data not in GENERATED and config.data != FORMULA
-    return config.scale == "standard"
+        return None if config.data in GENERATED or config.data == FORMULA else "standard"
+    return None if config.scale == "none" else config.scale
 
 
 def _draw(config: Config, seed: int) -> tuple[np.ndarray, ...]:
@@ -215,8 +236,8 @@ def make_dataset(config: Config, seed: int) -> Dataset:
     """The m train and n test points of one run, inputs scaled as the config says."""
     x_train, l_train, x_test, l_test = _draw(config, seed)
     x_train, x_test = np.asarray(x_train, np.float64), np.asarray(x_test, np.float64)
-    if scaled(config):
-        x_train, x_test = standardised(config, x_train, x_test)
+    if scaling(config) is not None:
+        x_train, x_test = rescaled(config, x_train, x_test)
     k = len(config.info.classes)
     return Dataset(x_train, targets(l_train, k), x_test, targets(l_test, k))
 

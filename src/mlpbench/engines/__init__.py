@@ -6,8 +6,9 @@ results.py holds what a run produces (RunResult) and what the store keeps of
 it (StoredRun). Everything outside this package trains through
 `engines.train(name, ...)`. The engines: numpy_engine.py (the reference),
 numba_engine.py (compiled: numba_kernels.py, numba_math.py,
-numba_softmax.py, numba_optimizers.py), keras_engine.py, tf_function_engine.py,
-tf_xla_engine.py, jax_engine.py; each documents its numerical conventions in its docstring.
+numba_activations.py, numba_softmax.py, numba_optimizers.py), keras_engine.py,
+tf_function_engine.py, tf_xla_engine.py, jax_engine.py; each documents its
+numerical conventions in its docstring.
 
 May import: mlpbench.errors, mlpbench.data, mlpbench.nn, mlpbench.config;
 a framework only inside the engine module that needs it.

@@ -40,12 +40,23 @@ from jax import lax
 
 from mlpbench.config.core import Config
 from mlpbench.engines.base import Engine, EpochCallback, Fit, Problem, Trainer
-from mlpbench.nn import optimizers, regularizers
+from mlpbench.nn import activations, optimizers, regularizers
+from mlpbench.nn.activations import SELU_ALPHA, SELU_SCALE
 
 jax.config.update("jax_enable_x64", True)
 
-ACTIVATIONS: dict[str, Callable] = {"sigmoid": jax.nn.sigmoid, "tanh": jnp.tanh,
-                                    "relu": jax.nn.relu}  # fmt: skip
+# each hidden activation of (z, leaky_relu's slope); leaky_relu and selu written out, as
+# jax.nn's derivatives at z = 0 differ from TensorFlow's (and ours): leaky_relu 1 for the slope,
+# selu its scale times alpha for its scale
+ACTIVATIONS: dict[str, Callable] = {
+    "sigmoid": lambda z, s: jax.nn.sigmoid(z), "tanh": lambda z, s: jnp.tanh(z),
+    "relu": lambda z, s: jax.nn.relu(z), "linear": lambda z, s: z,
+    "leaky_relu": lambda z, s: jnp.where(z > 0, z, s * z), "elu": lambda z, s: jax.nn.elu(z),
+    "selu": lambda z, s: jnp.where(z >= 0, SELU_SCALE * z, SELU_SCALE * SELU_ALPHA * jnp.expm1(
+        jnp.minimum(z, 0))), "gelu": lambda z, s: jax.nn.gelu(z, approximate=False),
+    "silu": lambda z, s: jax.nn.silu(z), "softplus": lambda z, s: jax.nn.softplus(z),
+    "sin": lambda z, s: jnp.sin(z),
+}  # fmt: skip
 
 
 def _bce(z, y):
@@ -66,12 +77,12 @@ def _mse(z, y):
 LOSSES: dict[str, Callable] = {"bce": _bce, "cce": _cce, "mse": _mse}
 
 
-def logits_one(params, x, activation: str):
+def logits_one(params, x, config: Config):
     """One run's output logits (count, 1)."""
-    act = ACTIVATIONS[activation]
+    act, s = ACTIVATIONS[config.activation], activations.slope(config.negative_slope)
     a = x
     for w, b in zip(params[0:-2:2], params[1:-2:2]):
-        a = act(jnp.matmul(a, w, precision=lax.Precision.HIGHEST) + b)
+        a = act(jnp.matmul(a, w, precision=lax.Precision.HIGHEST) + b, s)
     return jnp.matmul(a, params[-2], precision=lax.Precision.HIGHEST) + params[-1]
 
 
@@ -84,7 +95,7 @@ def make_train(config: Config, shuffled: bool, scheduled: bool) -> Callable:
     full_batches, rest = divmod(m, batch)
 
     def batch_loss(params, xb, yb):
-        value = loss(logits_one(params, xb, config.activation), yb)
+        value = loss(logits_one(params, xb, config), yb)
         extra = jnp.zeros_like(value)
         if penalty is not None:
             extra = regularizers.value(params, penalty, jnp, run_axis=False)
@@ -146,7 +157,7 @@ class JaxTrainer(Trainer):
         args = jax.device_put(self.host_args, self.device)
         train = make_train(config, shuffled, factors is not None)
         self.train = jax.jit(train).lower(*args).compile()
-        predict = jax.jit(jax.vmap(lambda p, x: logits_one(p, x, config.activation)))
+        predict = jax.jit(jax.vmap(lambda p, x: logits_one(p, x, config)))
         self.predict = {
             x.shape: predict.lower(args[0], jax.device_put(x, self.device)).compile()
             for x in (data.x_train, data.x_test)

@@ -41,6 +41,7 @@ import contextlib
 import math
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
 import keras
@@ -48,6 +49,7 @@ import numpy as np
 
 from mlpbench.config.core import Config
 from mlpbench.engines.base import Engine, EpochCallback, Fit, Problem, Trainer
+from mlpbench.nn import activations
 from mlpbench.nn.optimizers import OPTIMIZERS, Settings
 
 # each optimizer's Keras class; it is given every setting the optimizer reads, by Keras' name
@@ -88,8 +90,17 @@ def make_optimizer(config: Config, lr: float, factors: np.ndarray | None, dtype:
 
 LOSSES = {"bce": "binary_crossentropy", "cce": "categorical_crossentropy",
           "mse": "mean_squared_error"}  # fmt: skip
-# Keras' own activations by name (a callable works too; the mutation tests use one)
-ACTIVATIONS: dict[str, object] = {"sigmoid": "sigmoid", "tanh": "tanh", "relu": "relu"}
+# Keras' own activations, each of (z, leaky_relu's slope)
+ACTIVATIONS: dict[str, Callable] = {
+    "sigmoid": lambda z, s: keras.activations.sigmoid(z),
+    "tanh": lambda z, s: keras.activations.tanh(z), "relu": lambda z, s: keras.activations.relu(z),
+    "linear": lambda z, s: keras.activations.linear(z),
+    "leaky_relu": lambda z, s: keras.activations.leaky_relu(z, negative_slope=s),
+    "elu": lambda z, s: keras.activations.elu(z), "selu": lambda z, s: keras.activations.selu(z),
+    "gelu": lambda z, s: keras.activations.gelu(z, approximate=False),
+    "silu": lambda z, s: keras.activations.silu(z),
+    "softplus": lambda z, s: keras.activations.softplus(z), "sin": lambda z, s: keras.ops.sin(z),
+}  # fmt: skip
 
 
 def _tf():
@@ -117,9 +128,10 @@ def build_model(config: Config, dtype: str, factors: np.ndarray | None
     inputs = keras.Input((config.layer_sizes[0],), dtype=dtype)
     penalty = config.penalty
     regularizer = None if penalty is None else keras.regularizers.L1L2(*penalty)
+    rule, slope = ACTIVATIONS[config.activation], activations.slope(config.negative_slope)
     a = inputs
     for h in config.hidden:
-        a = keras.layers.Dense(h, activation=ACTIVATIONS[config.activation], dtype=dtype,
+        a = keras.layers.Dense(h, activation=lambda z: rule(z, slope), dtype=dtype,
                                kernel_regularizer=regularizer)(a)  # fmt: skip
     outputs = config.layer_sizes[-1]
     logit = keras.layers.Dense(outputs, dtype=dtype, kernel_regularizer=regularizer)(a)

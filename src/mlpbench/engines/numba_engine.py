@@ -103,7 +103,8 @@ class NumbaTrainer(Trainer):
         data, params, orders, factors = problem[:4]
         runs = len(lrs)
         settings, penalty = config.settings, config.penalty
-        k = constants(dtype, config.optimizer, settings, penalty, config.dropout)
+        k = constants(dtype, config.optimizer, settings, penalty, config.dropout,
+                      config.negative_slope)
         c = math_constants(dtype)
         self.shape, self.k, self.c = layout(config.layer_sizes), k, c
         step = extended(config.optimizer, settings)

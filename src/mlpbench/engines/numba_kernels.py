@@ -3,9 +3,10 @@
 A variant is a hidden activation, an output kind (one sigmoid unit, loss
 codes 0-1, or a softmax over k units, 2-3) and whether a weight penalty is
 trained (REGULARIZED: only a variant with one compiles _penalize). kernels() compiles a variant's
-own copies of the functions in SPECIALISED, which read ACTIVATION and SOFTMAX
-as constants; numba drops the branches they rule out, so a study compiles
-only the code it runs (cold, the seed study's one variant compiles in 6.5 s;
+own copies of the functions in SPECIALISED, which call the variant's own
+activation and derivative (numba_activations.RULES) and read SOFTMAX as a
+constant; numba drops the branches it rules out, so a study compiles only the
+code it runs (cold, the seed study's one variant compiles in 6.5 s;
 one kernel with runtime codes for every variant took 9.7 s). Loss,
 optimizer, batch size, epochs, a per-run learning rate and a schedule's
 factor per update stay runtime arguments (a rate lr * factor, one product per
@@ -53,14 +54,8 @@ from typing import Any, NamedTuple
 import numpy as np
 from numba import njit
 
-from mlpbench.engines.numba_math import (
-    LANES,
-    exp_neg,
-    lane_dot,
-    log1p_unit,
-    tanh,
-    weighted_rows,
-)
+from mlpbench.engines.numba_activations import FIRST, RULES, activation_constants, relu, sigmoid
+from mlpbench.engines.numba_math import LANES, exp_neg, lane_dot, log1p_unit, weighted_rows
 from mlpbench.engines.numba_optimizers import (
     M2_START,
     OPTIMIZER_CONSTANTS,
@@ -72,12 +67,11 @@ from mlpbench.nn import dropout
 from mlpbench.nn.optimizers import Settings
 from mlpbench.nn.regularizers import Penalty
 
-ACTIVATION_CODES = {"sigmoid": 0, "tanh": 1, "relu": 2}
 LOSS_CODES = {"bce": 0, "mse": 1, "cce": CCE}  # bce and mse on a sigmoid unit, cce on k
 SOFTMAX_MSE = 3  # mse on a softmax output
 ROWS_FROM = 8  # batches this large or larger are computed by rows (measured crossover)
 # what a variant is compiled for: each of kernels()' copies sees its own values
-ACTIVATION = ACTIVATION_CODES["sigmoid"]
+activation, derivative = RULES["sigmoid"]
 SOFTMAX = False
 REGULARIZED = False  # a weight penalty: its code is compiled only into variants that use it
 ADAPTIVE = False  # the plateau schedule: likewise
@@ -92,12 +86,14 @@ S30, S27, S31, S11 = dropout.S30, dropout.S27, dropout.S31, dropout.S11
 
 
 def constants(dtype: str, optimizer: str, settings: Settings, penalty: Penalty | None,
-              rate: float = 0.0) -> np.ndarray:  # fmt: skip
-    """Scalars the kernels need, already in the parameters' float width."""
+              rate: float = 0.0, negative_slope: float | None = None) -> np.ndarray:  # fmt: skip
+    """Scalars the kernels need, already in the parameters' float width: 0, 1, 2, the
+    optimizer's, the penalty's, dropout's and the activations' (numba_activations)."""
     l1, l2 = penalty or (0.0, 0.0)
     values = [0.0, 1.0, 2.0, *optimizer_constants(optimizer, settings), l1, l2, 2 * l2,
               1.0 / (1.0 - rate)]  # fmt: skip
-    return np.array(values, dtype=dtype)
+    assert len(values) == FIRST
+    return np.array(values + activation_constants(negative_slope), dtype=dtype)
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -121,51 +117,19 @@ def _fill_drop(drop, key, step, nb, first, hidden, rate, k):
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _sigmoid(z, k, c):
-    """Overflow-free, as model.sigmoid."""
-    e = exp_neg(-abs(z), c)
-    s = k[ONE] / (k[ONE] + e)
-    return s if z >= k[ZERO] else e * s
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _relu(z, k):
-    return z if z > k[ZERO] else k[ZERO]
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _activation(code, z, k, c):
-    if code == 0:
-        return _sigmoid(z, k, c)
-    if code == 1:
-        return tanh(z, c)
-    return _relu(z, k)
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _derivative(code, z, a, k):
-    """The activation's derivative at z, given its value a there."""
-    if code == 0:
-        return a * (k[ONE] - a)
-    if code == 1:
-        return k[ONE] - a * a
-    return k[ONE] if z > k[ZERO] else k[ZERO]
-
-
-@njit(cache=True, error_model="numpy", inline="always")
 def _bce(z, y, nbf, k, c):
     """A sample's BCE from its logit z, and the derivative by z divided by nbf."""
     e = exp_neg(-abs(z), c)  # shared by the sigmoid and the log term
     s = k[ONE] / (k[ONE] + e)
     p = s if z >= k[ZERO] else e * s
-    # _relu, not max(): max stops the loop vectorising
-    return _relu(z, k) - z * y + log1p_unit(e, c), (p - y) / nbf
+    # relu, not max(): max stops the loop vectorising
+    return relu(z, k) - z * y + log1p_unit(e, c), (p - y) / nbf
 
 
 @njit(cache=True, error_model="numpy", inline="always")
 def _mse(z, y, nbf, k, c):
     """A sample's squared error of sigmoid(z), and the derivative by z divided by nbf."""
-    p = _sigmoid(z, k, c)
+    p = sigmoid(z, k, c)
     d = p - y
     return d * d, k[TWO] * d * p * (k[ONE] - p) / nbf
 
@@ -207,8 +171,8 @@ def _forward_rows(theta, nb, sizes, woff, boff, uoff, zs, acts, drop, k, c):
 
     Each logit is sum_i a_i * w_ij (i in order, numba_math.weighted_rows),
     then + bias, as the NumPy engine computes it; the output logits land in
-    zs[-1, :nb]. ACTIVATION is a constant, so the activation's code test
-    folds away and the loop vectorises.
+    zs[-1, :nb]. The variant's activation has no branch on its kind, so
+    the loop vectorises.
     """
     n_layers = sizes.shape[0] - 1
     for layer in range(n_layers):
@@ -222,7 +186,7 @@ def _forward_rows(theta, nb, sizes, woff, boff, uoff, zs, acts, drop, k, c):
             if layer == n_layers - 1:
                 continue
             for b in range(nb):
-                acts[u, b] = _activation(ACTIVATION, zs[u, b], k, c)
+                acts[u, b] = activation(zs[u, b], k, c)
             if DROPOUT:  # the hidden unit times its factor (drop holds 1s where none applies)
                 for b in range(nb):
                     acts[u, b] = acts[u, b] * drop[u, b]
@@ -250,11 +214,11 @@ def _backward_rows(theta, grad, nb, sizes, woff, boff, uoff, zs, acts, ds, ones,
                           v, nb)  # fmt: skip
             if DROPOUT:  # the derivative at the unit's own activation, then its factor
                 for b in range(nb):
-                    a = _activation(ACTIVATION, zs[v, b], k, c)
-                    ds[v, b] = ds[v, b] * _derivative(ACTIVATION, zs[v, b], a, k) * drop[v, b]
+                    a = activation(zs[v, b], k, c)
+                    ds[v, b] = ds[v, b] * derivative(zs[v, b], a, k, c) * drop[v, b]
             else:
                 for b in range(nb):
-                    ds[v, b] = ds[v, b] * _derivative(ACTIVATION, zs[v, b], acts[v, b], k)
+                    ds[v, b] = ds[v, b] * derivative(zs[v, b], acts[v, b], k, c)
 
 
 def _batch_by_rows(theta, grad, nb, net, zs, acts, ds, targets, values, ones, k, c):
@@ -293,7 +257,7 @@ def _batch_by_samples(theta, grad, nb, net, acts, targets, z, a, d, k, c):
                 for i in range(fan_in):
                     s += a[uoff[layer] + i] * theta[woff[layer] + i * fan_out + j]
                 z[u] = s + theta[boff[layer] + j]
-                a[u] = _activation(ACTIVATION, z[u], k, c)
+                a[u] = activation(z[u], k, c)
                 if DROPOUT:  # an output unit's factor is 1
                     a[u] = a[u] * drop[u, b]
         if SOFTMAX:
@@ -317,10 +281,10 @@ def _batch_by_samples(theta, grad, nb, net, acts, targets, z, a, d, k, c):
                 for j in range(fan_out):
                     s += d[uoff[layer + 1] + j] * theta[woff[layer] + i * fan_out + j]
                 if DROPOUT:
-                    raw = _activation(ACTIVATION, z[v], k, c)
-                    d[v] = s * _derivative(ACTIVATION, z[v], raw, k) * drop[v, b]
+                    raw = activation(z[v], k, c)
+                    d[v] = s * derivative(z[v], raw, k, c) * drop[v, b]
                 else:
-                    d[v] = s * _derivative(ACTIVATION, z[v], a[v], k)
+                    d[v] = s * derivative(z[v], a[v], k, c)
     return total
 
 
@@ -467,7 +431,8 @@ class Kernels(NamedTuple):
     predict: Any
 
 
-# the functions whose code reads ACTIVATION or SOFTMAX, or calls one that does
+# the functions whose code calls activation or derivative or reads SOFTMAX, or calls one
+# that does
 SPECIALISED = ("_forward_rows", "_backward_rows", "_batch_by_rows", "_batch_by_samples",
                "train_kernel", "predict_kernel")  # fmt: skip
 
@@ -485,15 +450,16 @@ def _kernels(activation: str, softmax: bool, extended: bool, regularized: bool,
     """A variant's kernels, compiled (or loaded from numba's disk cache) on their first call.
 
     Each copy shares its code with the function above of the same name, but
-    looks its globals up in the variant's own namespace: there ACTIVATION,
-    SOFTMAX, REGULARIZED, ADAPTIVE, STOPPING and DROPOUT hold the variant's
-    values, `_step` its optimizer step (plain, or extended: numba_optimizers),
-    and the names in SPECIALISED
-    the variant's copies. A copy's own name keeps its cache file apart.
+    looks its globals up in the variant's own namespace: there `activation`
+    and `derivative` are the variant's pair from numba_activations.RULES,
+    SOFTMAX, REGULARIZED, ADAPTIVE, STOPPING and DROPOUT hold its values,
+    `_step` its optimizer step (plain, or extended: numba_optimizers), and the
+    names in SPECIALISED the variant's copies. A copy's own name keeps its cache file apart.
     Prediction depends on neither the step nor the penalty: those variants
     share the plain one's.
     """
-    scope = dict(globals(), ACTIVATION=ACTIVATION_CODES[activation], SOFTMAX=softmax,
+    value, grad = RULES[activation]
+    scope = dict(globals(), activation=value, derivative=grad, SOFTMAX=softmax,
                  REGULARIZED=regularized, ADAPTIVE=adaptive, STOPPING=stopping, DROPOUT=dropped,
                  _step=step_function(extended))  # fmt: skip
     variant = (f"{activation}_{'softmax' if softmax else 'unit'}"

@@ -1,26 +1,26 @@
-"""exp, log1p, tanh and two sums that compile to SIMD code, for the numba engine.
+"""exp, expm1, log1p, tanh and two sums that compile to SIMD code, for the numba engine.
 
-numba calls the C library's scalar exp, log1p and tanh, one element at a
-time (PyPI's llvmlite has no SVML), and a sample needs four of them: over
-half of the engine's time went there. exp_neg, log1p_unit and tanh are
-straight-line arithmetic with selects instead of branches, so a loop over
-samples that calls them is vectorised by LLVM; lane_dot and weighted_rows
-are written as vector instructions because LLVM will not vectorise a float
-sum on its own. exp_neg is within 1 ulp of the C library's exp and equal to
-it in about 9 cases in 10 (NumPy's own SIMD exp differs from the C
-library's in 1 case in 20), log1p_unit within 2 ulp of NumPy's, tanh within
-3 ulp of the C library's (2 in float32; tests/test_numba_math.py); all work
-in float32 with float32 constants. A correctly rounded variant (a double-double tail)
-made the full-batch benchmark 16% slower; results agree with NumPy's to
+numba calls the C library's scalar exp, log1p and tanh, one element at a time
+(PyPI's llvmlite has no SVML), and a sample needs four of them: over half of
+the engine's time went there. exp_neg, log1p_unit and tanh are straight-line
+arithmetic with selects instead of branches, so a loop over samples that calls
+them is vectorised by LLVM; lane_dot and weighted_rows are written as vector
+instructions because LLVM will not vectorise a float sum on its own. exp_neg is
+within 1 ulp of the C library's exp and equal to it in about 9 cases in 10
+(NumPy's own SIMD exp differs from the C library's in 1 case in 20), expm1_neg
+within 1 ulp of its expm1, log1p_unit within 2 ulp of NumPy's, tanh within 3
+ulp of the C library's (2 in float32; tests/test_numba_math.py); all work in
+float32 with float32 constants. A correctly rounded variant (a double-double
+tail) made the full-batch benchmark 16% slower; results agree with NumPy's to
 rounding either way.
 
 numba's disk cache is keyed on the file of the function it compiled, so the
 kernels that inline these do not notice an edit here: run `make clean-cache`
 after one.
 
-Only the domains the engine needs are covered: exp_neg(x) for x <= 0 (the
-sigmoid's e^-|z|) and log1p_unit(e) for 0 <= e <= 1 (BCE's log(1 + e^-|z|));
-tanh takes any x.
+Only the domains the engine needs are covered: exp_neg(x) and expm1_neg(x)
+for x <= 0 (the sigmoid's e^-|z|, ELU's e^z - 1 below zero) and
+log1p_unit(e) for 0 <= e <= 1 (BCE's log(1 + e^-|z|)); tanh takes any x.
 NaN propagates; below the normal range results flush to 0 (for every x <
 -708.74 in float64, -87.68 in float32), as does -inf.
 
@@ -249,6 +249,14 @@ def exp_neg(x, c):
     """e^x for x <= 0, c = math_constants(dtype)."""
     s, scale = _exp_parts(x, c)
     return (c[ONE] + s) * scale
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def expm1_neg(x, c):
+    """e^x - 1 for x <= 0 as 2^n (e^r - 1) + (2^n - 1), so small |x| keep their precision;
+    c = math_constants(dtype)."""
+    s, scale = _exp_parts(x, c)
+    return scale * s + (scale - c[ONE])
 
 
 @njit(cache=True, error_model="numpy", inline="always")

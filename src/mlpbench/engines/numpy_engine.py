@@ -35,7 +35,7 @@ from mlpbench.config.core import Config
 from mlpbench.data.dataset import Dataset
 from mlpbench.engines.base import Engine, EpochCallback, Fit, Problem, Trainer
 from mlpbench.nn import dropout, regularizers, schedules, stopping
-from mlpbench.nn.activations import ACTIVATIONS
+from mlpbench.nn.activations import Hidden
 from mlpbench.nn.losses import LOSSES
 from mlpbench.nn.model import Params, forward, logits
 from mlpbench.nn.optimizers import OPTIMIZERS, apply_updates, decayed
@@ -43,12 +43,12 @@ from mlpbench.nn.schedules import SCHEDULES
 
 
 def loss_and_grads(
-    params: Params, x: np.ndarray, y: np.ndarray, activation: str, loss: str,
+    params: Params, x: np.ndarray, y: np.ndarray, activation: Hidden, loss: str,
     masks: list[np.ndarray] | None = None,
 ) -> tuple[np.ndarray, Params]:  # fmt: skip
     """Per-run batch loss (R,) and its gradient for every parameter, by backpropagation;
     masks, if given, are each hidden layer's dropout factors (nn/dropout.py)."""
-    dact = ACTIVATIONS[activation].grad
+    dact = activation.grad
     pres, acts, logit = forward(params, x, activation, masks)
     delta = LOSSES[loss].grad(logit, y)  # dL/dz of the output layer, (R, B, 1)
     grads: Params = [np.empty(0)] * len(params)
@@ -58,7 +58,7 @@ def loss_and_grads(
         grads[2 * layer + 1] = delta.sum(axis=1)
         if layer > 0:
             z = pres[layer - 1]
-            raw = acts[layer] if masks is None else ACTIVATIONS[activation].value(z)
+            raw = acts[layer] if masks is None else activation.value(z)
             delta = (delta @ w.transpose(0, 2, 1)) * dact(z, raw)
             if masks is not None:
                 delta = delta * masks[layer - 1]
@@ -122,7 +122,7 @@ class NumpyTrainer(Trainer):
                 xb, yb = x[:, s : s + batch], y[:, s : s + batch]
                 drop = None if keys is None else dropout.masks(keys, step, xb.shape[1],
                                                                c.hidden, c.dropout, xb.dtype)
-                value, grads = loss_and_grads(params, xb, yb, c.activation, c.loss, drop)
+                value, grads = loss_and_grads(params, xb, yb, c.hidden_activation, c.loss, drop)
                 total += value * xb.shape[1]
                 if penalty is not None:
                     penalized += regularizers.value(params, penalty) * xb.shape[1]
@@ -136,7 +136,7 @@ class NumpyTrainer(Trainer):
             curve[:, epoch], penalties[:, epoch] = total / m, penalized / m
             if held is not None:  # the hold-out's loss on the weights at the epoch's end
                 validation[:, epoch] = LOSSES[c.loss].value(
-                    logits(params, held[0], c.activation), held[1])
+                    logits(params, held[0], c.hidden_activation), held[1])
             if adaptive:  # one run here: its next epoch's rate, from this epoch's loss
                 plateau = schedules.plateau_update(plateau, curve[:, epoch] + penalties[:, epoch],
                                                    c.schedule_settings)  # fmt: skip
@@ -163,7 +163,7 @@ class NumpyTrainer(Trainer):
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         """The shared forward pass."""
-        return logits(self.params, x, self.config.activation)
+        return logits(self.params, x, self.config.hidden_activation)
 
 
 class NumpyEngine(Engine):

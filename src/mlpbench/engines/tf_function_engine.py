@@ -31,9 +31,19 @@ import tensorflow as tf
 from mlpbench.config.core import Config
 from mlpbench.engines.base import Engine, EpochCallback, Fit, Problem, Trainer
 from mlpbench.engines.keras_engine import device_scope, make_optimizer
-from mlpbench.nn import regularizers
+from mlpbench.nn import activations, regularizers
 
-ACTIVATIONS = {"sigmoid": tf.sigmoid, "tanh": tf.tanh, "relu": tf.nn.relu}
+# each hidden activation of (z, leaky_relu's slope), as Keras' TensorFlow backend computes it
+# but leaky_relu, whose TensorFlow op holds the slope in float32 even in float64 runs
+ACTIVATIONS = {
+    "sigmoid": lambda z, s: tf.sigmoid(z), "tanh": lambda z, s: tf.tanh(z),
+    "relu": lambda z, s: tf.nn.relu(z), "linear": lambda z, s: z,
+    "leaky_relu": lambda z, s: tf.where(z > 0, z, tf.cast(s, z.dtype) * z),
+    "elu": lambda z, s: tf.nn.elu(z),
+    "selu": lambda z, s: tf.nn.selu(z), "gelu": lambda z, s: tf.nn.gelu(z, approximate=False),
+    "silu": lambda z, s: tf.nn.silu(z), "softplus": lambda z, s: tf.math.softplus(z),
+    "sin": lambda z, s: tf.sin(z),
+}  # fmt: skip
 # each train() call builds its own function, which TensorFlow reports as "retracing"
 tf.get_logger().setLevel("ERROR")
 
@@ -52,10 +62,11 @@ def _per_run_loss(loss: str, outputs: int):
     return {"bce": bce, "cce": cce, "mse": mse}[loss]
 
 
-def _logits(weights, x, activation):
+def _logits(weights, x, config: Config):
+    act, s = ACTIVATIONS[config.activation], activations.slope(config.negative_slope)
     a = x
     for w, b in zip(weights[0:-2:2], weights[1:-2:2]):
-        a = ACTIVATIONS[activation](tf.matmul(a, w) + b[:, None, :])
+        a = act(tf.matmul(a, w) + b[:, None, :], s)
     return tf.matmul(a, weights[-2]) + weights[-1][:, None, :]
 
 
@@ -70,7 +81,7 @@ def make_trainer(config: Config, weights, optimizer, shuffled: bool, xla: bool):
 
     def step(xb, yb):
         with tf.GradientTape() as tape:
-            per_run = loss_fn(_logits(weights, xb, config.activation), yb)
+            per_run = loss_fn(_logits(weights, xb, config), yb)
             penalties = tf.zeros_like(per_run)
             if penalty is not None:
                 penalties = regularizers.value(weights, penalty, tf.experimental.numpy)
@@ -121,7 +132,7 @@ class TfTrainer(Trainer):
             self.x, self.y = tf.constant(data.x_train), tf.constant(data.y_train)
             self.orders = tf.constant(orders if shuffled else np.zeros((runs, 1, 1), np.int32))
             self.trainer = make_trainer(config, self.weights, optimizer, shuffled, xla)
-            self.predict = tf.function(lambda x: _logits(self.weights, x, config.activation))
+            self.predict = tf.function(lambda x: _logits(self.weights, x, config))
             self.trainer(self.x, self.y, self.orders, tf.constant(1))  # trace (and compile)
             self.predict(tf.constant(data.x_test))
             for w, p in zip(self.weights, params):

@@ -15,16 +15,17 @@ from collections.abc import Sequence
 import numpy as np
 
 from mlpbench.data.streams import INIT_STREAM, rng_for
-from mlpbench.nn.activations import ACTIVATIONS
+from mlpbench.nn.activations import Hidden
+from mlpbench.nn.initializers import INITIALIZERS
 
 Params = list[np.ndarray]
 
 
-def forward(params: Params, x: np.ndarray, activation: str,
+def forward(params: Params, x: np.ndarray, activation: Hidden,
             masks: list[np.ndarray] | None = None) -> tuple[list, list, np.ndarray]:  # fmt: skip
     """Pre-activations and activations of each hidden layer, and the output logits (R, B, k);
     with dropout masks (training), each hidden activation times its layer's mask."""
-    act = ACTIVATIONS[activation].value
+    act = activation.value
     a, pres, acts = x, [], [x]
     n_layers = len(params) // 2
     for layer in range(n_layers - 1):
@@ -36,28 +37,25 @@ def forward(params: Params, x: np.ndarray, activation: str,
     return pres, acts, logit
 
 
-def logits(params: Params, x: np.ndarray, activation: str) -> np.ndarray:
+def logits(params: Params, x: np.ndarray, activation: Hidden) -> np.ndarray:
     """Output logits only, for prediction and plots."""
     return forward(params, x, activation)[2]
 
 
-def glorot_params(sizes: Sequence[int], seed: int) -> Params:
-    """Keras Dense initialisation for one run: Glorot-uniform weights, zero biases.
-
-    W_l ~ U(-limit, limit), limit = sqrt(6 / (fan_in + fan_out)), drawn layer by
-    layer from the run's init stream, so it depends on the seed and the layer
-    sizes only.
-    """
-    rng = rng_for(seed, INIT_STREAM)
+def run_params(sizes: Sequence[int], seed: int, init: str = "glorot_uniform",
+               activation: str = "sigmoid") -> Params:  # fmt: skip
+    """One run's starting parameters, drawn layer by layer from its init stream by the named
+    initializer (initializers.py), so they depend on the seed, the layer sizes, the
+    initializer and (scikit-learn's only) the hidden activation."""
+    rng, draw = rng_for(seed, INIT_STREAM), INITIALIZERS[init].draw
     params: Params = []
     for fan_in, fan_out in itertools.pairwise(sizes):
-        limit = np.sqrt(6.0 / (fan_in + fan_out))
-        params.append(rng.uniform(-limit, limit, size=(fan_in, fan_out)))
-        params.append(np.zeros(fan_out))
+        params.extend(draw(rng, fan_in, fan_out, activation))
     return params
 
 
-def init_params(sizes: Sequence[int], seeds: Sequence[int], dtype: str = "float64") -> Params:
+def init_params(sizes: Sequence[int], seeds: Sequence[int], dtype: str = "float64",
+                init: str = "glorot_uniform", activation: str = "sigmoid") -> Params:  # fmt: skip
     """Initial parameters of R runs stacked on a leading run axis."""
-    per_run = [glorot_params(sizes, s) for s in seeds]
+    per_run = [run_params(sizes, s, init, activation) for s in seeds]
     return [np.stack(parts).astype(dtype) for parts in zip(*per_run)]

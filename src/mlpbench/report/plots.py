@@ -142,8 +142,8 @@ def _panel(ax, col: ColumnRuns, run: StoredRun, data: Dataset):
     gx, gy = np.meshgrid(np.linspace(x0, x1, 160), np.linspace(y0, y1, 160))
     grid = plane.points(np.stack([gx.ravel(), gy.ravel()], axis=1))
     params = [np.asarray(p, dtype=np.float64)[None] for p in run.params]
-    p_grid = probabilities(logits(params, grid[None], config.activation))[0]
-    p_test = probabilities(logits(params, data.x_test[None], config.activation))[0]
+    p_grid = probabilities(logits(params, grid[None], config.hidden_activation))[0]
+    p_test = probabilities(logits(params, data.x_test[None], config.hidden_activation))[0]
     classes = config.info.classes
     truth, predicted = labels_of(data.y_test), labels_of(p_test)
     shade = None
