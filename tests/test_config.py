@@ -195,7 +195,14 @@ def test_config_has_one_attribute_per_field_in_order_with_its_default():
     assert tuple(f.name for f in dataclasses.fields(Config)) == CONFIG_FIELDS
     for f in FIELDS:
         value = getattr(Config(), f.name)
-        assert value == f.default or f.name in ("m", "n"), f.name  # m and n are resolved
+        assert value == f.default or f.name in ("m", "n", "loss"), f.name  # resolved ones
+
+
+def test_with_no_loss_given_the_loss_follows_the_data():
+    assert Config().loss == "bce" and Config(data="circle").loss == "bce"
+    assert Config(data="iris").loss == "cce"  # three classes
+    assert Config(data="iris", loss="mse").loss == "mse"  # a loss given is kept
+    assert Config(loss=None).key() == Config(loss="bce").key()  # the seed's keys as they were
 
 
 def test_each_section_names_its_fields_by_a_key_of_its_own():
@@ -261,7 +268,8 @@ def test_the_memory_estimate_worked_by_hand():
         ({"rule": "x1 > 0"}, "rule and range apply to data set 'formula' only", "rule"),
         ({"range": (-1.0, 1.0)}, "rule and range apply to data set 'formula' only", "rule"),
         ({"data": "formula"}, "data set 'formula' needs a rule", "rule"),
-        ({"data": "iris"}, "loss 'bce' is for two classes; data 'iris' have 3: use cce (or mse)",
+        ({"data": "iris", "loss": "bce"}, "loss 'bce' is for two classes; data 'iris' have 3: "
+         "use cce (or mse)",
          "loss"),
         ({"data": "breast-cancer", "loss": "cce"}, "loss 'cce' is for 3 or more classes; data "
          "'breast-cancer' have 2: use bce (or mse)", "loss"),

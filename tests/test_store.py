@@ -121,6 +121,7 @@ def _alternatives(folder) -> dict[str, tuple[dict, dict]]:
                            {"activation": "leaky_relu", "negative_slope": 0.1}),
         "init": ({}, {"init": "sklearn"}),
         "batch_size": ({}, {"batch_size": 32}), "epochs": ({}, {"epochs": 10}),
+        "shuffle": ({"batch_size": 32}, {"batch_size": 32, "shuffle": False}),
         "validation": ({}, {"validation": 0.2}), "optimizer": ({}, {"optimizer": "adam"}),
         "lr": ({}, {"lr": 1.0}),
         "momentum": ({}, {"momentum": 0.9}),

@@ -8,8 +8,9 @@ import itertools
 import numpy as np
 import pytest
 
+from mlpbench import engines
 from mlpbench.config.core import Config
-from mlpbench.data.dataset import epoch_orders, make_dataset
+from mlpbench.data.dataset import batch_orders, epoch_orders, make_dataset
 from mlpbench.data.streams import (
     DATA_STREAM,
     DROPOUT_STREAM,
@@ -152,3 +153,21 @@ def test_the_truncated_normal_is_cut_at_two_deviations_and_has_its_stated_deviat
     again = truncated_normal(np.random.default_rng(1), 1.0, (5,))
     kept = np.abs(first) <= 2
     assert np.array_equal(again[kept], first[kept])  # draws within the cut are kept in place
+
+
+def test_without_shuffle_every_epoch_walks_the_data_in_its_order():
+    orders = batch_orders([SEED, SEED + 1], 7, 3, 2, shuffle=False)
+    assert orders.shape == (2, 3, 7) and orders.dtype == np.int32
+    assert (orders == np.arange(7)).all()
+    assert batch_orders([SEED], 7, 3, 7, shuffle=False) is None  # full batch: no order at all
+    base = dict(m=40, n=10, epochs=4, batch_size=8, hidden=(4,), lr=1.0)
+    plain, fixed = Config(**base), Config(**base, shuffle=False)
+    assert plain.key() == Config(**base, shuffle=True).key() != fixed.key()
+    assert Config(m=40, shuffle=False).key() == Config(m=40).key()  # full batch: no matter
+    runs = {name: engines.train(name, fixed, [0, 1]) for name in ("numpy", "numba")
+            if engines.available(name)}  # fmt: skip
+    shuffled = engines.train("numpy", plain, [0, 1])
+    assert not np.allclose(runs["numpy"][0].loss_curve, shuffled[0].loss_curve)
+    for results in runs.values():  # each engine trains the same fixed order
+        for ours, reference in zip(results, runs["numpy"]):
+            np.testing.assert_allclose(ours.loss_curve, reference.loss_curve, rtol=1e-12)

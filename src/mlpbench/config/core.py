@@ -62,6 +62,8 @@ class Config:
         _validate_data(self)
         info = describe(self)
         object.__setattr__(self, "_info", info)  # the data as read now, kept for the key
+        if self.loss is None:  # the loss the data call for
+            object.__setattr__(self, "loss", "cce" if len(info.classes) > 2 else "bce")
         m, n = default_sizes(info)
         object.__setattr__(self, "m", m if self.m is None else self.m)
         object.__setattr__(self, "n", n if self.n is None else self.n)
@@ -156,6 +158,8 @@ class Config:
         if d["negative_slope"] is not None:  # at its default, not given
             slope = float(d["negative_slope"])
             d["negative_slope"] = None if slope == NEGATIVE_SLOPE else slope
+        if d["shuffle"] is True or self.batch >= self.train_size:  # at its default, or no matter
+            d["shuffle"] = None
         for name in (*regularizers.SETTINGS, "dropout"):  # 1 and 1.0 are one configuration
             d[name] = float(d[name])
         for name in stopping.SETTINGS:  # as the optimizer's: at its default, not given

@@ -332,9 +332,13 @@ FIELDS: tuple[Field, ...] = (
           f"(default: {NEGATIVE_SLOPE:g}, Keras')"),
     Field("init", "network", "choice", "glorot_uniform", "how weights and biases start "
           "(sklearn: MLPClassifier's own)", choices=_names(INITIALIZERS)),
-    Field("loss", "training", "choice", "bce", "loss", choices=_names(LOSSES), keyed=True),
+    Field("loss", "training", "choice", None, "loss (default: bce for two classes, cce for "
+          "three or more)", choices=_names(LOSSES), keyed=True),
     Field("batch_size", "training", "optional count", None, "mini-batch size (default: m, "
           "full batch)", what="batch size", keyed=True, high=MAX_POINTS),
+    Field("shuffle", "training", "switch", None, "mini-batches from a fresh permutation each "
+          "epoch (default: true; false walks the data in its order every epoch, as "
+          "scikit-learn's shuffle=False)"),
     Field("epochs", "training", "count", 1000, "passes over the train set", high=MAX_EPOCHS,
           high_note=" per run", keyed=True),
     Field("validation", "training", "holdout", 0.0, "fraction of the train set held out for "

@@ -277,14 +277,20 @@ def epoch_orders(seeds: Sequence[int], m: int, epochs: int) -> np.ndarray:
     return orders
 
 
-def batch_orders(seeds: Sequence[int], m: int, epochs: int, batch: int) -> np.ndarray | None:
-    """Epoch orders for mini-batch training; None at full batch.
+def batch_orders(seeds: Sequence[int], m: int, epochs: int, batch: int,
+                 shuffle: bool = True) -> np.ndarray | None:  # fmt: skip
+    """Epoch orders for mini-batch training; None at full batch; without shuffle, the data's
+    own order every epoch (0, 1, ..., m - 1, as an order, so every engine walks it alike).
 
     A full batch's gradient is a sum over every sample, so its order cannot
     change the mathematics; full-batch training takes samples in stored order
     and skips drawing permutations it would not use.
     """
-    return None if batch >= m else _cached_orders(tuple(seeds), m, epochs)
+    if batch >= m:
+        return None
+    if not shuffle:
+        return np.tile(np.arange(m, dtype=np.int32), (len(seeds), epochs, 1))
+    return _cached_orders(tuple(seeds), m, epochs)
 
 
 @functools.lru_cache(maxsize=1)

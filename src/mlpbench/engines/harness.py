@@ -54,7 +54,8 @@ def prepare(config: Config, seeds: Sequence[int], dtype: str) -> Problem:
         x, y = data.x_train, data.y_train
         data, held = data._replace(x_train=x[:, :k], y_train=y[:, :k]), (x[:, k:], y[:, k:])
     params = init_params(config.layer_sizes, seeds, dtype, config.init, config.activation)
-    orders = batch_orders(seeds, config.train_size, config.epochs, config.batch)
+    orders = batch_orders(seeds, config.train_size, config.epochs, config.batch,
+                          config.shuffle is not False)
     keys = dropout_keys(list(seeds)) if config.dropout else None
     return Problem(data, params, orders, config.rate_factors(), held, keys)
 
