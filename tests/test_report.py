@@ -267,9 +267,9 @@ def test_labels_with_dollar_signs_are_drawn_as_typed(tmp_path):
     """Broken mathtext in a column label ($\\frac{) would fail the drawing if it were parsed."""
     from matplotlib.figure import Figure
 
-    from mlpbench.report.plots import _literal_text
+    from mlpbench.report.plots import literal_text
 
-    @_literal_text
+    @literal_text
     def draw() -> Figure:
         fig = Figure()
         fig.subplots().set_title(r"costs $\frac{ and $5")

@@ -33,6 +33,7 @@ from mlpbench.report.build import table_block
 from mlpbench.report.document import Cell, TableBlock
 from mlpbench.report.formatting import format_cell, human
 from mlpbench.report.html import table_html
+from mlpbench.report.neurons import hidden_units
 from mlpbench.report.plots import decision_boundaries, learning_curves
 
 if TYPE_CHECKING:
@@ -102,6 +103,15 @@ class Result:
     def plot_curves(self) -> Figure:
         """Mean train loss per epoch with its min-max band."""
         return learning_curves("train", self._columns())
+
+    def plot_units(self, seed: int | None = None) -> Figure:
+        """Each hidden unit's activation over the input plane for the run of this seed (by
+        default the first that did not diverge), as Playground draws its neurons."""
+        finite = [r.seed for r in self.runs if not r.diverged]
+        if seed is not None and _plain(seed) not in finite:
+            raise UsageError(f"seed {shown(seed)} is not a finite run here; the finite runs' "
+                             f"seeds: {', '.join(map(str, finite)) or 'none'}")  # fmt: skip
+        return hidden_units("train", self._columns(), _plain(seed))
 
     def _repr_html_(self) -> str:
         cells = _summaries(self.runs)

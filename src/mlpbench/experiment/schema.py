@@ -76,6 +76,8 @@ TABLE: dict[str, Key] = {
     "baseline": Key("a column's label", None, "compare every column with this one instead of "
                     "every pair (by itself the first column, above 12 columns)"),
     "group": Key("string", "", "its column in the study's summary of claims (a data set, say)"),
+    "units": Key("boolean", False, "also draw each column's hidden units over the inputs, as "
+                 "Playground draws its neurons (each column's first finite run)"),
 }  # fmt: skip
 
 COLUMN: dict[str, Key] = {

@@ -113,6 +113,7 @@ class Table:
     claims: tuple[Claim, ...] = ()
     baseline: str | None = None  # compare every column with this one instead of all pairs
     group: str = ""  # its column in the study's summary of claims (a data set, say)
+    units: bool = False  # its report also draws each column's hidden units
 
     def column(self, label: str) -> Column:
         """The column with this label."""
@@ -257,6 +258,7 @@ def _table(where: Where, raw: Any, defaults: dict, base: Path) -> Table:
         claims=tuple(read_claim(where / "claims" / i, c, labels) for i, c in enumerate(claims)),
         baseline=baseline,
         group=prose(where / "group", get(raw, TABLE, "group"), "group"),
+        units=typed(where / "units", get(raw, TABLE, "units"), bool, "true or false"),
     )
 
 

@@ -48,6 +48,7 @@ from mlpbench.report.document import (
 )
 from mlpbench.report.formatting import ROW_METRICS, format_cell, format_value, human, time_cell
 from mlpbench.report.html import BADGES, to_html
+from mlpbench.report.neurons import hidden_units
 from mlpbench.report.plots import AXIS_NAMES, PLOT_ROWS, PLOTS, save, sensitivity
 
 if TYPE_CHECKING:
@@ -341,8 +342,8 @@ def build_report(
         cache = {}
     drawn: set[str] = set()
     pending: list[Drawing] = []
-    shown = [(t, kind) for t, cols in tables if any(c.runs for c in cols) for kind in PLOTS
-             if PLOT_ROWS[kind] in (None, *t.rows)]  # fmt: skip
+    shown = [(t, kind) for t, cols in tables if any(c.runs for c in cols)
+             for kind in table_plots(t)]  # fmt: skip
     bar = tqdm(total=len(shown), desc=f"report: {len(shown)} plots", unit=" plots",
                file=sys.stderr, disable=None, leave=False)  # fmt: skip
     for table, columns in tables:
@@ -356,9 +357,7 @@ def build_report(
             doc.sections.append(Section(f"Table {table.number}: paired comparisons", 4, paired))
         figures = Section(f"Table {table.number}: plots", 4)
         if any(c.runs for c in columns):
-            for kind, draw in PLOTS.items():
-                if PLOT_ROWS[kind] not in (None, *table.rows):
-                    continue  # a plot of a row the table leaves out
+            for kind, draw in table_plots(table).items():
                 name = f"table-{table.number}-{kind}.png"
                 key = _plot_key(kind, table, columns, formats)
                 if cache.get(name) != key or not _all_saved(plot_dir / name, formats):
@@ -462,6 +461,13 @@ def draw_all(pending: list[Drawing]) -> Iterator[Drawing]:
         _PENDING.clear()
 
 
+def table_plots(table: Table) -> dict[str, Callable]:
+    """The plots a table's report draws: each of PLOTS whose row it shows, and its hidden
+    units where it asks for them."""
+    kinds = {k: draw for k, draw in PLOTS.items() if PLOT_ROWS[k] in (None, *table.rows)}
+    return kinds | ({"units": hidden_units} if table.units else {})
+
+
 def _plot_key(kind: str, table: Table, columns: list[ColumnRuns], formats: tuple[str, ...]):
     """A hash of everything a table's plot is drawn from: redrawn only when it changes."""
     inputs = [kind, table.number, table.title, list(formats), _PLOT_CODE]
@@ -471,8 +477,9 @@ def _plot_key(kind: str, table: Table, columns: list[ColumnRuns], formats: tuple
     return hashlib.sha256(json.dumps(inputs).encode()).hexdigest()
 
 
-# the drawing code is an input too: a changed plots.py redraws every plot
-_PLOT_CODE = hashlib.sha256(Path(save.__code__.co_filename).read_bytes()).hexdigest()
+# the drawing code is an input too: a changed plots.py or neurons.py redraws every plot
+_PLOT_CODE = hashlib.sha256(b"".join(Path(sys.modules[f.__module__].__file__).read_bytes()
+                                     for f in (save, hidden_units))).hexdigest()  # fmt: skip
 
 
 def _all_saved(path: Path, formats: tuple[str, ...]) -> bool:

@@ -64,7 +64,7 @@ def _log_scale(ax: Any, which: str) -> None:
     axis.set_minor_formatter(ticker.LogFormatter(labelOnlyBase=False))
 
 
-def _literal_text(draw: Callable[..., Figure]) -> Callable[..., Figure]:
+def literal_text(draw: Callable[..., Figure]) -> Callable[..., Figure]:
     """Draw with matplotlib's mathtext off, so every text of the figure (a column's label
     with a $ in it, say) is shown as typed."""
 
@@ -111,7 +111,7 @@ def plane_of(x_train: np.ndarray) -> Plane:
     return Plane(mean, axes, ("principal component 1", "principal component 2"))
 
 
-def _limits(config: Config, plane: Plane, shown: list[np.ndarray]) -> tuple[float, ...]:
+def plane_limits(config: Config, plane: Plane, shown: list[np.ndarray]) -> tuple[float, ...]:
     """A generated set's own range, else the points' extent with a margin."""
     fixed = extent(config) if plane.names == ("x1", "x2") else None
     if fixed is not None:
@@ -122,10 +122,11 @@ def _limits(config: Config, plane: Plane, shown: list[np.ndarray]) -> tuple[floa
     return low[0] - margin[0], high[0] + margin[0], low[1] - margin[1], high[1] + margin[1]
 
 
-def _drawn(col: ColumnRuns) -> tuple[StoredRun, Dataset] | None:
-    """A column's first finite run and its points, or None: every run diverged, or inputs
-    (an unscaled table's) too large for a plot's grid to hold."""
-    runs = _finite(col)
+def drawn_run(col: ColumnRuns, seed: int | None = None) -> tuple[StoredRun, Dataset] | None:
+    """A column's run of this seed (by default its first finite run) and its points, or None:
+    no such finite run, or inputs (an unscaled table's) too large for a plot's grid to
+    hold."""
+    runs = [r for r in _finite(col) if seed is None or r.seed == seed]
     if not runs:
         return None
     data = make_dataset(col.job.config, runs[0].seed)
@@ -138,7 +139,7 @@ def _panel(ax, col: ColumnRuns, run: StoredRun, data: Dataset):
     config = col.job.config
     plane = plane_of(data.x_train)
     train, test = plane.coords(data.x_train), plane.coords(data.x_test)
-    x0, x1, y0, y1 = _limits(config, plane, [train, test])
+    x0, x1, y0, y1 = plane_limits(config, plane, [train, test])
     gx, gy = np.meshgrid(np.linspace(x0, x1, 160), np.linspace(y0, y1, 160))
     grid = plane.points(np.stack([gx.ravel(), gy.ravel()], axis=1))
     params = [np.asarray(p, dtype=np.float64)[None] for p in run.params]
@@ -187,13 +188,13 @@ MARKERS = ("o", "^", "s", "D", "v", "P", "*", "h", "<", ">")
 DRAWN_MAX = 1e100  # |input| past which a plot's grid and margins overflow float64
 
 
-@_literal_text
+@literal_text
 def decision_boundaries(title: str, columns: list[ColumnRuns]) -> Figure:
     """One panel per column: the first finite run's output over the inputs' plane (for more
     than two inputs, their first two principal components), its decision boundary, the
     true boundary where the data set has one, train points as small dots, test points by
     class, misclassified test points crossed in red."""
-    drawn = {id(c): _drawn(c) for c in columns}
+    drawn = {id(c): drawn_run(c) for c in columns}
     shown = [c for c in columns if drawn[id(c)] is not None]
     panels = max(1, len(shown))
     fig = Figure(figsize=(PANEL * panels + 1.6, PANEL + 0.9), layout=LAYOUT)
@@ -219,7 +220,7 @@ def decision_boundaries(title: str, columns: list[ColumnRuns]) -> Figure:
     return fig
 
 
-@_literal_text
+@literal_text
 def learning_curves(title: str, columns: list[ColumnRuns]) -> Figure:
     """Train loss per epoch, one panel per loss function (their values differ in kind):
     mean over runs, band from min to max, log scales; a weight penalty's mean dashed in the
@@ -275,7 +276,7 @@ def _only_batch_differs(configs: list[Config]) -> bool:
 TIME_SPAN_LOG = 10.0  # medians further apart than this are drawn on a log axis
 
 
-@_literal_text
+@literal_text
 def training_time(title: str, columns: list[ColumnRuns]) -> Figure:
     """Train time per run: the median with its 95% bootstrap interval, against batch size
     when only that varies, else per column; on a log axis where the medians span more than
@@ -307,7 +308,7 @@ def training_time(title: str, columns: list[ColumnRuns]) -> Figure:
     return fig
 
 
-@_literal_text
+@literal_text
 def spread(title: str, columns: list[ColumnRuns]) -> Figure:
     """Every run's test accuracy per column with runs that finished (no empty slot for a
     column without: a GPU column on a machine without one), with the mean and its 95% CI."""
@@ -331,7 +332,7 @@ def spread(title: str, columns: list[ColumnRuns]) -> Figure:
 AXIS_NAMES = {"lr": "learning rate", "batch_size": "mini-batch size", "epochs": "epochs"}
 
 
-@_literal_text
+@literal_text
 def sensitivity(title: str, entries: list[tuple], score: str) -> Figure:
     """Validation score against each tuned axis, a panel an axis (the learning rate first),
     a line per tuned column that tunes it: mean, min-max band, choice marked.
