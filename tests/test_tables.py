@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 import numpy as np
 import pytest
@@ -332,7 +333,7 @@ name = "one"
 
 @pytest.mark.parametrize(("labels", "classes", "index"), [
     (["1", "1.0", "01", "2", "2.00", "+1"], ("1", "2"), [0, 0, 0, 1, 1, 0]),
-    (["10", "9", "-1", ".5", "9.0"], ("-1", "0.5", "9", "10"), [3, 2, 0, 1, 2]),
+    (["10", "9", "-1", "-1", "9.0"], ("-1", "9", "10"), [2, 1, 0, 0, 1]),
     (["1", "1.0", "a"], ("1", "1.0", "a"), [0, 1, 2]),  # not all numbers: labels as written
     (["nan", "1"], ("1", "nan"), [1, 0]),
     # beyond 2^53 integers stay exact; a decimal is the float it parses to (...992)
@@ -344,6 +345,23 @@ def test_numeric_labels_are_classes_by_value(labels, classes, index):
     table = parse_csv(raw.encode(), "t.csv", "")
     assert table.classes == classes
     assert table.labels.tolist() == index
+
+
+@pytest.mark.parametrize(("labels", "message"), [
+    ([f"{0.37 * i:.2f}" for i in range(60)], "holds numbers that are not whole ('0.37', "
+                                             "'0.74', '1.11'): a continuous target"),
+    (["1", "2", ".5"] * 4, "numbers that are not whole ('0.5')"),
+    ([str(i % 40) for i in range(60)], "holds 40 distinct values in 60 rows: a continuous"),
+])  # fmt: skip
+def test_a_continuous_target_is_refused_not_trained_as_classes(labels, message):
+    raw = "x,y\n" + "".join(f"{i},{label}\n" for i, label in enumerate(labels))
+    with pytest.raises(UsageError, match=re.escape(message)):
+        parse_csv(raw.encode(), "t.csv", "")
+    # at the boundary: 10 whole-number classes, or half the rows, are still classes
+    assert len(parse_csv(("x,y\n" + "".join(f"{i},{i % 10}\n" for i in range(12))).encode(),
+                         "t.csv", "").classes) == 10  # fmt: skip
+    assert len(parse_csv(("x,y\n" + "".join(f"{i},{i % 15}\n" for i in range(30))).encode(),
+                         "t.csv", "").classes) == 15  # fmt: skip
 
 
 def test_a_test_files_numeric_labels_match_the_train_files_by_value():

@@ -29,6 +29,7 @@ import numpy as np
 from mlpbench.errors import UsageError
 
 MAX_CLASSES = 100
+MANY_VALUES = 10  # whole-number labels past this many, and half the rows, read as a measurement
 MAX_FILE_BYTES = 2**30  # a CSV file is read whole; past this, use a sample of it
 SKLEARN = "pip install 'mlpbench[datasets]'"
 
@@ -238,6 +239,8 @@ def _table(x: np.ndarray, labels: np.ndarray, columns: tuple[str, ...],
     if not classes and len(order) < 2:
         raise UsageError(f"data file {name!r}: column {target!r} holds one class only "
                          f"({order[0]!r}); a classifier needs at least 2")  # fmt: skip
+    if not classes and numeric:
+        _refuse_continuous(order, len(labels), name, target)
     if len(order) > MAX_CLASSES:
         raise UsageError(f"data file {name!r}: column {target!r} holds {len(order)} classes;"
                          f" at most {MAX_CLASSES}")  # fmt: skip
@@ -250,6 +253,23 @@ def _table(x: np.ndarray, labels: np.ndarray, columns: tuple[str, ...],
                          f"the train file ({', '.join(order)})")  # fmt: skip
     codes = np.array([index[n] for n in names], dtype=np.int64)
     return Table(x, codes[inverse], tuple(order), columns, sha)
+
+
+def _refuse_continuous(order: list[str], rows: int, name: str, target: str) -> None:
+    """A numeric target that reads as a measurement, not as labels, is refused in one line:
+    one with finite values that are not whole, or (all whole numbers) more than
+    MANY_VALUES distinct values, more than half its rows (trained as classes, it would give
+    each row a class of its own and report 0% accuracy)."""
+    values = _values(order)
+    if values is None:  # words among the labels: classes as written
+        return
+    fractional = [c for c, v in zip(order, values) if math.isfinite(v) and not v.is_integer()]
+    if fractional or len(order) > max(MANY_VALUES, rows // 2):
+        what = (f"numbers that are not whole ({', '.join(map(repr, fractional[:3]))})"
+                if fractional else f"{len(order)} distinct values in {rows} rows")  # fmt: skip
+        raise UsageError(f"data file {name!r}: column {target!r} holds {what}: a continuous "
+                         "target, not class labels; mlpbench trains classifiers only (give "
+                         "whole-number or word labels, or name the label column with target)")
 
 
 def read_bytes(path: str) -> bytes:
