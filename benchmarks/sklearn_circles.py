@@ -9,7 +9,8 @@ written to a CSV file that is both the train and the test file, so the test accu
 the training-set score the gallery prints. Each trains 100 relu units by SGD at rate 0.2
 without momentum, at full batch (scikit-learn's batch_size = min(200, 100)), with
 scikit-learn's alpha = 1e-4 (l2 = alpha / (2 * 100)) and its stopping rule (tol 1e-4,
-n_iter_no_change 10: stop_min_delta 1e-4, stop_patience 11) for at most 400 epochs.
+n_iter_no_change 10: stop_min_delta 1e-4, stop_patience 11, under Keras' rule and under
+stop_rule = "sklearn") for at most 400 epochs, and again without stopping.
 scikit-learn's seeds are MLPClassifier's random_state 0..R-1; mlpbench's are its seeds
 0..R-1 (other numbers from the same distributions).
 """
@@ -55,8 +56,10 @@ def sklearn_scores(x: np.ndarray, y: np.ndarray, runs: int, stop: bool) -> np.nd
     return np.array(scores)
 
 
-def mlpbench_scores(path: Path, runs: int, init: str, stop: bool) -> np.ndarray:
-    stopping = dict(early_stopping="loss", stop_patience=NO_CHANGE + 1, stop_min_delta=TOL)
+def mlpbench_scores(path: Path, runs: int, init: str, stop: bool, rule: str = "keras"
+                    ) -> np.ndarray:  # fmt: skip
+    stopping = dict(early_stopping="loss", stop_patience=NO_CHANGE + 1, stop_min_delta=TOL,
+                    stop_rule=rule)  # fmt: skip
     result = mb.train(runs=runs, engine="numpy", data=str(path), test=str(path), scale="none",
                       hidden=(100,), activation="relu", optimizer="sgd", lr=RATE,
                       l2=ALPHA / (2 * 100), epochs=EPOCHS, init=init,
@@ -73,13 +76,16 @@ def main() -> None:
         for stop in (False, True):
             rows = [("mlpbench, init glorot_uniform (Keras')",
                      mlpbench_scores(path, args.runs, "glorot_uniform", stop)),
-                    ("mlpbench, init sklearn", mlpbench_scores(path, args.runs, "sklearn", stop)),
-                    ("scikit-learn MLPClassifier", sklearn_scores(x, y, args.runs, stop))]
+                    ("mlpbench, init sklearn", mlpbench_scores(path, args.runs, "sklearn", stop))]
+            if stop:
+                rows.append(("mlpbench, init sklearn, stop_rule sklearn",
+                             mlpbench_scores(path, args.runs, "sklearn", stop, "sklearn")))
+            rows.append(("scikit-learn MLPClassifier", sklearn_scores(x, y, args.runs, stop)))
             print(f"training accuracy on the gallery's circles, {args.runs} seeds, "
                   f"{'each stopping by its own rule' if stop else f'{EPOCHS} epochs'} "
                   "(mean ± sd):")
             for label, scores in rows:
-                print(f"  {label:40s} {scores.mean():5.1f} ± {scores.std(ddof=1):.1f}%")
+                print(f"  {label:44s} {scores.mean():5.1f} ± {scores.std(ddof=1):.1f}%")
 
 
 if __name__ == "__main__":

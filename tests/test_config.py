@@ -92,15 +92,18 @@ def test_registries_are_the_only_source_of_names():
     from mlpbench.nn.optimizers import OPTIMIZERS
     from mlpbench.nn.schedules import SCHEDULES
     from mlpbench.nn.stopping import MONITORS
+    from mlpbench.nn.stopping import RULES as STOP_RULES
 
     registries = {f.name: f.allowed() for f in FIELDS if f.kind == "choice"}
     assert registries == {"activation": tuple(ACTIVATIONS), "init": tuple(INITIALIZERS),
                           "loss": tuple(LOSSES),
                           "optimizer": tuple(OPTIMIZERS), "schedule": tuple(SCHEDULES),
-                          "early_stopping": tuple(MONITORS)}  # fmt: skip
+                          "early_stopping": tuple(MONITORS),
+                          "stop_rule": tuple(STOP_RULES)}  # fmt: skip
     needs = {"cce": {"data": "iris"},  # 3 classes or more
              "exponential": {"decay_rate": 0.5}, "inverse_time": {"decay_rate": 0.5},
-             "piecewise": {"boundaries": (10,), "values": (1.0, 0.1)}}  # fmt: skip
+             "piecewise": {"boundaries": (10,), "values": (1.0, 0.1)},
+             "keras": {"early_stopping": "loss"}, "sklearn": {"early_stopping": "loss"}}
     for field, registry in registries.items():
         assert field in CONFIG_FIELDS
         for name in registry:

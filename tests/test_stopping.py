@@ -65,6 +65,48 @@ def test_worked_decisions_at_each_boundary():
     assert _stops([1.0, 0.5, 0.25], stop_patience=1) == (None, 2)
 
 
+SLOW = [1.0, 0.99995, 0.9999, 0.99985, 0.9998, 0.5, 0.49999, 0.49998]  # steps below tol
+
+
+@pytest.mark.parametrize(("patience", "tol"), [(1, 1e-4), (2, 1e-4), (3, 0.0), (4, 0.02),
+                                               (11, 1e-4)])  # fmt: skip
+def test_the_sklearn_rule_is_mlpclassifiers_fed_the_same_losses(patience, tol):
+    """scikit-learn's own _update_no_improvement_count, fed our losses one epoch at a time,
+    stops where stop_rule = "sklearn" does, with stop_patience its n_iter_no_change + 1."""
+    neural_network = pytest.importorskip("sklearn.neural_network")
+    for losses in (LOSSES[:12], SLOW, SLOW * 3, [1.0, 0.9] * 10):
+        mlp = neural_network.MLPClassifier(n_iter_no_change=patience - 1, tol=tol)
+        mlp.loss_curve_, mlp.best_loss_, mlp._no_improvement_count = [], np.inf, 0
+        stopped, best = None, None
+        for epoch, loss in enumerate(losses):
+            mlp.loss_curve_.append(loss)
+            before = mlp.best_loss_
+            mlp._update_no_improvement_count(False, None, None, None)
+            best = epoch if mlp.best_loss_ < before else best
+            if mlp._no_improvement_count > mlp.n_iter_no_change:
+                stopped = epoch
+                break
+        ours = _stops(losses, stop_rule="sklearn", stop_patience=patience, stop_min_delta=tol)
+        assert ours == (stopped, best), (losses, ours, stopped)
+
+
+def test_worked_decisions_of_the_two_rules_on_slow_progress():
+    # each epoch 5e-5 below the last: never min_delta 1e-4 below the epoch before, so
+    # scikit-learn's wait grows from epoch 1 (its best following) and reaches 3 at epoch 3;
+    # Keras' best stays at 1.0 until epoch 3's 0.99985 is past it, and the wait starts again
+    assert _stops(SLOW[:5], stop_rule="sklearn", stop_patience=3, stop_min_delta=1e-4) == (3, 3)
+    assert _stops(SLOW[:5], stop_patience=3, stop_min_delta=1e-4) == (None, 3)
+    # a reset: an epoch at least min_delta below the best sets the wait back to 0
+    sklearn = dict(stop_rule="sklearn", stop_patience=2, stop_min_delta=0.1)
+    assert _stops([1.0, 1.0, 0.5, 0.5], **sklearn) == (None, 2)
+    assert _stops([1.0, 1.0, 0.5, 0.5, 0.5], **sklearn) == (4, 2)
+    # at min_delta 0 an equal loss resets it too: the count grows only on loss > best - tol
+    assert _stops([1.0] * 6, stop_rule="sklearn", stop_patience=2) == (None, 0)
+    # an improving epoch never stops, whatever the patience; a NaN loss adds to the wait
+    assert _stops([1.0, 0.5, 0.25], stop_rule="sklearn") == (None, 2)
+    assert _stops([1.0, np.nan], stop_rule="sklearn") == (1, 0)
+
+
 BASE = dict(m=60, n=20, epochs=200, lr=10.0, batch_size=20)  # fmt: skip
 
 
@@ -119,6 +161,8 @@ def test_val_loss_monitors_a_hold_out_of_the_train_set():
 
 NUMBA_CASES = [
     {"early_stopping": "loss", "stop_patience": 3, "stop_min_delta": 1e-3},
+    {"early_stopping": "loss", "stop_patience": 3, "stop_min_delta": 1e-3, "stop_rule": "sklearn",
+     "restore_best": True},
     {"early_stopping": "loss", "stop_patience": 3, "stop_min_delta": 1e-3, "restore_best": True,
      "l2": 0.01},
     {"early_stopping": "val_loss", "stop_patience": 3},

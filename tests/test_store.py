@@ -152,6 +152,7 @@ def _alternatives(folder) -> dict[str, tuple[dict, dict]]:
         "min_lr": (plateau, {**plateau, "min_lr": 0.01}),
         "dropout": ({}, {"dropout": 0.2}),
         "early_stopping": ({}, {"early_stopping": "loss"}),
+        "stop_rule": (stops, {**stops, "stop_rule": "sklearn"}),
         "stop_patience": (stops, {**stops, "stop_patience": 3}),
         "stop_min_delta": (stops, {**stops, "stop_min_delta": 0.01}),
         "restore_best": (stops, {**stops, "restore_best": True}),

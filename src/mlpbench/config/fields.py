@@ -26,6 +26,7 @@ from mlpbench.nn.losses import LOSSES
 from mlpbench.nn.optimizers import DEFAULTS, OPTIMIZERS, default
 from mlpbench.nn.schedules import SCHEDULES
 from mlpbench.nn.stopping import MONITORS
+from mlpbench.nn.stopping import RULES as STOP_RULES
 
 FORMULA_RANGE = (-2.0, 2.0)
 MAX_EPOCHS = 10_000_000  # per run; more would take hours even on the smallest problem
@@ -412,10 +413,14 @@ FIELDS: tuple[Field, ...] = (
     Field("early_stopping", "stopping", "choice", "none", "what stops a run early",
           key="monitor", choices=_names(MONITORS)),
     Field("stop_patience", "stopping", "steps", None, "epochs without improvement before a run "
-          "stops (default: 0, Keras' patience; scikit-learn's n_iter_no_change + 1)",
+          "stops (default: 0, Keras' patience; scikit-learn's n_iter_no_change + 1, with "
+          "stop_rule sklearn)",
           key="patience"),
     Field("stop_min_delta", "stopping", "nonnegative", None, "how far below the best loss an "
           "epoch's must be to improve (default: 0; scikit-learn's tol)", key="min_delta"),
+    Field("stop_rule", "stopping", "choice", None, "how the best loss moves (default: keras, "
+          "on an improvement past stop_min_delta; sklearn, on any decrease, as scikit-learn's "
+          "MLP stops)", key="rule", choices=_names(STOP_RULES)),
     Field("restore_best", "stopping", "switch", None, "end with the best epoch's weights "
           "(default: false, Keras' restore_best_weights)"),
     Field("validation_fraction", "stopping", "coefficient", None, "val_loss: the fraction of "

@@ -82,10 +82,11 @@ STOPPING_CODES = {"none": 0, "loss": 1, "val_loss": 2}  # numba_kernels.STOPPING
 
 
 def _stop(config: Config, dtype: str) -> np.ndarray:
-    """Early stopping's settings as the kernel reads them: patience, min_delta, restore."""
+    """Early stopping's settings as the kernel reads them: patience, min_delta, restore, and
+    the rule (1: scikit-learn's, 0: Keras')."""
     p = stopping.DEFAULTS | config.stopping_settings  # without stopping: unread defaults
-    return np.array([p["stop_patience"], p["stop_min_delta"], float(p["restore_best"])],
-                    dtype=dtype)  # fmt: skip
+    return np.array([p["stop_patience"], p["stop_min_delta"], float(p["restore_best"]),
+                     float(p["stop_rule"] == "sklearn")], dtype=dtype)  # fmt: skip
 
 
 # a variant's first call in this process: what compiling or loading its kernels cost

@@ -317,7 +317,8 @@ def train_kernel(x, y, orders, theta, lr, curve, penalties, held_x, held_y, trai
     schedules.plateau_update to it, plateau holding (factor, patience, min_delta,
     cooldown, min_lr, min_lr in float32 as Keras compares it). A STOPPING
     variant applies stopping.stop_update at each epoch's end (stop holding
-    patience, min_delta, restore_best) to the training loss (1) or to the loss
+    patience, min_delta, restore_best, the rule: 1 scikit-learn's) to the training loss
+    (1) or to the loss
     of held_x, held_y (2, each epoch's in validation), and sets trained[r]. A
     DROPOUT variant drops hidden units at rate dropping[0] by the masks of run r's key
     keys[r] (_fill_drop).
@@ -397,11 +398,19 @@ def train_kernel(x, y, orders, theta, lr, curve, penalties, held_x, held_y, trai
                 if REGULARIZED:
                     monitored += _penalize(th, scratch, woff, boff, k)
             if STOPPING:  # EarlyStopping at the epoch's end, as stopping.stop_update
-                waited += 1
-                if monitored < watched_best - stop[1]:
-                    watched_best, waited = monitored, 0
-                    kept[:] = th
-                elif e > 0 and waited >= stop[0]:
+                if stop[3] > 0:  # scikit-learn's rule: the best follows every decrease
+                    improved = monitored <= watched_best - stop[1]
+                    waited = 0 if improved else waited + 1
+                    if monitored < watched_best:
+                        watched_best = monitored
+                        kept[:] = th
+                else:  # Keras': the best moves on an improvement past min_delta
+                    improved = monitored < watched_best - stop[1]
+                    waited = 0 if improved else waited + 1
+                    if improved:
+                        watched_best = monitored
+                        kept[:] = th
+                if not improved and e > 0 and waited >= stop[0]:
                     trained[r] = e + 1
                     break
         if STOPPING and stop[2] > 0:  # restore_best: the best epoch's weights

@@ -15,11 +15,14 @@ gives it. Then, with wait counting epochs since the last improvement:
 - at the end, with `restore_best`, the run's weights become the best epoch's
   (Keras restores them whether or not training stopped).
 
-A NaN loss never improves. scikit-learn's stopping is near it: its
-`early_stopping=True` monitors the validation score, `False` the training
-loss, both with `n_iter_no_change` (10) as stop_patience + 1 and `tol` (1e-4)
-as stop_min_delta, its best following every decrease, and its weights those
-of the best epoch on the validation score only (restore_best there).
+A NaN loss never improves. With `stop_rule = "sklearn"`, scikit-learn's
+MLP decides instead (`_update_no_improvement_count`): an epoch whose loss is
+not below the best less `stop_min_delta` (its `tol`) adds one to the wait,
+any other resets it; the best (and, with restore_best, its weights) follows
+every decrease; training stops once the wait reaches `stop_patience` (its
+`n_iter_no_change` + 1). Its `early_stopping=True` monitors the validation
+score, where val_loss monitors the hold-out's loss, and keeps the best
+epoch's weights there (restore_best).
 """
 
 from __future__ import annotations
@@ -33,9 +36,12 @@ from mlpbench.errors import UsageError
 MONITORS = {"none": "train every epoch", "loss": "stop on the training loss",
             "val_loss": "stop on the loss of a hold-out of the train set"}  # fmt: skip
 DEFAULTS: dict[str, Any] = {"stop_patience": 0, "stop_min_delta": 0.0, "restore_best": False,
-                            "validation_fraction": 0.1}  # fmt: skip
+                            "stop_rule": "keras", "validation_fraction": 0.1}  # fmt: skip
 SETTINGS = tuple(DEFAULTS)
-READS = {"none": (), "loss": SETTINGS[:3], "val_loss": SETTINGS}  # the settings each reads
+READS = {"none": (), "loss": SETTINGS[:4], "val_loss": SETTINGS}  # the settings each reads
+# how the best loss moves: Keras' only on an improvement past min_delta, scikit-learn's on any
+# decrease (so a run improving by less than tol an epoch stops, where Keras' goes on)
+RULES = {"keras": "Keras' EarlyStopping", "sklearn": "scikit-learn's MLP (tol, n_iter_no_change)"}
 
 
 def resolve(monitor: str, given: dict[str, Any]) -> dict[str, Any]:
@@ -68,8 +74,14 @@ START = StopState(np.inf, 0, 0, False)
 
 
 def stop_update(state: StopState, loss: float, epoch: int, p: dict[str, Any]) -> StopState:
-    """One epoch's end (epoch from 0, loss the monitored value)."""
-    wait = state.wait + 1
-    if loss < state.best - p["stop_min_delta"]:  # NaN compares false: never an improvement
+    """One epoch's end (epoch from 0, loss the monitored value), by the setting's rule."""
+    improved = loss < state.best - p["stop_min_delta"]  # NaN compares false: never one
+    if p["stop_rule"] == "sklearn":  # _update_no_improvement_count, its loss branch
+        improved = loss <= state.best - p["stop_min_delta"]  # its count grows on loss > this
+        wait = 0 if improved else state.wait + 1
+        best, at = (float(loss), epoch) if loss < state.best else (state.best, state.best_epoch)
+        return StopState(best, wait, at, not improved and wait >= p["stop_patience"] and epoch > 0)
+    if improved:
         return StopState(float(loss), 0, epoch, False)
+    wait = state.wait + 1
     return state._replace(wait=wait, stopped=wait >= p["stop_patience"] and epoch > 0)
