@@ -73,15 +73,18 @@ def assert_same_runs(ours, theirs, rtol: float) -> None:
 
 # the engines that train every run in one traced step: no plateau, early stopping or dropout
 FRAMEWORKS = ("keras", "tf-function", "tf-xla", "jax")
+# the frameworks without callbacks: they cannot stop a run or lower its rate as it trains
+TRACED = ("tf-function", "tf-xla", "jax")
 
 
-def assert_a_framework_refuses(argv: list[str], out, message: str, capsys) -> None:
-    """`mlpbench train` argv (its --out last) run again on an installed framework engine
+def assert_a_framework_refuses(argv: list[str], out, message: str, capsys,
+                               frameworks: tuple[str, ...] = FRAMEWORKS) -> None:  # fmt: skip
+    """`mlpbench train` argv (its --out last) run again on an installed engine of frameworks
     exits 2 with one line holding message, and writes nothing to out."""
     from mlpbench import cli
     from mlpbench.engines.registry import available
 
-    framework = next((e for e in FRAMEWORKS if available(e)), None)
+    framework = next((e for e in frameworks if available(e)), None)
     if framework is None:
         return
     assert cli.main([*argv[:-2], "--engine", framework, "--out", str(out)]) == 2

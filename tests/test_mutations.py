@@ -15,7 +15,8 @@ coupled into the gradient (L2, not decoupled) must each fail the pairwise
 conformance measure, in numba (patched source) and in the Keras engine (its
 optimizer swapped for a mutant of Keras' own class); so must a schedule read
 one update late, and a weight penalty applied to the biases too (numba,
-Keras with a bias regularizer, tf-function).
+Keras with a bias regularizer, tf-function); and Keras' own EarlyStopping and
+ReduceLROnPlateau waiting one epoch more than asked.
 
 The code that turns runs into verdicts is held the same way: PLANTED is a
 fixed list of small bugs in the statistics, claims, tuning choice, seed
@@ -478,3 +479,27 @@ def _imports_copy(env: dict, copy: Path) -> bool:
     code = "import mlpbench; print(mlpbench.__file__)"
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     return out.stdout.strip().startswith(str(copy))
+
+
+@pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")  # Keras' own
+@pytest.mark.parametrize("mutant", ["stopping one wait late", "plateau one wait late"])
+def test_keras_callback_one_wait_late_is_caught(mutant, monkeypatch):
+    """Keras' own callbacks, their patience one more than asked: the measure must fail."""
+    if not engines.available("keras"):
+        pytest.skip("keras not installed")
+    import keras
+
+    case, name = ((STOPPED_CASE, "EarlyStopping") if mutant.startswith("stopping") else
+                  (PLATEAU_CASE, "ReduceLROnPlateau"))  # fmt: skip
+    config = _optimizer_case(case)
+    right = distance("keras", "cpu", config)
+    assert max(right) <= TOLERANCE["float32"], right
+    real = getattr(keras.callbacks, name)
+
+    class Late(real):
+        def __init__(self, *args, patience: int = 0, **kwargs):
+            super().__init__(*args, patience=patience + 1, **kwargs)
+
+    monkeypatch.setattr(keras.callbacks, name, Late)
+    curve, weights = distance("keras", "cpu", config)
+    assert curve > 10 * TOLERANCE["float32"] or weights > 10 * TOLERANCE["float32"], mutant

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import mlpbench as mb
-from conftest import FRAMEWORKS, assert_a_framework_refuses, assert_same_runs
+from conftest import TRACED, assert_a_framework_refuses, assert_same_runs
 from mlpbench import cli
 from mlpbench.config.core import Config
 from mlpbench.engines.registry import check_supports
@@ -120,14 +120,30 @@ def test_numba_computes_the_same_rates_in_its_kernel():
         assert_same_runs(ours.runs, theirs.runs, rtol=1e-10)
 
 
+@pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")  # Keras' own
+def test_keras_own_reducelronplateau_trains_as_our_rule():
+    """The Keras engine lowers the rate by Keras' own callback: float32, to its tolerance."""
+    pytest.importorskip("keras")
+    for given in ({}, {"l2": 0.0, "batch_size": None, "epochs": 40, "plateau_cooldown": 3,
+                       "min_lr": 0.3}):  # fmt: skip
+        ours, theirs = (mb.train(runs=3, engine=e, **(PLATEAU | given)) for e in ("numpy",
+                                                                                 "keras"))
+        assert_same_runs(ours.runs, theirs.runs, rtol=1e-4)
+        constant = mb.train(runs=3, engine="keras", **(PLATEAU | given | {
+            "schedule": "constant"}) | dict.fromkeys(_settings() | {"plateau_cooldown": 0,
+                                                                    "min_lr": 0}))
+        assert not np.allclose(constant.curves, theirs.curves, rtol=1e-3)  # the rate fell
+
+
 def test_engines_that_cannot_compute_rates_refuse_it_in_one_line():
     config = Config(schedule="plateau")
-    for engine in FRAMEWORKS:
+    for engine in TRACED:
         with pytest.raises(UsageError, match=rf"engine '{engine}' cannot train schedule "
-                                             r"'plateau' \(its rate follows each run's losses\);"
-                                             " engines that can: numpy, numba$"):  # fmt: skip
+                                             r"'plateau' \(its rate follows each run's "
+                                             r"losses\); engines that can: numpy, numba, "
+                                             "keras$"):  # fmt: skip
             check_supports(engine, config, "float64")
-    for engine in ("numpy", "numba"):
+    for engine in ("numpy", "numba", "keras"):
         check_supports(engine, config, "float64")
     with pytest.raises(UsageError, match="plateau_patience applies to schedule plateau, not "
                                          "to 'cosine'"):  # fmt: skip
@@ -142,7 +158,8 @@ def test_plateau_from_the_command_line_and_a_study_file(tmp_path, capsys):
             "--json", "--out", str(tmp_path / "a")]  # fmt: skip
     assert cli.main(argv) == 0, capsys.readouterr().err
     assert '"plateau_patience": 1' in capsys.readouterr().out
-    assert_a_framework_refuses(argv, tmp_path / "b", "cannot train schedule 'plateau'", capsys)
+    assert_a_framework_refuses(argv, tmp_path / "b", "cannot train schedule 'plateau'", capsys,
+                               TRACED)
     study = tmp_path / "s.toml"
     study.write_text("runs = 2\n[defaults]\nm = 40\nn = 10\nepochs = 6\n"
                      "[defaults.schedule]\nname = \"plateau\"\npatience = 1\nfactor = 0.5\n"

@@ -49,6 +49,7 @@ class Capabilities:
     plateau: bool = False  # computes each run's rate from its losses as it trains (plateau)
     stopping: bool = False  # stops each run on its own losses (early_stopping)
     dropout: bool = False  # drops hidden units by nn/dropout.py's masks
+    stop_rules: frozenset[str] | None = None  # early stopping's rules (None: every one)
     gpu: bool = False  # uses a GPU where its library sees one
 
 

@@ -32,7 +32,13 @@ The backend is whatever KERAS_BACKEND says (TensorFlow by default). Conventions:
   kernel_regularizer; fit then also tracks the data loss as a metric (the
   loss function itself, MeanMetricWrapper), and the penalty curve is
   History's loss less that metric;
-- the loss curve is Keras' History: the sample-weighted mean of batch losses.
+- the loss curve is Keras' History: the sample-weighted mean of batch losses;
+- early stopping and the plateau schedule are Keras' own EarlyStopping and
+  ReduceLROnPlateau callbacks (stopping.py and schedules.py write their rules
+  out); val_loss is fit's validation_data, the run's hold-out, in one batch.
+  Each run's reset restores the optimizer's learning-rate variable, which
+  ReduceLROnPlateau lowers. Keras' EarlyStopping has its own rule only
+  (stop_rule = "sklearn" is refused).
 """
 
 from __future__ import annotations
@@ -42,7 +48,7 @@ import math
 import os
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import keras
 import numpy as np
@@ -51,6 +57,7 @@ from mlpbench.config.core import Config
 from mlpbench.engines.base import Engine, EpochCallback, Fit, Problem, Trainer
 from mlpbench.nn import activations
 from mlpbench.nn.optimizers import OPTIMIZERS, Settings
+from mlpbench.nn.schedules import SCHEDULES
 
 # each optimizer's Keras class; it is given every setting the optimizer reads, by Keras' name
 KERAS_OPTIMIZERS = {"sgd": "SGD", "rmsprop": "RMSprop", "adam": "Adam", "adamw": "AdamW",
@@ -165,16 +172,45 @@ def epochs_dataset(x: np.ndarray, y: np.ndarray, orders: np.ndarray | None, batc
 DATA_LOSS = "data_loss"  # the metric that tracks the loss without the penalty
 
 
-def _fit(model, config: Config, x, y, orders, epochs: int) -> tuple[list[float], list[float]]:
-    """The data loss and the penalty of each epoch (the penalty all 0 without one)."""
+def callbacks(config: Config) -> list[keras.callbacks.Callback]:
+    """Keras' own EarlyStopping and ReduceLROnPlateau, with the configuration's settings."""
+    out: list[keras.callbacks.Callback] = []
+    if config.early_stopping != "none":
+        s = config.stopping_settings
+        out.append(keras.callbacks.EarlyStopping(
+            monitor=config.early_stopping, patience=s["stop_patience"],
+            min_delta=s["stop_min_delta"], restore_best_weights=s["restore_best"]))
+    if SCHEDULES[config.schedule].adaptive:
+        s = config.schedule_settings
+        out.append(keras.callbacks.ReduceLROnPlateau(
+            monitor="loss", factor=s["plateau_factor"], patience=s["plateau_patience"],
+            min_delta=s["plateau_min_delta"], cooldown=s["plateau_cooldown"],
+            min_lr=s["min_lr"]))
+    return out
+
+
+class Epochs(NamedTuple):
+    """One run's fit: per-epoch data loss, penalty and hold-out data loss (NaN without one),
+    each as long as the epochs it trained."""
+
+    curve: np.ndarray
+    penalty: np.ndarray
+    validation: np.ndarray
+
+
+def _fit(model, config: Config, x, y, orders, epochs: int, held=None) -> Epochs:
+    """model.fit for these epochs, with the configuration's callbacks."""
     data = epochs_dataset(x, y, None if orders is None else orders[:epochs], config.batch)
     steps = math.ceil(len(x) / config.batch)
-    history = model.fit(data, epochs=epochs, steps_per_epoch=steps, shuffle=False, verbose=0)
-    total = np.asarray(history.history["loss"], dtype=np.float64)
-    if DATA_LOSS not in history.history:
-        return total, np.zeros_like(total)
-    data_loss = np.asarray(history.history[DATA_LOSS], dtype=np.float64)
-    return data_loss, total - data_loss
+    extra = {} if held is None else {"validation_data": held, "validation_batch_size":
+                                     len(held[0])}  # fmt: skip
+    history = model.fit(data, epochs=epochs, steps_per_epoch=steps, shuffle=False, verbose=0,
+                        callbacks=callbacks(config), **extra).history  # fmt: skip
+    total = np.asarray(history["loss"], dtype=np.float64)
+    data_loss = np.asarray(history.get(DATA_LOSS, total), dtype=np.float64)
+    held_loss = history.get(f"val_{DATA_LOSS}", history.get("val_loss"))
+    validation = np.full_like(total, np.nan) if held_loss is None else np.asarray(held_loss)
+    return Epochs(data_loss, total - data_loss, validation.astype(np.float64))
 
 
 def _reset(model, weights: list[np.ndarray], optimizer_state: list[np.ndarray]) -> None:
@@ -194,30 +230,41 @@ class KerasTrainer(Trainer):
             self.fresh_optimizer = [v.numpy() for v in self.model.optimizer.variables]
             run_orders = None if orders is None else orders[0]
             x, y = data.x_train[0], data.y_train[0]
-            _fit(self.model, config, x, y, run_orders, min(2, config.epochs))
+            _fit(self.model, config, x, y, run_orders, min(2, config.epochs), self._held(0))
             self.logit_model.predict(data.x_test[0], batch_size=len(data.x_test[0]), verbose=0)
         self.final: list[list[np.ndarray]] = []
 
+    def _held(self, r: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """Run r's hold-out for val_loss, or None."""
+        held = self.problem.held
+        return None if held is None else (held[0][r], held[1][r])
+
     def fit(self, on_epoch: EpochCallback | None) -> Fit:
-        """model.fit for each run, one after another, each timed on its own."""
-        data, params, orders, _ = self.problem[:4]
+        """model.fit for each run, one after another, each timed on its own; a run that
+        stopped early has NaN past its epochs."""
+        c, (data, params, orders, _) = self.config, self.problem[:4]
         runs = len(params[0])
-        curve, seconds = np.zeros((runs, self.config.epochs)), np.zeros(runs)
-        penalty = np.zeros_like(curve)
+        parts = {name: np.full((runs, c.epochs), np.nan) for name in Epochs._fields}
+        seconds, trained = np.zeros(runs), np.zeros(runs, dtype=np.int64)
         with device_scope(self.device):
             for r in range(runs):
                 _reset(self.model, [p[r] for p in params], self.fresh_optimizer)
                 run_orders = None if orders is None else orders[r]
                 x, y = data.x_train[r], data.y_train[r]
                 start = time.perf_counter()
-                curve[r], penalty[r] = _fit(self.model, self.config, x, y, run_orders,
-                                            self.config.epochs)  # fmt: skip
+                epochs = _fit(self.model, c, x, y, run_orders, c.epochs, self._held(r))
                 seconds[r] = time.perf_counter() - start
+                trained[r] = len(epochs.curve)
+                for name, values in epochs._asdict().items():
+                    parts[name][r, : trained[r]] = values
                 self.final.append(self.model.get_weights())
                 if on_epoch:
-                    on_epoch(self.config.epochs)
-        params = [np.stack(parts) for parts in zip(*self.final)]
-        return Fit(curve, params, seconds, None if self.config.penalty is None else penalty)
+                    on_epoch(c.epochs)
+        params = [np.stack(p) for p in zip(*self.final)]
+        return Fit(parts["curve"], params, seconds,
+                   None if c.penalty is None else parts["penalty"],
+                   trained if c.early_stopping != "none" else None,
+                   parts["validation"] if self.problem.held is not None else None)
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         """Each run's trained weights set in turn, then its logits by predict."""

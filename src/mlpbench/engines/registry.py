@@ -42,7 +42,9 @@ ENGINES: dict[str, EngineSpec] = {
         "mlpbench.engines.numba_engine", "numba", _FAST, "float64",
         Capabilities(per_run_lr=True, plateau=True, stopping=True, dropout=True),
     ),
-    "keras": EngineSpec("mlpbench.engines.keras_engine", "keras", _TF, "float32", _FRAMEWORK),
+    "keras": EngineSpec("mlpbench.engines.keras_engine", "keras", _TF, "float32",
+                        Capabilities(dtypes=_FLOAT32_FIRST, gpu=True, plateau=True,
+                                     stopping=True, stop_rules=frozenset({"keras"}))),
     "tf-function": EngineSpec(
         "mlpbench.engines.tf_function_engine", "tensorflow", _TF, "float32", _FRAMEWORK
     ),
@@ -101,6 +103,8 @@ def check_supports(name: str, config: Config, dtype: str) -> None:
              "loss": (config.loss, caps.losses),
              "optimizer": (config.optimizer, caps.optimizers),
              "dtype": (dtype, caps.dtypes)}  # fmt: skip
+    if config.early_stopping != "none":
+        asked["stop_rule"] = (config.stopping_settings["stop_rule"], caps.stop_rules)
     for what, (value, allowed) in asked.items():
         if allowed is not None and value not in allowed:
             raise UsageError(
