@@ -169,8 +169,30 @@ def initializer_table() -> str:
         (f"`{name}`", i.description) for name, i in INITIALIZERS.items()])  # fmt: skip
 
 
+def capabilities() -> str:
+    """What each engine trains beyond every activation, loss and optimizer, from its
+    Capabilities in the registry."""
+    from mlpbench.engines.registry import ENGINES
+
+    def mark(value: object) -> str:
+        if isinstance(value, frozenset):
+            return ", ".join(sorted(value))
+        return "yes" if value is True else ("all" if value is None else "·")
+
+    def cells(caps) -> list[str]:
+        out = [mark(getattr(caps, f)) for f in ("per_run_lr", "plateau", "stopping",
+                                                "stop_rules", "dropout", "gpu")]  # fmt: skip
+        return out if caps.stopping else [*out[:3], "·", *out[4:]]  # no rule without stopping
+
+    rows = [(f"`{name}`", ", ".join(s.capabilities.dtypes), *cells(s.capabilities))
+            for name, s in ENGINES.items()]
+    return _table(("engine", "float widths", "per-run rates", "plateau", "early stopping",
+                   "stopping rules", "dropout", "GPU"), rows)
+
+
 GENERATED: dict[str, Callable[[], str]] = {
     "activations": activation_table,
+    "capabilities": capabilities,
     "initializers": initializer_table,
     "study-reference": study_reference,
     "cli-reference": cli_reference,

@@ -104,3 +104,11 @@ def test_the_public_surface_is_all_of_it_and_the_api_page_documents_each_name():
             continue
         assert getattr(mlpbench, name).__doc__, name
         assert f"::: mlpbench.{name}\n" in page, name
+
+
+def test_the_capabilities_table_has_a_row_per_engine(hooks):
+    from mlpbench.engines.registry import ENGINES
+
+    text = hooks.capabilities()
+    assert text.count("\n| `") == len(ENGINES)
+    assert "| `keras` | float32, float64 | · | yes | yes | keras | · | yes |" in text
