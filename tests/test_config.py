@@ -229,6 +229,7 @@ def test_every_kind_checks_its_values():
         "boundaries": ((0, 10), (True,), "update counts in [0, 1000000000000], got (True,)"),
         "multiples": ((1, 0.5), (1.0,), "2 to 101 finite numbers > 0, got (1.0,)"),
         "penalty": (0, -1e-300, "finite number >= 0, got -1e-300"),
+        "features": (("x1", "x1*x2"), ("x1", 2), "at most 100 expressions"),
     }  # fmt: skip
     assert set(cases) == set(KINDS)
     settings = ("coefficient", "positive", "nonnegative", "switch", "steps", "boundaries",

@@ -115,6 +115,7 @@ def _alternatives(folder) -> dict[str, tuple[dict, dict]]:
         "noise": ({"data": "circle"}, {"data": "circle", "noise": 0.1}),
         "rule": (formula, {**formula, "rule": "x1 > x2"}),
         "range": (formula, {**formula, "range": (-1.0, 1.0)}),
+        "features": ({}, {"features": ("x1", "x1*x2")}),
         "m": ({}, {"m": 500}), "n": ({}, {"n": 50}), "hidden": ({}, {"hidden": (4,)}),
         "activation": ({}, {"activation": "tanh"}), "loss": ({}, {"loss": "mse"}),
         "negative_slope": ({"activation": "leaky_relu"},

@@ -28,6 +28,7 @@ from mlpbench.data.dataset import (
     check_scaling,
     default_sizes,
     describe,
+    feature,
     is_file,
     rule,
 )
@@ -56,7 +57,7 @@ class Config:
     fields are those of `mlpbench.config.fields.FIELDS`."""
 
     def __post_init__(self) -> None:
-        for name in ("hidden", "boundaries", "values"):  # lists from a study file or Python
+        for name in ("hidden", "boundaries", "values", "features"):  # lists from a file or Python
             if isinstance(getattr(self, name), list):
                 object.__setattr__(self, name, tuple(getattr(self, name)))
         _validate_data(self)
@@ -97,7 +98,7 @@ class Config:
         """Units per layer, input to output: (2, 3, 1) for the seed network; a softmax
         output has one unit per class."""
         info = self.info
-        return (info.inputs, *self.hidden, info.outputs)
+        return (len(self.features) or info.inputs, *self.hidden, info.outputs)
 
     @property
     def steps(self) -> schedules.Steps:
@@ -136,6 +137,7 @@ class Config:
         one's)."""
         d = dataclasses.asdict(self)
         d["hidden"] = list(self.hidden)
+        d["features"] = list(self.features)
         d["batch_size"] = self.batch
         d["lr"] = float(self.lr)
         d["validation"] = float(self.validation)
@@ -303,6 +305,16 @@ def _validate_sizes(c: Config, info: DataInfo) -> None:
                          f"{what!r}", "m" if c.m > info.rows - 1 else "n")  # fmt: skip
 
 
+def _validate_features(c: Config, info: DataInfo) -> None:
+    """Each feature readable, and reading only inputs the data have."""
+    for text in c.features:
+        read = feature(text).inputs
+        if read > info.inputs:
+            data = shown(os.path.basename(c.data))
+            raise UsageError(f"feature {text!r} reads x{read}; data {data} have {info.inputs} "
+                             f"inputs (x1..x{info.inputs})", "features")  # fmt: skip
+
+
 def _validate_loss(c: Config, info: DataInfo) -> None:
     k, name = len(info.classes), os.path.basename(c.data)
     if c.loss == "bce" and k > 2:
@@ -336,6 +348,7 @@ def _validate(c: Config, info: DataInfo) -> None:
         if f.name not in (*STRINGS_FIRST, *THEN, "data"):
             f.check(getattr(c, f.name))
     _validate_settings(c)
+    _validate_features(c, info)
     _validate_sizes(c, info)
     _validate_loss(c, info)
     check_scaling(c)

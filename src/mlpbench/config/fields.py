@@ -33,6 +33,7 @@ MAX_EPOCHS = 10_000_000  # per run; more would take hours even on the smallest p
 MAX_UNITS = 100_000  # per hidden layer
 MAX_STEPS = 10**12  # a schedule's update counts: more than any run makes
 MAX_PIECES = 100  # a piecewise schedule's boundaries
+MAX_FEATURES = 100  # a network's input features
 MAX_POINTS = 10**9  # m, n, a batch: 8 GB a float64 input column; memory is estimated after
 
 
@@ -188,6 +189,15 @@ def _switch(text: str) -> bool:
     return {"true": True, "false": False}[text.lower()]
 
 
+def _check_features(f: Field, v: Any) -> str | None:
+    ok = isinstance(v, (list, tuple)) and len(v) <= MAX_FEATURES and all(
+        isinstance(x, str) and x.strip() for x in v)  # each expression is checked by Config
+    if ok:
+        return None
+    return (f"{f.name} must be a list of at most {MAX_FEATURES} expressions such as "
+            f"['x1', 'x1*x2', 'sin(x1)'], got {shown(v)}")  # fmt: skip
+
+
 def _check_sizes(f: Field, v: Any) -> str | None:
     if not isinstance(v, (list, tuple)):
         return f"{f.name} must be a list of layer sizes such as [3], got {shown(v)}"
@@ -229,6 +239,8 @@ KINDS: dict[str, Kind] = {
     "multiples": Kind("tuple[float, ...] | None", _list_of(float, "numbers"), _check_multiples,
                       "list of numbers > 0"),
     "sizes": Kind("tuple[int, ...]", _sizes, _check_sizes, "list of integers >= 1"),
+    "features": Kind("tuple[str, ...]", _list_of(str.strip, "expressions"), _check_features,
+                     "list of expressions"),
     "interval": Kind("tuple[float, float]", _interval, _check_interval, "[low, high]"),
 }
 
@@ -321,6 +333,10 @@ FIELDS: tuple[Field, ...] = (
           "spiral and moons"),
     Field("rule", "data", "text", "", "the formula data set's rule, e.g. 'x1**2 > x2'"),
     Field("range", "data", "interval", FORMULA_RANGE, "the formula data set's input range"),
+    Field("features", "data", "features", (), "the network's inputs as expressions of the "
+          "data's x1..xk, computed from each run's points before scaling, e.g. "
+          "x1,x2,x1^2,x2^2,x1*x2,sin(x1),sin(x2) (Playground's; default: the inputs "
+          "themselves)"),
     Field("m", "data", "optional count", None, "train set size (default: 1000, or 80% of a "
           "table's rows, or all of a train file's)", keyed=True, high=MAX_POINTS),
     Field("n", "data", "optional count", None, "test set size (default: 100, or the rest of a "

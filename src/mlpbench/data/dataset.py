@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
-from mlpbench.data.formula import Rule
+from mlpbench.data.formula import Feature, Rule
 from mlpbench.data.generated import GENERATED, Points
 from mlpbench.data.streams import DATA_STREAM, ORDER_STREAM, rng_for
 from mlpbench.data.tables import SHIPPED, Table, load_csv, load_shipped
@@ -46,6 +46,27 @@ TRAIN_SHARE = 0.8  # of a table's rows, when neither m nor n is given
 def rule(text: str) -> Rule:
     """A formula's checked rule (parsed once per text)."""
     return Rule(text)
+
+
+@functools.lru_cache(maxsize=256)
+def feature(text: str) -> Feature:
+    """An input feature's checked expression (parsed once per text)."""
+    return Feature(text)
+
+
+def featured(config: Config, x: np.ndarray, strict: bool = True) -> np.ndarray:
+    """The network's inputs from drawn points x (count, k): its features' values, or x; a
+    feature not finite at a point is one line (strict) or left so (a plot's grid)."""
+    if not config.features:
+        return x
+    values = np.stack([feature(f).values(x) for f in config.features], axis=1)
+    bad = ~np.isfinite(values)
+    if strict and bad.any():
+        row, column = np.argwhere(bad)[0]
+        point = ", ".join(f"x{i + 1} = {v:.6g}" for i, v in enumerate(x[row]))
+        raise UsageError(f"feature {config.features[column]!r} is {values[row, column]} at "
+                         f"{point}; a feature must be finite at every point", "features")
+    return values
 
 
 def formula_points(
@@ -185,7 +206,7 @@ def rescaled(config: Config, x_train: np.ndarray, x_test: np.ndarray) -> tuple[n
         bad |= ~np.isfinite(part).all(axis=0)
     if bad.any():
         column = int(np.argmax(bad))
-        name = tables(config)[0].columns[column]
+        name = config.features[column] if config.features else tables(config)[0].columns[column]
         top = max(np.abs(x[:, column]).max(initial=0.0) for x in (x_train, x_test))
         raise UsageError(f"data {config.data!r}, column {name!r}: {VERBS[kind]} values up to "
                          f"{top:.3g} overflows float64; rescale the column, or give scale = "
@@ -203,7 +224,8 @@ def check_scaling(config: Config) -> None:
     if scaling(config) is None or not is_file(config.data) or sha in _SCALABLE:
         return
     train, test = tables(config)
-    rescaled(config, train.x, train.x if test is None else test.x)
+    x = featured(config, train.x)
+    rescaled(config, x, x if test is None else featured(config, test.x))
     _SCALABLE.add(sha)
 
 
@@ -236,10 +258,28 @@ def make_dataset(config: Config, seed: int) -> Dataset:
     """The m train and n test points of one run, inputs scaled as the config says."""
     x_train, l_train, x_test, l_test = _draw(config, seed)
     x_train, x_test = np.asarray(x_train, np.float64), np.asarray(x_test, np.float64)
+    x_train, x_test = featured(config, x_train), featured(config, x_test)
     if scaling(config) is not None:
         x_train, x_test = rescaled(config, x_train, x_test)
     k = len(config.info.classes)
     return Dataset(x_train, targets(l_train, k), x_test, targets(l_test, k))
+
+
+def drawn_points(config: Config, seed: int) -> tuple[Dataset, Callable[[np.ndarray], np.ndarray]]:
+    """A run's points as a plot shows them, and the map from such points to the network's
+    inputs: without features, make_dataset's points and the identity; with them, the points
+    as drawn (the data's own inputs) and their features scaled as make_dataset scales them."""
+    if not config.features:
+        return make_dataset(config, seed), lambda x: x
+    x_train, l_train, x_test, l_test = _draw(config, seed)
+    k = len(config.info.classes)
+    raw = Dataset(np.asarray(x_train, np.float64), targets(l_train, k),
+                  np.asarray(x_test, np.float64), targets(l_test, k))  # fmt: skip
+    kind = scaling(config)
+    if kind is None:
+        return raw, lambda x: featured(config, x, strict=False)
+    *_, shift, spread = _scale(kind, featured(config, raw.x_train), featured(config, raw.x_test))
+    return raw, lambda x: (featured(config, x, strict=False) - shift) / spread
 
 
 def stack_datasets(config: Config, seeds: Sequence[int]) -> Dataset:

@@ -150,3 +150,39 @@ class Rule:
                 return np.asarray(_evaluate(self.tree, x))
         except RecursionError:
             raise _refuse(self.text, "it is nested too deeply") from None
+
+
+class Feature:
+    """A checked input feature such as "x1*x2" or "sin(x1)": the same evaluator as a rule's,
+    giving numbers (a comparison gives 1 and 0); ^ is a power, as Playground writes X1²."""
+
+    def __init__(self, text: str):
+        if not isinstance(text, str) or not text.strip():
+            raise UsageError(f"a feature must be an expression such as 'x1*x2', got "
+                             f"{text!r}", "features")  # fmt: skip
+        if len(text) > MAX_RULE_CHARS:
+            raise UsageError(f"feature is {len(text)} characters long; at most "
+                             f"{MAX_RULE_CHARS}", "features")  # fmt: skip
+        try:
+            self.tree = ast.parse(text.strip().replace("^", "**"), mode="eval")
+        except (SyntaxError, ValueError, RecursionError, MemoryError) as e:
+            raise _feature_error(text, f"cannot be read ({type(e).__name__})") from None
+        try:
+            self.inputs = _inputs(self.tree, text)
+        except UsageError as e:
+            raise UsageError(str(e).replace("rule ", "feature ", 1), "features") from None
+        if self.inputs == 0:
+            raise _feature_error(text, "it uses no input x1..xk")
+        self.text = text
+
+    def values(self, x: np.ndarray) -> np.ndarray:
+        """The feature at each point of x (count, inputs), as float64."""
+        try:
+            with np.errstate(all="ignore"):
+                return _float(_evaluate(self.tree, x))
+        except RecursionError:
+            raise _feature_error(self.text, "it is nested too deeply") from None
+
+
+def _feature_error(text: str, what: str) -> UsageError:
+    return UsageError(f"feature {text!r}: {what}; allowed: {ALLOWED}, ^ for **", "features")

@@ -41,14 +41,15 @@ def units_of(col: ColumnRuns, seed: int | None = None) -> Units | None:
     drawn = drawn_run(col, seed)
     if drawn is None:
         return None
-    run, data = drawn
+    run, data, to_inputs = drawn
     plane = plane_of(data.x_train)
     limits = plane_limits(col.job.config, plane, [plane.coords(data.x_train),
                                                   plane.coords(data.x_test)])  # fmt: skip
     gx, gy = np.meshgrid(np.linspace(*limits[:2], GRID), np.linspace(*limits[2:], GRID))
     grid = plane.points(np.stack([gx.ravel(), gy.ravel()], axis=1))
     params = [np.asarray(p, dtype=np.float64)[None] for p in run.params]
-    _, acts, _ = forward(params, grid[None], col.job.config.hidden_activation)
+    with np.errstate(invalid="ignore"):  # a feature not finite on the grid: no colour there
+        _, acts, _ = forward(params, to_inputs(grid)[None], col.job.config.hidden_activation)
     return Units(run, limits, plane.names, [a[0].reshape(GRID, GRID, -1) for a in acts[1:]])
 
 

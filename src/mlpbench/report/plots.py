@@ -19,7 +19,7 @@ from matplotlib import ticker
 from matplotlib.figure import Figure
 
 from mlpbench.analysis.stats import median_interval, summarize
-from mlpbench.data.dataset import Dataset, extent, labels_of, make_dataset
+from mlpbench.data.dataset import Dataset, drawn_points, extent, labels_of
 from mlpbench.data.dataset import truth as data_truth
 from mlpbench.engines.results import padded
 from mlpbench.files import replacing
@@ -122,19 +122,28 @@ def plane_limits(config: Config, plane: Plane, shown: list[np.ndarray]) -> tuple
     return low[0] - margin[0], high[0] + margin[0], low[1] - margin[1], high[1] + margin[1]
 
 
-def drawn_run(col: ColumnRuns, seed: int | None = None) -> tuple[StoredRun, Dataset] | None:
+class Drawn(NamedTuple):
+    """A run to draw, its points as drawn (the data's own inputs), and the map from such
+    points to the network's inputs (its features, scaled; else the identity)."""
+
+    run: StoredRun
+    data: Dataset
+    to_inputs: Callable[[np.ndarray], np.ndarray]
+
+
+def drawn_run(col: ColumnRuns, seed: int | None = None) -> Drawn | None:
     """A column's run of this seed (by default its first finite run) and its points, or None:
     no such finite run, or inputs (an unscaled table's) too large for a plot's grid to
     hold."""
     runs = [r for r in _finite(col) if seed is None or r.seed == seed]
     if not runs:
         return None
-    data = make_dataset(col.job.config, runs[0].seed)
+    data, to_inputs = drawn_points(col.job.config, runs[0].seed)
     top = max(np.abs(x).max(initial=0.0) for x in (data.x_train, data.x_test))
-    return (runs[0], data) if top < DRAWN_MAX else None
+    return Drawn(runs[0], data, to_inputs) if top < DRAWN_MAX else None
 
 
-def _panel(ax, col: ColumnRuns, run: StoredRun, data: Dataset):
+def _panel(ax, col: ColumnRuns, run: StoredRun, data: Dataset, to_inputs: Callable):
     """One column's panel; returns the surface's contour set (None for k classes)."""
     config = col.job.config
     plane = plane_of(data.x_train)
@@ -143,8 +152,10 @@ def _panel(ax, col: ColumnRuns, run: StoredRun, data: Dataset):
     gx, gy = np.meshgrid(np.linspace(x0, x1, 160), np.linspace(y0, y1, 160))
     grid = plane.points(np.stack([gx.ravel(), gy.ravel()], axis=1))
     params = [np.asarray(p, dtype=np.float64)[None] for p in run.params]
-    p_grid = probabilities(logits(params, grid[None], config.hidden_activation))[0]
-    p_test = probabilities(logits(params, data.x_test[None], config.hidden_activation))[0]
+    with np.errstate(invalid="ignore"):  # a feature not finite on the grid: no colour there
+        p_grid = probabilities(logits(params, to_inputs(grid)[None], config.hidden_activation))[0]
+    p_test = probabilities(logits(params, to_inputs(data.x_test)[None],
+                                  config.hidden_activation))[0]  # fmt: skip
     classes = config.info.classes
     truth, predicted = labels_of(data.y_test), labels_of(p_test)
     shade = None
