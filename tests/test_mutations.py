@@ -419,7 +419,7 @@ PLANTED: dict[str, Planted] = {
         "engines/harness.py", "return np.full(runs, seconds / runs)",
         "return np.full(runs, seconds)", "test_harness.py"),
     "epochs cap exclusive": Planted(
-        "config/fields.py", "if f.high is not None and v > f.high:",
+        "config/kinds.py", "if f.high is not None and v > f.high:",
         "if f.high is not None and v >= f.high:", "test_bounds.py"),
     "seed limit inclusive": Planted(
         "config/core.py", "if first + runs > SEED_LIMIT:", "if first + runs > SEED_LIMIT + 1:",

@@ -10,16 +10,8 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from mlpbench.config.fields import (
-    BY_NAME,
-    DEFAULTS_LEFT_OUT,
-    FIELDS,
-    FORMULA_RANGE,
-    KINDS,
-    SECTION_KEYS,
-    choice_error,
-    count_error,
-)
+from mlpbench.config.fields import BY_NAME, DEFAULTS_LEFT_OUT, FIELDS, SECTION_KEYS
+from mlpbench.config.kinds import FORMULA_RANGE, KINDS, choice_error, count_error
 from mlpbench.data.dataset import (
     DATASETS,
     FORMULA,
