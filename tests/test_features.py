@@ -90,3 +90,12 @@ def test_features_from_the_command_line(tmp_path, capsys):
             str(tmp_path)]  # fmt: skip
     assert cli.main(argv) == 0, capsys.readouterr().err
     assert json.loads(capsys.readouterr().out)["config"]["features"] == ["x1", "x2", "x1^2"]
+
+
+def test_a_tables_feature_is_checked_before_any_run(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("a,b,y\n" + "".join(f"{i},{(-1) ** i * 800},{i % 2}\n" for i in range(20)))
+    Config(data=str(path), features=("x1", "exp(x1)"))  # finite on every row
+    for scale in ("standard", "none"):  # scaled or not, the file's rows are checked at once
+        with pytest.raises(UsageError, match=r"feature 'exp\(x2\)' is inf at x1 = 0, x2 = 800"):
+            Config(data=str(path), scale=scale, features=("x1", "exp(x2)"))

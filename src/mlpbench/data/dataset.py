@@ -214,19 +214,23 @@ def rescaled(config: Config, x_train: np.ndarray, x_test: np.ndarray) -> tuple[n
     return tuple(parts)
 
 
-_SCALABLE: set[str] = set()  # sha256s of tables found to standardise without overflow
+# (sha256, scaling, features) of tables found to scale without overflow
+_SCALABLE: set[tuple[str, str | None, tuple[str, ...]]] = set()
 
 
 def check_scaling(config: Config) -> None:
-    """Refuse, before any run, a table whose columns cannot be standardised (each table is
-    checked once per process: every configuration on it, a grid's and a study's, shares it)."""
-    sha = config.info.sha256
-    if scaling(config) is None or not is_file(config.data) or sha in _SCALABLE:
+    """Refuse, before any run, a table whose features are not finite or whose columns cannot
+    be scaled (each table is checked once per process for its scaling and features: every
+    configuration on it, a grid's and a study's, shares it)."""
+    checked = (config.info.sha256, scaling(config), config.features)
+    if not is_file(config.data) or checked in _SCALABLE or checked[1:] == (None, ()):
         return
     train, test = tables(config)
     x = featured(config, train.x)
-    rescaled(config, x, x if test is None else featured(config, test.x))
-    _SCALABLE.add(sha)
+    x_test = x if test is None else featured(config, test.x)
+    if checked[1] is not None:
+        rescaled(config, x, x_test)
+    _SCALABLE.add(checked)
 
 
 def scaling(config: Config) -> str | None:
