@@ -32,6 +32,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -201,6 +202,17 @@ OPTIMIZER_MUTANTS = {  # name: (a case's optimizer settings, numba's line, its m
 }  # fmt: skip
 
 
+def _assert_patch_caught(name: str, config: Config, patch: Callable[[], object]) -> None:
+    """The float32 framework engine agrees with the reference as it is, and once patch has
+    broken one of its rules, fails the conformance measure by far."""
+    right = distance(name, "cpu", config)
+    assert max(right) <= TOLERANCE["float32"], right
+    patch()
+    curve, weights = distance(name, "cpu", config)
+    assert curve > 10 * TOLERANCE["float32"] or weights > 10 * TOLERANCE["float32"], (
+        name, curve, weights)
+
+
 def _optimizer_case(settings: dict):
     return Config(m=20, n=8, hidden=(4, 3), loss="mse", epochs=12, **settings)
 
@@ -231,13 +243,8 @@ def test_keras_engine_broken_optimizer_rule_is_caught(mutant, monkeypatch):
         pytest.skip("keras not installed")
     from mlpbench.engines import keras_engine
 
-    config = _optimizer_case(OPTIMIZER_MUTANTS[mutant][0])
-    right = distance("keras", "cpu", config)
-    assert max(right) <= TOLERANCE["float32"], right
-    monkeypatch.setattr(keras_engine, "make_optimizer", _keras_mutant(mutant))
-    curve, weights = distance("keras", "cpu", config)
-    assert curve > 10 * TOLERANCE["float32"] or weights > 10 * TOLERANCE["float32"], (curve,
-                                                                                      weights)
+    _assert_patch_caught("keras", _optimizer_case(OPTIMIZER_MUTANTS[mutant][0]), lambda: (
+        monkeypatch.setattr(keras_engine, "make_optimizer", _keras_mutant(mutant))))
 
 
 OPTIMIZER_MUTANT_SCRIPT = """
@@ -283,12 +290,8 @@ def test_keras_schedule_off_by_one_step_is_caught(monkeypatch):
         def __call__(self, step):
             return keras.ops.take(self.rates, keras.ops.minimum(step + 1, self.last))
 
-    config = _optimizer_case(SCHEDULE_CASE)
-    right = distance("keras", "cpu", config)
-    assert max(right) <= TOLERANCE["float32"], right
-    monkeypatch.setattr(keras_engine, "TableSchedule", Late)
-    curve, weights = distance("keras", "cpu", config)
-    assert curve > 10 * TOLERANCE["float32"] or weights > 10 * TOLERANCE["float32"]
+    _assert_patch_caught("keras", _optimizer_case(SCHEDULE_CASE),
+                         lambda: monkeypatch.setattr(keras_engine, "TableSchedule", Late))
 
 
 # the weight penalty applied to the biases too (Keras' bias_regularizer beside its kernel one)
@@ -329,22 +332,20 @@ def test_framework_penalty_on_biases_is_caught(name, monkeypatch):
         pytest.skip(f"{name} not installed")
     from mlpbench.nn import regularizers
 
-    config = _optimizer_case(PENALTY_CASE)
-    right = distance(name, "cpu", config)
-    assert max(right) <= TOLERANCE["float32"], right
-    if name == "keras":
-        import keras
+    def patch() -> None:
+        if name == "keras":
+            import keras
 
-        class BiasedDense(keras.layers.Dense):
-            def __init__(self, *args, kernel_regularizer=None, **kwargs):
-                super().__init__(*args, kernel_regularizer=kernel_regularizer,
-                                 bias_regularizer=kernel_regularizer, **kwargs)  # fmt: skip
+            class BiasedDense(keras.layers.Dense):
+                def __init__(self, *args, kernel_regularizer=None, **kwargs):
+                    super().__init__(*args, kernel_regularizer=kernel_regularizer,
+                                     bias_regularizer=kernel_regularizer, **kwargs)  # fmt: skip
 
-        monkeypatch.setattr(keras.layers, "Dense", BiasedDense)
-    else:  # the penalty's reading of [W1, b1, ...] takes every parameter
-        monkeypatch.setattr(regularizers, "kernels", lambda params: list(params))
-    curve, weights = distance(name, "cpu", config)
-    assert curve > 10 * TOLERANCE["float32"] or weights > 10 * TOLERANCE["float32"]
+            monkeypatch.setattr(keras.layers, "Dense", BiasedDense)
+        else:  # the penalty's reading of [W1, b1, ...] takes every parameter
+            monkeypatch.setattr(regularizers, "kernels", lambda params: list(params))
+
+    _assert_patch_caught(name, _optimizer_case(PENALTY_CASE), patch)
 
 
 class Planted(NamedTuple):
@@ -491,15 +492,11 @@ def test_keras_callback_one_wait_late_is_caught(mutant, monkeypatch):
 
     case, name = ((STOPPED_CASE, "EarlyStopping") if mutant.startswith("stopping") else
                   (PLATEAU_CASE, "ReduceLROnPlateau"))  # fmt: skip
-    config = _optimizer_case(case)
-    right = distance("keras", "cpu", config)
-    assert max(right) <= TOLERANCE["float32"], right
     real = getattr(keras.callbacks, name)
 
     class Late(real):
         def __init__(self, *args, patience: int = 0, **kwargs):
             super().__init__(*args, patience=patience + 1, **kwargs)
 
-    monkeypatch.setattr(keras.callbacks, name, Late)
-    curve, weights = distance("keras", "cpu", config)
-    assert curve > 10 * TOLERANCE["float32"] or weights > 10 * TOLERANCE["float32"], mutant
+    _assert_patch_caught("keras", _optimizer_case(case),
+                         lambda: monkeypatch.setattr(keras.callbacks, name, Late))
