@@ -41,12 +41,9 @@ MAX_FLOAT = int(np.finfo(np.float64).max)
 ALLOWED = "numbers, x1..xk, + - * / **, abs, sin, cos, exp, < <= > >= == !=, and, or, not"
 
 
-def _refuse(rule: str, what: str) -> UsageError:
-    return UsageError(f"rule {rule!r}: {what}; allowed: {ALLOWED}", "rule")
-
-
-def _inputs(tree: ast.AST, rule: str) -> int:
-    """Check every node against the whitelist; return the highest input index used."""
+def _inputs(tree: ast.AST, refuse: Callable[[str], UsageError]) -> int:
+    """Check every node against the whitelist; return the highest input index used. refuse
+    makes the error for what is wrong."""
     highest = 0
     called = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
     for node in ast.walk(tree):
@@ -54,31 +51,31 @@ def _inputs(tree: ast.AST, rule: str) -> int:
             found = INPUT.match(node.id)
             if node.id in FUNCTIONS:
                 if id(node) not in called:
-                    raise _refuse(rule, f"{node.id} is a function: write {node.id}(...)")
+                    raise refuse(f"{node.id} is a function: write {node.id}(...)")
                 continue
             if not found:
-                raise _refuse(rule, f"unknown name {node.id!r}")
+                raise refuse(f"unknown name {node.id!r}")
             highest = max(highest, int(found[1]))
         elif isinstance(node, ast.Call):
             name = node.func.id if isinstance(node.func, ast.Name) else None
             if name not in FUNCTIONS or node.keywords or len(node.args) != 1:
-                raise _refuse(rule, "only abs(...), sin(...), cos(...), exp(...) may be called")
+                raise refuse("only abs(...), sin(...), cos(...), exp(...) may be called")
         elif isinstance(node, ast.Constant):
             if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
-                raise _refuse(rule, f"{node.value!r} is not a number")
+                raise refuse(f"{node.value!r} is not a number")
             if isinstance(node.value, int) and abs(node.value) > MAX_FLOAT:
-                raise _refuse(rule, f"the integer of {len(str(node.value))} digits is beyond "
+                raise refuse(f"the integer of {len(str(node.value))} digits is beyond "
                               "float64 (about 1.8e308)")  # fmt: skip
         elif isinstance(node, ast.BinOp | ast.UnaryOp | ast.BoolOp | ast.Compare):
             ops = node.ops if isinstance(node, ast.Compare) else [node.op]
             allowed = (*BINARY, *COMPARE, ast.USub, ast.UAdd, ast.Not, ast.And, ast.Or)
             if not all(isinstance(op, allowed) for op in ops):
-                raise _refuse(rule, f"operator {type(ops[0]).__name__} is not allowed")
+                raise refuse(f"operator {type(ops[0]).__name__} is not allowed")
         elif not isinstance(node, ast.Expression | ast.Load | ast.operator | ast.unaryop
                             | ast.boolop | ast.cmpop):  # fmt: skip
-            raise _refuse(rule, f"{type(node).__name__} is not allowed")
+            raise refuse(f"{type(node).__name__} is not allowed")
     if highest > MAX_INPUTS:
-        raise _refuse(rule, f"at most x{MAX_INPUTS}")
+        raise refuse(f"at most x{MAX_INPUTS}")
     return highest
 
 
@@ -122,67 +119,71 @@ def _float(value: np.ndarray) -> np.ndarray:
     return np.asarray(value, dtype=np.float64)
 
 
-class Rule:
+class _Expression:
+    """A text the evaluator reads: parsed, every node checked, and the highest input x_k it
+    reads; each error one line naming the text as a KIND."""
+
+    KIND, FIELD, ALLOWED = "rule", "rule", ALLOWED
+
+    def __init__(self, text: str):
+        if len(text) > MAX_RULE_CHARS:
+            raise UsageError(f"{self.KIND} is {len(text)} characters long; at most "
+                             f"{MAX_RULE_CHARS}", self.FIELD)  # fmt: skip
+        try:
+            self.tree = ast.parse(self._source(text), mode="eval")
+        except (SyntaxError, ValueError, RecursionError, MemoryError) as e:
+            raise self._refuse(text, f"cannot be read ({type(e).__name__})") from None
+        self.text, self.inputs = text, _inputs(self.tree, lambda what: self._refuse(text, what))
+        if self.inputs == 0:
+            raise self._refuse(text, "it uses no input x1..xk")
+
+    def _source(self, text: str) -> str:
+        return text.strip()
+
+    def _refuse(self, text: str, what: str) -> UsageError:
+        return UsageError(f"{self.KIND} {text!r}: {what}; allowed: {self.ALLOWED}", self.FIELD)
+
+    def _value(self, x: np.ndarray) -> np.ndarray:
+        try:
+            with np.errstate(all="ignore"):
+                return np.asarray(_evaluate(self.tree, x))
+        except RecursionError:
+            raise self._refuse(self.text, "it is nested too deeply") from None
+
+
+class Rule(_Expression):
     """A checked rule: how many inputs it reads, and its labels for given points."""
 
     def __init__(self, text: str):
         if not isinstance(text, str) or not text.strip():
             raise UsageError("data set 'formula' needs a rule, e.g. --rule 'x1**2 > x2'", "rule")
-        if len(text) > MAX_RULE_CHARS:
-            raise UsageError(f"rule is {len(text)} characters long; at most {MAX_RULE_CHARS}",
-                             "rule")  # fmt: skip
-        try:
-            self.tree = ast.parse(text.strip(), mode="eval")
-        except (SyntaxError, ValueError, RecursionError, MemoryError) as e:
-            raise _refuse(text, f"cannot be read ({type(e).__name__})") from None
-        used = _inputs(self.tree, text)
-        if used == 0:
-            raise _refuse(text, "it uses no input x1..xk")
-        self.text, self.inputs = text, max(2, used)
+        super().__init__(text)
+        self.inputs = max(2, self.inputs)
         probe = self.labels(np.zeros((1, self.inputs)))
         if probe.dtype != bool:
-            raise _refuse(text, "it must be a comparison such as x1**2 > x2, giving true or false")
+            raise self._refuse(text, "it must be a comparison such as x1**2 > x2, giving true "
+                               "or false")  # fmt: skip
 
     def labels(self, x: np.ndarray) -> np.ndarray:
         """The rule at each point of x (count, inputs): True or False."""
-        try:
-            with np.errstate(all="ignore"):
-                return np.asarray(_evaluate(self.tree, x))
-        except RecursionError:
-            raise _refuse(self.text, "it is nested too deeply") from None
+        return self._value(x)
 
 
-class Feature:
+class Feature(_Expression):
     """A checked input feature such as "x1*x2" or "sin(x1)": the same evaluator as a rule's,
     giving numbers (a comparison gives 1 and 0); ^ is a power, as Playground writes X1²."""
+
+    KIND, FIELD, ALLOWED = "feature", "features", f"{ALLOWED}, ^ for **"
 
     def __init__(self, text: str):
         if not isinstance(text, str) or not text.strip():
             raise UsageError(f"a feature must be an expression such as 'x1*x2', got "
                              f"{text!r}", "features")  # fmt: skip
-        if len(text) > MAX_RULE_CHARS:
-            raise UsageError(f"feature is {len(text)} characters long; at most "
-                             f"{MAX_RULE_CHARS}", "features")  # fmt: skip
-        try:
-            self.tree = ast.parse(text.strip().replace("^", "**"), mode="eval")
-        except (SyntaxError, ValueError, RecursionError, MemoryError) as e:
-            raise _feature_error(text, f"cannot be read ({type(e).__name__})") from None
-        try:
-            self.inputs = _inputs(self.tree, text)
-        except UsageError as e:
-            raise UsageError(str(e).replace("rule ", "feature ", 1), "features") from None
-        if self.inputs == 0:
-            raise _feature_error(text, "it uses no input x1..xk")
-        self.text = text
+        super().__init__(text)
+
+    def _source(self, text: str) -> str:
+        return text.strip().replace("^", "**")
 
     def values(self, x: np.ndarray) -> np.ndarray:
         """The feature at each point of x (count, inputs), as float64."""
-        try:
-            with np.errstate(all="ignore"):
-                return _float(_evaluate(self.tree, x))
-        except RecursionError:
-            raise _feature_error(self.text, "it is nested too deeply") from None
-
-
-def _feature_error(text: str, what: str) -> UsageError:
-    return UsageError(f"feature {text!r}: {what}; allowed: {ALLOWED}, ^ for **", "features")
+        return _float(self._value(x))
