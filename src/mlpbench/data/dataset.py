@@ -258,15 +258,21 @@ def _draw(config: Config, seed: int) -> tuple[np.ndarray, ...]:
     return train.x[m], train.labels[m], train.x[n], train.labels[n]
 
 
+def _as_drawn(config: Config, seed: int) -> Dataset:
+    """A run's points as drawn: the data's own inputs, before features and scaling."""
+    x_train, l_train, x_test, l_test = _draw(config, seed)
+    k = len(config.info.classes)
+    return Dataset(np.asarray(x_train, np.float64), targets(l_train, k),
+                   np.asarray(x_test, np.float64), targets(l_test, k))  # fmt: skip
+
+
 def make_dataset(config: Config, seed: int) -> Dataset:
     """The m train and n test points of one run, inputs scaled as the config says."""
-    x_train, l_train, x_test, l_test = _draw(config, seed)
-    x_train, x_test = np.asarray(x_train, np.float64), np.asarray(x_test, np.float64)
-    x_train, x_test = featured(config, x_train), featured(config, x_test)
+    drawn = _as_drawn(config, seed)
+    x_train, x_test = featured(config, drawn.x_train), featured(config, drawn.x_test)
     if scaling(config) is not None:
         x_train, x_test = rescaled(config, x_train, x_test)
-    k = len(config.info.classes)
-    return Dataset(x_train, targets(l_train, k), x_test, targets(l_test, k))
+    return drawn._replace(x_train=x_train, x_test=x_test)
 
 
 def drawn_points(config: Config, seed: int) -> tuple[Dataset, Callable[[np.ndarray], np.ndarray]]:
@@ -275,11 +281,7 @@ def drawn_points(config: Config, seed: int) -> tuple[Dataset, Callable[[np.ndarr
     as drawn (the data's own inputs) and their features scaled as make_dataset scales them."""
     if not config.features:
         return make_dataset(config, seed), lambda x: x
-    x_train, l_train, x_test, l_test = _draw(config, seed)
-    k = len(config.info.classes)
-    raw = Dataset(np.asarray(x_train, np.float64), targets(l_train, k),
-                  np.asarray(x_test, np.float64), targets(l_test, k))  # fmt: skip
-    kind = scaling(config)
+    raw, kind = _as_drawn(config, seed), scaling(config)
     if kind is None:
         return raw, lambda x: featured(config, x, strict=False)
     *_, shift, spread = _scale(kind, featured(config, raw.x_train), featured(config, raw.x_test))
