@@ -398,18 +398,15 @@ def train_kernel(x, y, orders, theta, lr, curve, penalties, held_x, held_y, trai
                 if REGULARIZED:
                     monitored += _penalize(th, scratch, woff, boff, k)
             if STOPPING:  # EarlyStopping at the epoch's end, as stopping.stop_update
+                bar = watched_best - stop[1]
                 if stop[3] > 0:  # scikit-learn's rule: the best follows every decrease
-                    improved = monitored <= watched_best - stop[1]
-                    waited = 0 if improved else waited + 1
-                    if monitored < watched_best:
-                        watched_best = monitored
-                        kept[:] = th
+                    improved, moves = monitored <= bar, monitored < watched_best
                 else:  # Keras': the best moves on an improvement past min_delta
-                    improved = monitored < watched_best - stop[1]
-                    waited = 0 if improved else waited + 1
-                    if improved:
-                        watched_best = monitored
-                        kept[:] = th
+                    improved = moves = monitored < bar
+                waited = 0 if improved else waited + 1
+                if moves:
+                    watched_best = monitored
+                    kept[:] = th
                 if not improved and e > 0 and waited >= stop[0]:
                     trained[r] = e + 1
                     break

@@ -74,14 +74,13 @@ START = StopState(np.inf, 0, 0, False)
 
 
 def stop_update(state: StopState, loss: float, epoch: int, p: dict[str, Any]) -> StopState:
-    """One epoch's end (epoch from 0, loss the monitored value), by the setting's rule."""
-    improved = loss < state.best - p["stop_min_delta"]  # NaN compares false: never one
-    if p["stop_rule"] == "sklearn":  # _update_no_improvement_count, its loss branch
-        improved = loss <= state.best - p["stop_min_delta"]  # its count grows on loss > this
-        wait = 0 if improved else state.wait + 1
-        best, at = (float(loss), epoch) if loss < state.best else (state.best, state.best_epoch)
-        return StopState(best, wait, at, not improved and wait >= p["stop_patience"] and epoch > 0)
-    if improved:
-        return StopState(float(loss), 0, epoch, False)
-    wait = state.wait + 1
-    return state._replace(wait=wait, stopped=wait >= p["stop_patience"] and epoch > 0)
+    """One epoch's end (epoch from 0, loss the monitored value), by the setting's rule:
+    whether the epoch improves (NaN compares false: never), and whether the best moves."""
+    bar = state.best - p["stop_min_delta"]
+    if p["stop_rule"] == "sklearn":  # _update_no_improvement_count: its count grows on loss > bar
+        improved, moves = loss <= bar, loss < state.best
+    else:
+        improved = moves = loss < bar
+    wait = 0 if improved else state.wait + 1
+    best, at = (float(loss), epoch) if moves else (state.best, state.best_epoch)
+    return StopState(best, wait, at, not improved and wait >= p["stop_patience"] and epoch > 0)
