@@ -15,7 +15,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from mlpbench.nn.model import forward
-from mlpbench.report.plots import LAYOUT, drawn_run, fitted, literal_text, plane_limits, plane_of
+from mlpbench.report.plots import LAYOUT, drawn_run, fitted, grid_over, literal_text
 
 if TYPE_CHECKING:
     from mlpbench.analysis.compare import ColumnRuns
@@ -42,15 +42,13 @@ def units_of(col: ColumnRuns, seed: int | None = None) -> Units | None:
     if drawn is None:
         return None
     run, data, to_inputs = drawn
-    plane = plane_of(data.x_train)
-    limits = plane_limits(col.job.config, plane, [plane.coords(data.x_train),
-                                                  plane.coords(data.x_test)])  # fmt: skip
-    gx, gy = np.meshgrid(np.linspace(*limits[:2], GRID), np.linspace(*limits[2:], GRID))
-    grid = plane.points(np.stack([gx.ravel(), gy.ravel()], axis=1))
+    grid = grid_over(col.job.config, data, GRID)
     params = [np.asarray(p, dtype=np.float64)[None] for p in run.params]
     with np.errstate(invalid="ignore"):  # a feature not finite on the grid: no colour there
-        _, acts, _ = forward(params, to_inputs(grid)[None], col.job.config.hidden_activation)
-    return Units(run, limits, plane.names, [a[0].reshape(GRID, GRID, -1) for a in acts[1:]])
+        _, acts, _ = forward(params, to_inputs(grid.points)[None],
+                             col.job.config.hidden_activation)  # fmt: skip
+    return Units(run, grid.limits, grid.plane.names,
+                 [a[0].reshape(GRID, GRID, -1) for a in acts[1:]])  # fmt: skip
 
 
 def _panel(ax, values: np.ndarray, limits: tuple[float, ...], unit: int) -> None:

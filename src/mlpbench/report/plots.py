@@ -122,6 +122,25 @@ def plane_limits(config: Config, plane: Plane, shown: list[np.ndarray]) -> tuple
     return low[0] - margin[0], high[0] + margin[0], low[1] - margin[1], high[1] + margin[1]
 
 
+class Grid(NamedTuple):
+    """A square grid over the plane a run's points are drawn on: its axes' meshes and the
+    grid's points in the data's own input space."""
+
+    plane: Plane
+    limits: tuple[float, ...]  # x0, x1, y0, y1
+    gx: np.ndarray
+    gy: np.ndarray
+    points: np.ndarray
+
+
+def grid_over(config: Config, data: Dataset, size: int) -> Grid:
+    """size x size points over the plane of data's inputs, within plane_limits."""
+    plane = plane_of(data.x_train)
+    limits = plane_limits(config, plane, [plane.coords(data.x_train), plane.coords(data.x_test)])
+    gx, gy = np.meshgrid(np.linspace(*limits[:2], size), np.linspace(*limits[2:], size))
+    return Grid(plane, limits, gx, gy, plane.points(np.stack([gx.ravel(), gy.ravel()], axis=1)))
+
+
 class Drawn(NamedTuple):
     """A run to draw, its points as drawn (the data's own inputs), and the map from such
     points to the network's inputs (its features, scaled; else the identity)."""
@@ -146,11 +165,8 @@ def drawn_run(col: ColumnRuns, seed: int | None = None) -> Drawn | None:
 def _panel(ax, col: ColumnRuns, run: StoredRun, data: Dataset, to_inputs: Callable):
     """One column's panel; returns the surface's contour set (None for k classes)."""
     config = col.job.config
-    plane = plane_of(data.x_train)
+    plane, (x0, x1, y0, y1), gx, gy, grid = grid_over(config, data, 160)
     train, test = plane.coords(data.x_train), plane.coords(data.x_test)
-    x0, x1, y0, y1 = plane_limits(config, plane, [train, test])
-    gx, gy = np.meshgrid(np.linspace(x0, x1, 160), np.linspace(y0, y1, 160))
-    grid = plane.points(np.stack([gx.ravel(), gy.ravel()], axis=1))
     params = [np.asarray(p, dtype=np.float64)[None] for p in run.params]
     with np.errstate(invalid="ignore"):  # a feature not finite on the grid: no colour there
         p_grid = probabilities(logits(params, to_inputs(grid)[None], config.hidden_activation))[0]
