@@ -99,7 +99,7 @@ class NumpyTrainer(Trainer):
         the penalty's, the trained parameters (each run's curves past its epochs trained,
         where it stopped early, are NaN)."""
         c, (data, params, orders, factors, held, keys) = self.config, problem
-        settings, penalty = c.settings, c.penalty
+        settings, penalty, act = c.settings, c.penalty, c.hidden_activation
         rule = OPTIMIZERS[c.optimizer]
         optimizer, rate, step = rule.build(c.lr, settings), c.lr, 0
         state = optimizer.init(params)
@@ -122,7 +122,7 @@ class NumpyTrainer(Trainer):
                 xb, yb = x[:, s : s + batch], y[:, s : s + batch]
                 drop = None if keys is None else dropout.masks(keys, step, xb.shape[1],
                                                                c.hidden, c.dropout, xb.dtype)
-                value, grads = loss_and_grads(params, xb, yb, c.hidden_activation, c.loss, drop)
+                value, grads = loss_and_grads(params, xb, yb, act, c.loss, drop)
                 total += value * xb.shape[1]
                 if penalty is not None:
                     penalized += regularizers.value(params, penalty) * xb.shape[1]
@@ -136,7 +136,7 @@ class NumpyTrainer(Trainer):
             curve[:, epoch], penalties[:, epoch] = total / m, penalized / m
             if held is not None:  # the hold-out's loss on the weights at the epoch's end
                 validation[:, epoch] = LOSSES[c.loss].value(
-                    logits(params, held[0], c.hidden_activation), held[1])
+                    logits(params, held[0], act), held[1])
             if adaptive:  # one run here: its next epoch's rate, from this epoch's loss
                 plateau = schedules.plateau_update(plateau, curve[:, epoch] + penalties[:, epoch],
                                                    c.schedule_settings)  # fmt: skip
