@@ -8,6 +8,7 @@ holds it to the NumPy reference with no test edits.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib
 import importlib.util
 import os
@@ -43,8 +44,8 @@ ENGINES: dict[str, EngineSpec] = {
         Capabilities(per_run_lr=True, plateau=True, stopping=True, dropout=True),
     ),
     "keras": EngineSpec("mlpbench.engines.keras_engine", "keras", _TF, "float32",
-                        Capabilities(dtypes=_FLOAT32_FIRST, gpu=True, plateau=True,
-                                     stopping=True, stop_rules=frozenset({"keras"}))),
+                        dataclasses.replace(_FRAMEWORK, plateau=True, stopping=True,
+                                            stop_rules=frozenset({"keras"}))),  # its callbacks
     "tf-function": EngineSpec(
         "mlpbench.engines.tf_function_engine", "tensorflow", _TF, "float32", _FRAMEWORK
     ),
